@@ -105,6 +105,14 @@ class _CarelessHandler(BaseHTTPRequestHandler):
         pass
 
 
+class _QuietHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # scanners reset connections on purpose; a traceback per probe would drown the test output
+
+
 @contextlib.contextmanager
 def http_target(extra_headers: dict[str, str] | None = None, host: str = HOST) -> Iterator[int]:
     """An HTTP server missing security headers, with an insecure cookie and a versioned Server banner.
@@ -114,8 +122,7 @@ def http_target(extra_headers: dict[str, str] | None = None, host: str = HOST) -
     """
     headers = extra_headers if extra_headers is not None else {}
     handler = type("Handler", (_CarelessHandler,), {"extra_headers": headers})
-    server = ThreadingHTTPServer((host, 0), handler)
-    server.daemon_threads = True
+    server = _QuietHTTPServer((host, 0), handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     try:
@@ -177,6 +184,9 @@ class _TlsServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass
 
 
 @contextlib.contextmanager

@@ -1,0 +1,138 @@
+"""Port scan with nmap (`-sT` connect scan, XML output) and the parser of nmap's XML into open-port findings.
+
+nmap is preferred over the builtin scanner when installed: it is the reference tool and, with the
+`service_version` option, names the product and version behind each port. `-sV` stays off by default because
+it is slow on services that do not answer its probes (measured here: 0.05 s without, 15.6 s with, for four
+loopback ports, two of which stay silent). The XML parser is also what reads nmap XML made elsewhere (e.g. by
+rustscan fronting nmap in the cluster).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+from lib.findings import Finding
+from lib.scanners.base import ScanContext, ScannerError, ScannerResult
+from lib.scanners.portscan_builtin import DEFAULT_PORTS, guess_service, open_port_finding, parse_port_spec, resolve
+from lib.scanners.process import run_tool, tool_version
+
+TOOL = "nmap"
+RAW_FILE = "nmap.xml"
+TRUE_WORDS = {"1", "true", "yes", "on"}
+
+
+def compact_port_spec(ports: list[int]) -> str:
+    """[22, 80, 81, 82] -> "22,80-82": the shortest spec nmap accepts for a sorted port list."""
+    runs: list[list[int]] = []
+    for p in sorted(set(ports)):
+        if runs and p == runs[-1][1] + 1:
+            runs[-1][1] = p
+        else:
+            runs.append([p, p])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+
+
+@dataclass(frozen=True)
+class NmapPort:
+    port: int
+    protocol: str
+    service: str
+    product: str
+    version: str
+    extrainfo: str
+
+    def describe(self) -> str:
+        product = " ".join(x for x in (self.product, self.version, self.extrainfo) if x)
+        return f"{self.service or 'unknown'}" + (f" ({product})" if product else "")
+
+
+@dataclass(frozen=True)
+class NmapReport:
+    version: str
+    hosts: dict[str, list[NmapPort]]  # address -> open ports
+
+
+def parse_nmap_xml(text: str | bytes) -> NmapReport:
+    """Open ports per host address from nmap's `-oX` output; ScannerError if it is not a finished nmap run."""
+    try:
+        root = ET.fromstring(text)
+    except (ET.ParseError, ValueError, TypeError) as exc:
+        raise ScannerError(f"nmap XML output is unreadable: {exc}") from exc
+    if root.tag != "nmaprun":
+        raise ScannerError(f"not nmap XML output (root element <{root.tag}>)")
+    finished = root.find("runstats/finished")
+    if finished is None:
+        raise ScannerError("nmap XML output is incomplete (no <runstats><finished>): the scan did not finish.")
+    if finished.get("exit") == "error":
+        raise ScannerError(f"nmap reported an error: {finished.get('errormsg') or 'no message'}")
+    hosts: dict[str, list[NmapPort]] = {}
+    for host in root.iter("host"):
+        addr = next((a.get("addr") or "" for a in host.findall("address")
+                     if a.get("addrtype") in ("ipv4", "ipv6")), "")
+        open_ports = []
+        for port in host.findall("ports/port"):
+            state = port.find("state")
+            if state is None or state.get("state") != "open":
+                continue
+            portid = port.get("portid", "")
+            if not portid.isascii() or not portid.isdigit() or not 0 < int(portid) < 65536:
+                raise ScannerError(f"nmap XML has an invalid port number {portid!r}")
+            svc = port.find("service")
+            get = (lambda k: (svc.get(k) or "") if svc is not None else "")  # noqa: E731
+            open_ports.append(NmapPort(int(portid), port.get("protocol", "tcp"), get("name"), get("product"),
+                                       get("version"), get("extrainfo")))
+        hosts.setdefault(addr, []).extend(open_ports)
+    return NmapReport(root.get("version", ""), hosts)
+
+
+def nmap_findings(report: NmapReport, hostname: str) -> list[Finding]:
+    """One open-port finding per open TCP port, in the same shape as the builtin scanner's."""
+    findings = []
+    for ip, ports in sorted(report.hosts.items()):
+        for p in sorted(ports, key=lambda p: p.port):
+            if p.protocol != "tcp":
+                continue
+            evidence = f"nmap: {p.port}/tcp open {p.describe()}"
+            findings.append(open_port_finding(hostname or ip, ip, p.port, p.service or guess_service(p.port),
+                                              TOOL, report.version, evidence=evidence))
+    return findings
+
+
+class NmapScanner:
+    """Port scan step with nmap, when the binary is installed."""
+
+    step = "portscan"
+    tool = TOOL
+
+    def available(self) -> bool:
+        return shutil.which("nmap") is not None
+
+    def run(self, ctx: ScanContext) -> ScannerResult:
+        try:
+            ports = parse_port_spec(ctx.options.get("ports", DEFAULT_PORTS))
+        except ValueError as exc:
+            raise ScannerError(f"Bad port list: {exc}") from exc
+        family, ip = resolve(ctx.host)  # nmap gets an address, never a user-typed string that could be an option
+        ctx.raw_dir.mkdir(parents=True, exist_ok=True)
+        xml_path = ctx.raw_dir / RAW_FILE
+        cmd = ["nmap", "-sT", "-Pn", "-n", "-T4", "--open", "-p", compact_port_spec(ports), "-oX", str(xml_path)]
+        if family == socket.AF_INET6:
+            cmd.append("-6")
+        if str(ctx.options.get("service_version", "")).lower() in TRUE_WORDS:
+            cmd.append("-sV")
+        cmd.append(ip)
+        run = run_tool(cmd, timeout=ctx.timeout, raw_dir=ctx.raw_dir, name=TOOL, stderr_file="nmap.stderr.txt",
+                       log=ctx.log)
+        try:
+            text = xml_path.read_bytes()
+        except OSError as exc:
+            raise ScannerError(f"nmap wrote no XML report: {exc}") from exc
+        report = parse_nmap_xml(text)
+        version = report.version or tool_version(["nmap", "--version"])
+        findings = nmap_findings(report, ctx.host)
+        ctx.log(f"nmap {version}: {len(findings)} open TCP ports in {run.seconds:.1f} s")
+        return ScannerResult(TOOL, version, findings, [RAW_FILE],
+                             f"{len(findings)} open of {len(ports)} TCP ports in {run.seconds:.1f} s (nmap {version})")
