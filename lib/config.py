@@ -1,0 +1,128 @@
+"""All configuration, read once from the environment (and `.env` if present) into one immutable object.
+
+Every variable, its default and meaning is listed in the README's configuration table. Secrets are SecretStr so
+they never show up in a repr or a log line.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from lib.scope import ScopePolicy
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    # Mode: the embedded engine on this machine, or Argo Workflows on Kubernetes.
+    scanboard_mode: Literal["embedded", "argo"] = "embedded"
+    scanboard_data_dir: Path = Path("data")
+    database_url: str = ""  # default: sqlite file in the data dir
+    public_base_url: str = "http://localhost:8501"
+
+    # Confirmation tokens (HS256). Embedded default: a secret generated once and kept in the data dir.
+    scanboard_secret_key: SecretStr | None = None
+    token_ttl_hours: float = Field(24.0, gt=0, le=24 * 7)
+
+    # Mail. No SMTP_HOST: messages go to the outbox the UI shows.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_ssl: bool = False
+    smtp_ca_file: str = ""  # a CA bundle to trust for the SMTP server's certificate (default: the system's)
+    mail_from: str = "scanboard@localhost.localdomain"
+    retry_seconds: float = Field(30.0, gt=0)  # first delay for mail / webhook retries, doubled up to 10 minutes
+
+    # Embedded engine.
+    scan_workers: int = Field(2, ge=1, le=32)
+    scanner_timeout_seconds: float = Field(300.0, gt=0)
+    stale_scan_seconds: float = Field(60.0, gt=0)  # a running scan with no heartbeat this long is resumed
+
+    # Scope policy. Loopback/private targets: allowed by default in embedded mode, denied in argo mode.
+    scope_allow_loopback: bool | None = None
+    scope_allow_private: bool | None = None
+    scope_deny_cidrs: str = ""  # comma-separated, e.g. the cluster's pod and service CIDRs
+    scope_allow_cidrs: str = ""
+    scope_allow_domains: str = ""  # comma-separated; empty: any domain not denied
+    scope_deny_domains: str = ""
+
+    # Cluster mode.
+    argo_webhook_url: str = ""
+    argo_webhook_token: SecretStr | None = None
+    k8s_namespace: str = "scanboard"
+    kubeconfig: str = ""  # empty: in-cluster config, else the default kubeconfig
+    reports_bucket: str = ""
+    aws_region: str = "us-east-1"
+    s3_endpoint_url: str = ""
+    presign_expiry_seconds: int = Field(7 * 24 * 3600, gt=0, le=7 * 24 * 3600)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.scanboard_data_dir
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'scanboard.db').resolve()}"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+    @property
+    def work_dir(self) -> Path:
+        return self.data_dir / "work"
+
+    @property
+    def smtp_configured(self) -> bool:
+        return bool(self.smtp_host)
+
+    def scope_policy(self) -> ScopePolicy:
+        embedded = self.scanboard_mode == "embedded"
+
+        def pick(value: bool | None) -> bool:
+            return embedded if value is None else value
+
+        def items(csv: str) -> tuple[str, ...]:
+            return tuple(x.strip() for x in csv.split(",") if x.strip())
+
+        return ScopePolicy(
+            allow_loopback=pick(self.scope_allow_loopback),
+            allow_private=pick(self.scope_allow_private),
+            deny_cidrs=items(self.scope_deny_cidrs),
+            allow_cidrs=items(self.scope_allow_cidrs),
+            allow_domains=items(self.scope_allow_domains),
+            deny_domains=items(self.scope_deny_domains),
+        )
+
+    def token_secret(self) -> str:
+        """The JWT secret: from the environment, or (embedded only) generated once into the data dir."""
+        if self.scanboard_secret_key is not None:
+            return self.scanboard_secret_key.get_secret_value()
+        if self.scanboard_mode != "embedded":
+            raise RuntimeError("SCANBOARD_SECRET_KEY must be set in argo mode")
+        path = self.data_dir / "secret.key"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():  # written aside then linked: two processes starting at once agree on one secret
+            tmp = path.with_name(f".secret.{os.getpid()}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(48))
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        return path.read_text().strip()
+
+
+def load_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,70 @@
+"""The composition root: builds the app's services from the settings, choosing adapters by mode, and runs the
+background loops (scan dispatch, mail retries). The portal keeps one Runtime per process."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine as SqlEngine
+from sqlalchemy.orm import Session, sessionmaker
+
+from lib.config import Settings
+from lib.db import make_engine, migrate, session_factory
+from lib.engine_local import LocalEngine
+from lib.mail import Mailer, SmtpTransport
+from lib.runtime_types import Engine
+from lib.storage import LocalReportStore, ReportStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: SqlEngine
+    sessions: sessionmaker[Session]
+    mailer: Mailer
+    store: ReportStore
+    engine: Engine
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    @property
+    def mode(self) -> str:
+        return self.settings.scanboard_mode
+
+    def start(self) -> Runtime:
+        self.engine.start()
+        t = threading.Thread(target=self._mail_loop, name="mail-retry", daemon=True)
+        t.start()
+        self._threads.append(t)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.engine.stop()
+        for t in self._threads:
+            t.join(timeout=5)
+        self.db.dispose()
+
+    def _mail_loop(self) -> None:
+        interval = min(self.settings.retry_seconds, 5.0)
+        while not self._stop.wait(interval):
+            try:
+                self.mailer.retry_due()
+            except Exception:  # noqa: BLE001 - keep retrying; the messages stay stored
+                log.exception("mail retry pass failed")
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Services for the configured mode; the schema is migrated before anything uses it."""
+    db = make_engine(settings.db_url)
+    migrate(db)
+    sessions = session_factory(db)
+    transport = SmtpTransport.from_settings(settings) if settings.smtp_configured else None
+    mailer = Mailer(sessions, transport, settings.retry_seconds)
+    store: ReportStore = LocalReportStore(settings.reports_dir, settings.public_base_url)
+    engine: Engine = LocalEngine(settings, sessions, store, mailer)
+    return Runtime(settings, db, sessions, mailer, store, engine)

@@ -1,0 +1,138 @@
+"""The builtin TLS check with Python's ssl module: is TLS offered, is the certificate trusted, valid for the
+host name, not expired or about to, not self-signed; are legacy protocol versions accepted. sslyze, when
+installed, goes further (cipher suites, Heartbleed, ROBOT)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+from dataclasses import replace
+from datetime import datetime, timezone
+
+from cryptography import x509
+
+from lib.findings import Asset, Finding
+from lib.scanners.base import ScanContext, ScannerError, ScannerResult
+
+TOOL = "scanboard-tls"
+VERSION = "1.0"
+EXPIRY_WARNING_DAYS = 30
+LEGACY_VERSIONS = (("TLSv1", ssl.TLSVersion.TLSv1, "high"), ("TLSv1.1", ssl.TLSVersion.TLSv1_1, "medium"))
+
+
+def tls_port(ctx: ScanContext) -> int:
+    port = int(ctx.options.get("port") or 0)
+    if port:
+        return port
+    return ctx.port if ctx.scheme == "https" else 443
+
+
+def _handshake(host: str, port: int, context: ssl.SSLContext, timeout: float) -> ssl.SSLSocket:
+    raw = socket.create_connection((host, port), timeout=timeout)
+    try:
+        return context.wrap_socket(raw, server_hostname=host)
+    except BaseException:
+        raw.close()
+        raise
+
+
+def _legacy_context(version: ssl.TLSVersion) -> ssl.SSLContext | None:
+    """A client context that offers exactly one legacy version, or None if this OpenSSL cannot offer it."""
+    try:
+        c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        c.check_hostname = False
+        c.verify_mode = ssl.CERT_NONE
+        c.set_ciphers("ALL:@SECLEVEL=0")
+        c.minimum_version = version
+        c.maximum_version = version
+        return c
+    except (ssl.SSLError, ValueError):
+        return None
+
+
+class BuiltinTls:
+    step = "tls"
+    tool = TOOL
+
+    def available(self) -> bool:
+        return True
+
+    def run(self, ctx: ScanContext) -> ScannerResult:
+        host, port = ctx.host, tls_port(ctx)
+        timeout = min(15.0, ctx.timeout)
+        asset = Asset(host=host, port=port, protocol="tcp", url=f"https://{host}:{port}/")
+        raw: dict = {"host": host, "port": port}
+        unverified = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        unverified.check_hostname = False
+        unverified.verify_mode = ssl.CERT_NONE
+        try:
+            with _handshake(host, port, unverified, timeout) as s:
+                der = s.getpeercert(binary_form=True)
+                raw.update(version=s.version(), cipher=s.cipher())
+        except (ConnectionRefusedError, socket.timeout, TimeoutError) as e:
+            (ctx.raw_dir / "tls.json").write_text(json.dumps({**raw, "error": str(e)}))
+            finding = Finding(TOOL, "tls-unavailable", f"No TLS service on port {port}", "medium", asset, VERSION,
+                              "high", ("CWE-319",), evidence=f"Connecting to {host}:{port}: {e}",
+                              remediation="Serve the site over HTTPS (TLS 1.2 or newer).")
+            return ScannerResult(TOOL, VERSION, [finding], ["tls.json"], f"no TLS on {host}:{port}")
+        except (ssl.SSLError, OSError) as e:
+            raise ScannerError(f"TLS handshake with {host}:{port} failed: {e}") from None
+        if not der:
+            raise ScannerError(f"{host}:{port} sent no certificate")
+        cert = x509.load_der_x509_certificate(der)
+        findings = self._certificate_findings(cert, asset) + self._trust_findings(host, port, timeout, asset)
+        offered = []
+        for name, version, severity in LEGACY_VERSIONS:
+            ctx_legacy = _legacy_context(version)
+            if ctx_legacy is None:
+                continue
+            try:
+                with _handshake(host, port, ctx_legacy, timeout):
+                    offered.append(name)
+                    findings.append(Finding(TOOL, f"protocol-{name.lower()}", f"Legacy protocol {name} accepted",
+                                            severity, replace(asset, param=name), VERSION, "high", ("CWE-327",),
+                                            evidence=f"A {name} handshake with {host}:{port} succeeded.",
+                                            remediation="Accept only TLS 1.2 and TLS 1.3."))
+            except (ssl.SSLError, OSError):
+                pass
+        raw.update(subject=cert.subject.rfc4514_string(), issuer=cert.issuer.rfc4514_string(),
+                   not_after=cert.not_valid_after_utc.isoformat(), legacy_versions=offered)
+        (ctx.raw_dir / "tls.json").write_text(json.dumps(raw, indent=2, default=str))
+        return ScannerResult(TOOL, VERSION, findings, ["tls.json"],
+                             f"{raw['version']} on {host}:{port}, {len(findings)} finding(s)")
+
+    def _certificate_findings(self, cert: x509.Certificate, asset: Asset) -> list[Finding]:
+        out = []
+        now = datetime.now(timezone.utc)
+        not_after = cert.not_valid_after_utc
+        if not_after <= now:
+            out.append(Finding(TOOL, "cert-expired", "TLS certificate has expired", "high", asset, VERSION, "high",
+                               ("CWE-298",), evidence=f"notAfter {not_after.isoformat()}",
+                               remediation="Renew the certificate."))
+        elif (not_after - now).days < EXPIRY_WARNING_DAYS:
+            out.append(Finding(TOOL, "cert-expiring", f"TLS certificate expires within {EXPIRY_WARNING_DAYS} days",
+                               "medium", asset, VERSION, "high", ("CWE-298",),
+                               evidence=f"notAfter {not_after.isoformat()}",
+                               remediation="Renew the certificate, ideally automatically (ACME)."))
+        if cert.issuer == cert.subject:
+            out.append(Finding(TOOL, "cert-self-signed", "TLS certificate is self-signed", "medium", replace(asset, param="issuer"), VERSION,
+                               "high", ("CWE-295",), evidence=f"issuer = subject = {cert.subject.rfc4514_string()}",
+                               remediation="Use a certificate from a publicly trusted CA."))
+        return out
+
+    def _trust_findings(self, host: str, port: int, timeout: float, asset: Asset) -> list[Finding]:
+        try:
+            with _handshake(host, port, ssl.create_default_context(), timeout):
+                return []
+        except ssl.SSLCertVerificationError as e:
+            reason = e.verify_message or str(e)
+        except (ssl.SSLError, OSError):
+            return []
+        if "hostname" in reason.lower() or "ip address mismatch" in reason.lower():
+            return [Finding(TOOL, "cert-hostname-mismatch", "TLS certificate does not match the host name", "high",
+                            asset, VERSION, "high", ("CWE-297",), evidence=reason,
+                            remediation=f"Use a certificate whose subjectAltName covers {host}.")]
+        return [Finding(TOOL, "cert-untrusted", "TLS certificate is not trusted", "high", replace(asset, param="chain"), VERSION, "high",
+                        ("CWE-295",), evidence=reason, remediation="Use a certificate from a publicly trusted CA "
+                        "and send the full chain.")]
