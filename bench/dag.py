@@ -1,0 +1,159 @@
+"""Benchmark: Argo Workflow status of 50, 500 and 5,000 nodes -> DagView -> plotly figure.
+
+Why: the progress page rebuilds the view and the figure on every refresh; it must stay fast and the figure
+usable when a scan fans out into thousands of retried items. Goal: <= 200 ms at 500 nodes, <= 1 s at 5,000
+with the figure condensed (retries folded, fan-outs collapsed) to a few hundred points.
+
+Peer: json.loads of the same Workflow (what the Kubernetes client does per refresh anyway), measured in the
+same run, so the ratio says how the work compares with merely reading the object on this machine.
+
+Run: .venv/bin/python bench/dag.py     (last line: goal_met=<true|false> t50=.. t500=.. t5000=.. ...)
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lib.argo_status import workflow_view  # noqa: E402
+from lib.dag_figure import dag_figure, point_count  # noqa: E402
+
+GOAL_500_S = 0.200
+GOAL_5000_S = 1.0
+GOAL_POINTS = 2000  # what a browser redraws smoothly on every refresh
+REPEATS = 5
+
+
+def synthetic_workflow(target_nodes: int, name: str = "scan-0123456789ab") -> dict:
+    """A controller-shaped Workflow: scanner Retry nodes, a skipped scanner, a withParam TaskGroup of retried
+    items (some retried, a few failing), a small TaskGroup, report/publish/notify and an exit handler.
+    Sized to about `target_nodes` nodes."""
+    nodes: dict[str, dict] = {}
+    seq = iter(range(10**9))
+    t0 = 1_700_000_000
+
+    def ts(s: int) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0 + s))
+
+    def add(display: str, ntype: str, phase: str, boundary: str = name, start: int = 0, end: int | None = 5,
+            message: str = "", node_id: str | None = None) -> str:
+        nid = node_id or f"{name}-{1000000 + next(seq)}"
+        node = {"id": nid, "name": f"{name}.{display}" if nid != name else name, "displayName": display,
+                "type": ntype, "phase": phase, "startedAt": ts(start), "templateName": display.split("(")[0],
+                "templateScope": f"local/{name}"}
+        if end is not None:
+            node["finishedAt"] = ts(end)
+        if nid != name:
+            node["boundaryID"] = boundary
+        if message:
+            node["message"] = message
+        nodes[nid] = node
+        return nid
+
+    def link(a: str, *bs: str) -> None:
+        nodes[a].setdefault("children", []).extend(bs)
+
+    def retry(display: str, outcomes: list[str], start: int) -> tuple[str, str]:
+        """A Retry node with one attempt per outcome; returns (retry id, last attempt id)."""
+        phase = outcomes[-1]
+        rid = add(display, "Retry", phase, start=start, end=start + 10 * len(outcomes),
+                  message="No more retries left" if phase == "Failed" else "")
+        last = rid
+        for i, outcome in enumerate(outcomes):
+            last = add(f"{display}({i})", "Pod", outcome, start=start + 10 * i, end=start + 10 * i + 8,
+                       message="failed with exit code 1" if outcome == "Failed" else "")
+            link(rid, last)
+        return rid, last
+
+    root = add(name, "DAG", "Running", start=0, end=None, node_id=name)
+    report, report_last = retry("report", ["Succeeded"], 4000)
+    ends: list[str] = []
+    for scanner, outcomes in (("portscan", ["Failed", "Succeeded"]), ("web", ["Succeeded"])):
+        rid, last = retry(scanner, outcomes, 1)
+        link(root, rid)
+        ends.append(last)
+    tls = add("tls", "Skipped", "Skipped", start=1, end=1, message="when 'false == true' evaluated false")
+    link(root, tls)
+    ends.append(tls)
+    gen, gen_last = retry("gen-targets", ["Succeeded"], 1)
+    link(root, gen)
+    crawl = add("crawl", "TaskGroup", "Failed", start=20, end=3900)
+    link(gen_last, crawl)
+    probe = add("probe", "TaskGroup", "Succeeded", start=1, end=60)
+    link(root, probe)
+    for i in range(8):
+        p = add(f"probe({i}:{i})", "Pod", "Succeeded", start=1, end=50)
+        link(probe, p)
+        ends.append(p)
+    fixed = len(nodes) + 1 + 2  # + publish, notify, onExit (report already added)
+    items = max(1, round((target_nodes - fixed) / 2.29))
+    for i in range(items):
+        outcomes = (["Failed"] * 3 if i % 97 == 5 else ["Failed", "Failed", "Succeeded"] if i % 7 == 3
+                    else ["Succeeded"])
+        rid, last = retry(f"crawl({i}:{i})", outcomes, 30 + i % 300)
+        link(crawl, rid)
+        ends.append(last)
+    for e in ends:
+        link(e, report)
+    publish = add("publish", "Pod", "Succeeded", start=4020, end=4030)
+    link(report_last, publish)
+    notify = add("notify", "Pod", "Running", start=4031, end=None)
+    link(publish, notify)
+    nodes[root]["outboundNodes"] = [notify]
+    add(f"{name}.onExit", "Pod", "Pending", start=4040, end=None, node_id=f"{name}-onexit")
+    nodes[f"{name}-onexit"]["name"] = f"{name}.onExit"
+    pods = [n for n in nodes.values() if n["type"] == "Pod"]
+    done = sum(1 for n in pods if n["phase"] in ("Succeeded", "Failed", "Error"))
+    return {
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+        "metadata": {"name": name, "namespace": "scanboard"},
+        "spec": {"workflowTemplateRef": {"name": "scanboard-scan"}},
+        "status": {"phase": "Running", "startedAt": ts(0), "progress": f"{done}/{len(pods)}", "nodes": nodes},
+    }
+
+
+def _median_time(fn, repeats: int = REPEATS) -> float:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> int:
+    warm = synthetic_workflow(50)
+    t = time.perf_counter()
+    dag_figure(workflow_view(warm))
+    print(f"first call (imports, plotly validators): {time.perf_counter() - t:.3f} s")
+    results: dict[int, dict] = {}
+    for size in (50, 500, 5000):
+        wf = synthetic_workflow(size)
+        raw = json.dumps(wf)
+        view = workflow_view(wf)
+        fig = dag_figure(view)
+        t_view = _median_time(lambda: workflow_view(wf))
+        t_total = _median_time(lambda: dag_figure(workflow_view(wf)))
+        t_peer = _median_time(lambda: json.loads(raw))
+        drawn = sum(len(tr.x) for tr in fig.data if tr.mode and "markers" in tr.mode and tr.x != (None,))
+        results[size] = {"t": t_total, "points": point_count(fig), "drawn": drawn}
+        print(f"{len(view.nodes):5d} nodes: view {t_view * 1000:7.1f} ms, view+figure {t_total * 1000:7.1f} ms, "
+              f"json.loads peer {t_peer * 1000:6.1f} ms (ratio {t_total / t_peer:5.1f}x); "
+              f"figure: {drawn} nodes drawn, {point_count(fig)} trace points, {len(fig.data)} traces")
+    met = (results[500]["t"] <= GOAL_500_S and results[5000]["t"] <= GOAL_5000_S
+           and results[5000]["points"] <= GOAL_POINTS)
+    print(f"goals: t500 <= {GOAL_500_S * 1000:.0f} ms, t5000 <= {GOAL_5000_S:.1f} s, "
+          f"points5000 <= {GOAL_POINTS}")
+    print(f"goal_met={'true' if met else 'false'} t50={results[50]['t']:.4f} t500={results[500]['t']:.4f} "
+          f"t5000={results[5000]['t']:.4f} points5000={results[5000]['points']} "
+          f"nodes_drawn5000={results[5000]['drawn']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
