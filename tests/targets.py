@@ -21,6 +21,7 @@ import socketserver
 import ssl
 import tempfile
 import threading
+import warnings
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
@@ -159,7 +160,9 @@ def make_self_signed(directory: Path, hostname: str = "localhost", days: float =
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname),
                                                     x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
                        critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
@@ -203,7 +206,9 @@ def tls_target(hostname: str = "localhost", days: float = 2.0, legacy_protocols:
         ctx.load_cert_chain(cert, key)
         if legacy_protocols:
             ctx.set_ciphers("ALL:@SECLEVEL=0")
-            ctx.minimum_version = ssl.TLSVersion.TLSv1
+            with warnings.catch_warnings():  # deprecated on purpose: this server is meant to be weak
+                warnings.simplefilter("ignore", DeprecationWarning)
+                ctx.minimum_version = ssl.TLSVersion.TLSv1
         handler = type("Handler", (_TlsHandler,), {"context": ctx})
         server = _TlsServer((host, 0), handler)
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)

@@ -10,7 +10,7 @@ from lib.scanners.base import Scanner
 PREFERENCE: dict[str, tuple[str, ...]] = {
     "portscan": ("lib.scanners.nmap:NmapScanner", "lib.scanners.portscan_builtin:BuiltinPortScanner"),
     "web": ("lib.scanners.http_baseline:HttpBaseline",),
-    "tls": ("lib.scanners.tls_builtin:BuiltinTls",),
+    "tls": ("lib.scanners.sslyze_tls:SslyzeScanner", "lib.scanners.tls_builtin:BuiltinTls"),
 }
 
 

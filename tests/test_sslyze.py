@@ -1,0 +1,190 @@
+"""sslyze really runs against TLS servers the tests start; its JSON is parsed into the one finding schema."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from lib.findings import deduplicate
+from lib.scanners import choose
+from lib.scanners.base import ScanContext, ScannerError
+from lib.scanners.sslyze_tls import SslyzeScanner, classify_cipher, hostname_matches, parse_sslyze_json
+from lib.scanners.tls_builtin import BuiltinTls
+from tests.targets import http_target, tls_target
+
+pytestmark = pytest.mark.skipif(not SslyzeScanner().available(), reason="sslyze not installed")
+
+
+def _ctx(tmp_path, target: str, **options) -> ScanContext:
+    raw = tmp_path / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    return ScanContext(scan_id="0123456789ab", target=target, options=options, raw_dir=raw, timeout=90)
+
+
+@pytest.fixture(scope="module")
+def legacy_scan(tmp_path_factory):
+    """One real sslyze run against a server that still offers TLS 1.0/1.1 and anonymous ciphers."""
+    tmp = tmp_path_factory.mktemp("sslyze")
+    with tls_target(legacy_protocols=True, days=2) as port:
+        result = SslyzeScanner().run(_ctx(tmp / "1", f"https://localhost:{port}/"))
+        again = SslyzeScanner().run(_ctx(tmp / "2", f"https://localhost:{port}/"))
+        builtin = BuiltinTls().run(_ctx(tmp / "3", f"https://localhost:{port}/"))
+    raw = (tmp / "1" / "raw" / "sslyze.json").read_text()
+    return {"result": result, "again": again, "builtin": builtin, "raw": raw, "port": port}
+
+
+@pytest.mark.slow
+def test_real_scan_finds_legacy_protocols_weak_ciphers_and_certificate_problems(legacy_scan):
+    result = legacy_scan["result"]
+    rules = {f.rule_id: f for f in result.findings}
+    assert {"protocol-tlsv1", "protocol-tlsv1.1", "weak-cipher-anon", "cert-expiring", "cert-self-signed",
+            "cert-untrusted"} <= set(rules)
+    # what the server does right is not reported
+    assert not {"protocol-sslv2", "protocol-sslv3", "heartbleed", "robot", "cert-hostname-mismatch",
+                "cert-expired", "protocol-no-modern-tls"} & set(rules)
+    assert rules["protocol-tlsv1"].severity == "high" and rules["protocol-tlsv1"].cwe == ("CWE-327",)
+    assert "TLS_ECDH_anon_WITH_AES_256_CBC_SHA" in rules["weak-cipher-anon"].evidence
+    assert rules["cert-untrusted"].asset.port == legacy_scan["port"]
+    assert result.tool == "sslyze" and result.tool_version.startswith("6.")
+    assert "sslyze.json" in result.raw_files
+
+
+@pytest.mark.slow
+def test_parser_gives_the_same_findings_from_the_kept_raw_file(legacy_scan):
+    version, findings = parse_sslyze_json(legacy_scan["raw"], "localhost")
+    assert version == legacy_scan["result"].tool_version
+    assert [f.rule_fp for f in findings] == [f.rule_fp for f in legacy_scan["result"].findings]
+
+
+@pytest.mark.slow
+def test_rescan_gives_identical_fingerprints(legacy_scan):
+    first = sorted((f.rule_fp, f.issue_fp) for f in legacy_scan["result"].findings)
+    second = sorted((f.rule_fp, f.issue_fp) for f in legacy_scan["again"].findings)
+    assert first == second
+
+
+@pytest.mark.slow
+def test_sslyze_and_builtin_tls_deduplicate_into_one_row_per_issue(legacy_scan):
+    ours, theirs = legacy_scan["result"].findings, legacy_scan["builtin"].findings
+    shared = {f.issue_fp for f in ours} & {f.issue_fp for f in theirs}
+    assert len(shared) >= 4  # legacy protocols and certificate findings are the same issues
+    merged = deduplicate(ours + theirs)
+    assert len(merged) == len({f.issue_fp for f in ours + theirs})
+    both = [f for f in merged if f.issue_fp in shared]
+    assert all(set(f.tools) == {"sslyze", "scanboard-tls"} for f in both)
+
+
+@pytest.mark.slow
+def test_expired_certificate_for_another_host(tmp_path):
+    with tls_target(hostname="other.example", days=-1) as port:
+        result = SslyzeScanner().run(_ctx(tmp_path, f"https://localhost:{port}/"))
+    rules = {f.rule_id for f in result.findings}
+    assert {"cert-expired", "cert-hostname-mismatch", "cert-self-signed"} <= rules
+    assert "cert-expiring" not in rules
+    assert not any(r.startswith("protocol-") for r in rules)  # a modern-only server
+
+
+def test_closed_port_is_reported_as_no_tls(tmp_path):
+    with tls_target() as port:
+        pass  # now closed
+    result = SslyzeScanner().run(_ctx(tmp_path, "https://127.0.0.1/", port=port))
+    (f,) = result.findings
+    assert f.rule_id == "tls-unavailable" and f.asset.port == port
+
+
+@pytest.mark.slow
+def test_plain_http_port_is_a_clear_step_failure(tmp_path):
+    with http_target() as port:
+        with pytest.raises(ScannerError, match="could not complete a TLS handshake"):
+            SslyzeScanner().run(_ctx(tmp_path, f"https://127.0.0.1:{port}/"))
+
+
+def test_timeout_is_a_clear_step_failure(tmp_path):
+    with tls_target() as port:
+        ctx = _ctx(tmp_path, f"https://127.0.0.1:{port}/")
+        ctx.timeout = 0.2
+        with pytest.raises(ScannerError, match="sslyze timed out"):
+            SslyzeScanner().run(ctx)
+
+
+@pytest.mark.slow
+def test_vulnerabilities_in_sslyze_output_become_findings(legacy_scan):
+    """sslyze's JSON for a vulnerable server (the real document with its verdicts flipped) is fully mapped."""
+    doc = json.loads(legacy_scan["raw"])
+    scan = doc["server_scan_results"][0]["scan_result"]
+    scan["heartbleed"]["result"]["is_vulnerable_to_heartbleed"] = True
+    scan["robot"]["result"]["robot_result"] = "VULNERABLE_STRONG_ORACLE"
+    scan["openssl_ccs_injection"]["result"]["is_vulnerable_to_ccs_injection"] = True
+    scan["tls_compression"]["result"]["supports_compression"] = True
+    scan["session_renegotiation"]["result"]["supports_secure_renegotiation"] = False
+    scan["tls_fallback_scsv"]["result"]["supports_fallback_scsv"] = False
+    scan["ssl_3_0_cipher_suites"]["result"]["is_tls_version_supported"] = True
+    scan["ssl_3_0_cipher_suites"]["result"]["accepted_cipher_suites"] = [copy.deepcopy(
+        {"cipher_suite": {"name": "TLS_RSA_WITH_RC4_128_MD5", "is_anonymous": False, "key_size": 128}})]
+    _, findings = parse_sslyze_json(json.dumps(doc), "localhost")
+    by_rule = {f.rule_id: f for f in findings}
+    assert by_rule["heartbleed"].severity == "critical" and by_rule["heartbleed"].cve == ("CVE-2014-0160",)
+    assert by_rule["robot"].severity == "high" and by_rule["robot"].cve == ("CVE-2017-13099",)
+    assert by_rule["ccs-injection"].cve == ("CVE-2014-0224",)
+    assert by_rule["tls-compression"].cve == ("CVE-2012-4929",)
+    assert by_rule["insecure-renegotiation"].cve == ("CVE-2009-3555",)
+    assert by_rule["protocol-sslv3"].severity == "high"
+    assert "TLS_RSA_WITH_RC4_128_MD5" in by_rule["weak-cipher-weak-encryption"].evidence
+    assert "no-fallback-scsv" in by_rule
+    # every finding is a distinct issue: nothing collapses when de-duplicated
+    assert len(deduplicate(findings)) == len(findings)
+
+
+@pytest.mark.slow
+def test_expiry_is_judged_against_the_clock(legacy_scan):
+    _, in_a_year = parse_sslyze_json(legacy_scan["raw"], "localhost",
+                                     now=datetime.now(timezone.utc) + timedelta(days=365))
+    _, last_month = parse_sslyze_json(legacy_scan["raw"], "localhost",
+                                      now=datetime.now(timezone.utc) - timedelta(days=40))
+    assert "cert-expired" in {f.rule_id for f in in_a_year}
+    assert {"cert-not-yet-valid"} <= {f.rule_id for f in last_month}
+
+
+@pytest.mark.parametrize("name, size, anon, key", [
+    ("TLS_RSA_WITH_NULL_SHA256", 0, False, "null"),
+    ("TLS_DH_anon_WITH_AES_128_CBC_SHA", 128, True, "anon"),
+    ("TLS_RSA_WITH_RC4_128_SHA", 128, False, "weak-encryption"),
+    ("TLS_RSA_WITH_3DES_EDE_CBC_SHA", 168, False, "weak-encryption"),
+    ("TLS_RSA_EXPORT_WITH_DES40_CBC_SHA", 40, False, "weak-encryption"),
+    ("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", 128, False, None),
+    ("TLS_AES_256_GCM_SHA384", 256, False, None),
+])
+def test_cipher_classification(name, size, anon, key):
+    rule = classify_cipher(name, size, anon)
+    assert (rule.key if rule else None) == key
+
+
+@pytest.mark.parametrize("host, dns, ips, ok", [
+    ("localhost", ["localhost"], [], True),
+    ("www.example.com", ["*.example.com"], [], True),
+    ("a.b.example.com", ["*.example.com"], [], False),
+    ("example.com", ["*.example.com"], [], False),
+    ("127.0.0.1", ["localhost"], ["127.0.0.1"], True),
+    ("127.0.0.1", ["127.0.0.1"], [], False),
+    ("other.example", ["localhost"], ["127.0.0.1"], False),
+])
+def test_hostname_matching(host, dns, ips, ok):
+    assert hostname_matches(host, dns, ips) is ok
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("", "unreadable"), ("{", "unreadable"), ("[]", "unexpected shape"), ('{"server_scan_results": 3}', "shape"),
+    ('{"server_scan_results": []}', "scanned nothing"),
+    ('{"server_scan_results": [{"server_location": {"hostname": "h", "port": 0}}]}', "bad port"),
+])
+def test_malformed_json_is_a_clear_step_failure(text, reason):
+    with pytest.raises(ScannerError, match=reason):
+        parse_sslyze_json(text)
+
+
+def test_registry_prefers_sslyze():
+    assert choose("tls").tool == "sslyze"
+    assert choose("tls", prefer="scanboard-tls").tool == "scanboard-tls"
