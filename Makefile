@@ -1,0 +1,50 @@
+# scanboard: `make run` starts the portal on the embedded default; `make test` runs the whole suite.
+# Both set up everything they need on a fresh machine (a virtualenv; for tests also Debian packages when root).
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | md5sum | cut -c1-12)
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat requirements-checkov.txt 2>/dev/null | md5sum | cut -c1-12)
+# Debian packages the tests use: nmap (port scans), chromium (browser test), poppler-utils (PDF checks).
+TEST_DEBS ?= nmap chromium poppler-utils
+PORT ?= 8501
+PYTEST_ARGS ?=
+
+.PHONY: run test test-fast system-deps bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install -q --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install -q -r requirements-checkov.txt
+	rm -f $(CHECKOV_VENV)/.installed-*
+	touch $@
+
+system-deps:
+	@missing=""; for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "Install these Debian packages first: sudo apt-get install$$missing"; exit 1; fi
+
+run: $(STAMP)
+	$(VENV)/bin/streamlit run app.py --server.headless=true --server.port=$(PORT) --browser.gatherUsageStats=false
+
+test: $(STAMP) $(CHECKOV_STAMP) system-deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+bench: $(STAMP) system-deps
+	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache test-artifacts

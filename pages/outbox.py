@@ -1,0 +1,19 @@
+"""With no SMTP server configured, this is where scanboard's emails arrive."""
+
+import streamlit as st
+
+from ui.runtime import get_runtime
+
+rt = get_runtime()
+st.title("📬 Outbox")
+st.caption("No SMTP server is configured (set SMTP_HOST to send real mail), so emails are delivered here.")
+messages = rt.mailer.messages()
+if not messages:
+    st.info("No messages yet.")
+for m in messages:
+    with st.container(border=True):
+        st.markdown(f"**{m.subject}**  \nTo: {m.to_addr} · {m.created_at:%Y-%m-%d %H:%M:%S} UTC · {m.kind}")
+        if m.link:
+            st.markdown(f"[{'Confirm the scan' if m.kind == 'confirm' else 'Open the report'}]({m.link})")
+        with st.expander("Message"):
+            st.text(m.body)

@@ -1,0 +1,72 @@
+"""A scan's live DAG: each step's state, times, log tail; then its findings, diff and report."""
+
+import pandas as pd
+import streamlit as st
+
+from lib.dag_figure import dag_figure
+from lib.models import AWAITING_CONFIRMATION, QUEUED
+from lib.progress import findings_table, steps_table
+from lib.repository import finding_rows, get_scan, list_scans
+from ui.runtime import get_runtime
+from ui.widgets import severity_metrics, status_label
+
+rt = get_runtime()
+st.title("🔄 Scan progress")
+
+scan_id = st.query_params.get("scan", "")
+if not scan_id:
+    recent = list_scans(rt.sessions, limit=50)
+    if not recent:
+        st.info("No scans yet.")
+        st.page_link("pages/new_scan.py", label="Request a scan", icon="🎯")
+        st.stop()
+    scan_id = st.selectbox("Scan", [s.id for s in recent],
+                           format_func=lambda i: next(f"{s.id} · {s.target} · {s.status}" for s in recent if s.id == i))
+scan = get_scan(rt.sessions, scan_id)
+if scan is None:
+    st.error(f"There is no scan with id {scan_id!r}.")
+    st.stop()
+
+st.markdown(f"**{scan.target}** · scan `{scan.id}` · requested by {scan.requester_email}")
+if scan.status == AWAITING_CONFIRMATION:
+    st.info("Waiting for confirmation: open the link in the email to start this scan.", icon="✉️")
+first = rt.engine.progress(scan_id)
+
+
+@st.fragment(run_every=2 if not first.finished else None)
+def live() -> None:
+    view = rt.engine.progress(scan_id)
+    current = get_scan(rt.sessions, scan_id)
+    done, total = view.progress
+    st.progress(done / total if total else 0.0, text=f"{status_label(current.status)} · {done}/{total} steps")
+    if current.status == QUEUED:
+        st.info(f"Waiting to start: {current.status_reason or 'queued'}", icon="⏳")
+    elif view.message and view.finished:
+        st.warning(view.message)
+    for note in view.notes:
+        st.info(note)
+    st.plotly_chart(dag_figure(view), key="dag")
+    st.dataframe(pd.DataFrame(steps_table(view)), hide_index=True)
+    with st.expander("Step logs"):
+        for n in view.nodes:
+            if n.log_tail:
+                st.markdown(f"**{n.label}**")
+                st.code(n.log_tail, language=None)
+    if view.finished and not first.finished:
+        st.rerun()  # stop refreshing and show the results below
+
+
+live()
+
+if first.finished:
+    st.subheader("Findings")
+    severity_metrics(scan.severity_counts or {})
+    if scan.diff_counts:
+        d = scan.diff_counts
+        st.caption(f"Since the previous scan of this host: {d.get('new', 0)} new, {d.get('fixed', 0)} fixed, "
+                   f"{d.get('unchanged', 0)} unchanged.")
+    rows = findings_table(finding_rows(rt.sessions, scan_id))
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True)
+    if scan.report_key:
+        st.page_link("pages/reports.py", label="Download the report", query_params={"scan": scan_id}, icon="📄")

@@ -1,0 +1,22 @@
+"""Stored reports, newest first, with downloads."""
+
+import streamlit as st
+
+from lib.reports_view import report_groups
+from ui.runtime import get_runtime
+
+rt = get_runtime()
+st.title("📄 Reports")
+only = st.query_params.get("scan", "")
+groups = report_groups(rt.store.list_reports(), only)
+if not groups:
+    st.info(f"No stored report for scan {only}." if only else "No reports yet: they appear when a scan finishes.")
+for g in groups:
+    with st.container(border=True):
+        st.markdown(f"**Scan `{g.scan_id}`** · {g.modified:%Y-%m-%d %H:%M} UTC")
+        cols = st.columns(len(g.files))
+        for col, f in zip(cols, g.files):
+            with col:
+                st.download_button(f"{f.name} ({f.size // 1024 + 1} KB)", data=rt.store.read(g.scan_id, f.name),
+                                   file_name=f"scanboard-{g.scan_id}-{f.name}", mime=f.mime,
+                                   key=f"dl-{g.scan_id}-{f.name}", on_click="ignore")

@@ -1,0 +1,31 @@
+"""Small widgets several pages draw the same way."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from lib.findings import SEVERITIES
+
+STATUS_ICONS = {"awaiting_confirmation": "✉️", "queued": "⏳", "running": "🔄", "succeeded": "✅",
+                "partial": "⚠️", "failed": "❌"}
+
+
+def status_label(status: str) -> str:
+    return f"{STATUS_ICONS.get(status, '')} {status.replace('_', ' ')}".strip()
+
+
+def severity_metrics(counts: dict[str, int]) -> None:
+    for col, sev in zip(st.columns(len(SEVERITIES)), SEVERITIES):
+        col.metric(sev.capitalize(), counts.get(sev, 0))
+
+
+def field_error(errors: dict[str, str], key: str) -> None:
+    """The validation message for one form field, right under it."""
+    if key in errors:
+        st.error(errors[key], icon="⚠️")
+
+
+def client_id() -> str:
+    """The viewer's address as Streamlit sees it ("" when unknown, e.g. under AppTest)."""
+    ip = st.context.ip_address
+    return ip if isinstance(ip, str) else ""
