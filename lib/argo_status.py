@@ -104,14 +104,15 @@ def _is_exit_handler(node: dict) -> bool:
 
 
 def _walk_order(nodes: dict[str, dict], starts: list[str]) -> list[str]:
-    """Breadth-first from the given starts along `children`, then whatever is left by start time and name.
+    """Breadth-first from each start in turn along `children`, then whatever is left by start time and name.
 
     The order decides the vertical order inside each layer, so TaskGroup items stay in item order.
     """
     seen: set[str] = set()
     order: list[str] = []
-    queue = deque(s for s in starts if s in nodes)
-    while True:
+
+    def walk(start: str) -> None:
+        queue = deque([start])
         while queue:
             nid = queue.popleft()
             if nid in seen:
@@ -119,11 +120,16 @@ def _walk_order(nodes: dict[str, dict], starts: list[str]) -> list[str]:
             seen.add(nid)
             order.append(nid)
             queue.extend(c for c in nodes[nid].get("children") or () if c in nodes and c not in seen)
-        rest = [n for n in nodes if n not in seen]
-        if not rest:
-            return order
-        first = min(rest, key=lambda n: (nodes[n].get("startedAt") or "~", nodes[n].get("name") or n))
-        queue.append(first)
+
+    for s in starts:
+        if s in nodes:
+            walk(s)
+    rest = sorted((n for n in nodes if n not in seen),
+                  key=lambda n: (nodes[n].get("startedAt") or "~", nodes[n].get("name") or n))
+    for n in rest:
+        if n not in seen:
+            walk(n)
+    return order
 
 
 def workflow_view(wf: dict) -> DagView:
