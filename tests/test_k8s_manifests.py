@@ -1,0 +1,745 @@
+"""The k8s/ manifests render, validate against real schemas, and say exactly what lib/ says.
+
+What a user of the cluster mode cares about, checked on the manifests `kubectl kustomize` really renders:
+- every overlay (and the Argo CD apps) renders; Argo objects pass Argo's own models (hera, extra="forbid"),
+  core objects pass the Kubernetes OpenAPI schemas (kubernetes-validate, strict, bundled offline);
+- the WorkflowTemplate is the DAG of lib/pipeline.py: the same tasks, dependencies, run conditions,
+  parameters and defaults — and its `depends` expressions decide "may this step run?" exactly as
+  lib.pipeline.ready_steps does, for every combination of upstream outcomes;
+- the Sensor's dataKeys resolve in the body the portal really POSTs (sent over HTTP to a listener on
+  127.0.0.1), and applying its mapping yields a valid Workflow scan-<id> carrying every parameter;
+- RBAC is least privilege (the portal can only read), no Secret value is written in the manifests;
+- checkov finds nothing on the rendered prod overlay (when the checkov venv exists).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import re
+import shutil
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import hera.events.models as events_models
+import hera.workflows.models as workflow_models
+import kubernetes_validate
+import pytest
+import requests
+import yaml
+
+from lib import pipeline
+
+ROOT = Path(__file__).resolve().parent.parent
+K8S = ROOT / "k8s"
+OVERLAYS = ("dev", "prod")
+KUSTOMIZATIONS = [f"overlays/{o}" for o in OVERLAYS] + [f"argocd/{o}" for o in OVERLAYS]
+KUBERNETES_VERSION = "1.33.0"  # the EKS minor the terraform stack targets (schemas bundled in kubernetes-validate)
+WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection", "escalate", "bind", "impersonate", "*"}
+SCAN_ID = "0123456789ab"
+WORKER_IMAGE = "ghcr.io/scanboard/scanboard"
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _render(path: str) -> list[dict[str, Any]]:
+    kubectl = shutil.which("kubectl")
+    assert kubectl, "kubectl is needed to render the manifests (apt: kubectl)"
+    proc = subprocess.run([kubectl, "kustomize", str(K8S / path)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, f"kubectl kustomize {path} failed:\n{proc.stderr}"
+    return [d for d in yaml.safe_load_all(proc.stdout) if d]
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[str, list[dict[str, Any]]]:
+    return {path: _render(path) for path in KUSTOMIZATIONS}
+
+
+def _one(docs: list[dict], kind: str, name: str) -> dict:
+    found = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    assert len(found) == 1, f"expected one {kind}/{name}, found {len(found)}"
+    return found[0]
+
+
+def _overlay(rendered, overlay: str) -> list[dict]:
+    return rendered[f"overlays/{overlay}"]
+
+
+@pytest.mark.parametrize("path", KUSTOMIZATIONS)
+def test_every_kustomization_renders(rendered, path):
+    docs = rendered[path]
+    assert docs
+    for doc in docs:
+        assert doc.get("apiVersion") and doc.get("kind") and doc["metadata"].get("name")
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlay_holds_every_object_of_the_contract(rendered, overlay):
+    docs = _overlay(rendered, overlay)
+    present = {(d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]) for d in docs}
+    expected = {
+        ("Namespace", None, "scanboard"),
+        ("EventBus", "scanboard", "default"),
+        ("EventSource", "scanboard", "scan-requests"),
+        ("Sensor", "scanboard", "scan-requests"),
+        ("WorkflowTemplate", "scanboard", "scanboard-scan"),
+        ("ConfigMap", "argo", "workflow-controller-configmap"),
+        ("ConfigMap", "scanboard", "scanboard-config"),
+        ("ServiceAccount", "scanboard", "scanboard-portal"),
+        ("ServiceAccount", "scanboard", "scanboard-workflow"),
+        ("ServiceAccount", "scanboard", "scanboard-sensor"),
+        ("Deployment", "scanboard", "scanboard-portal"),
+        ("Service", "scanboard", "scanboard-portal"),
+        ("Ingress", "scanboard", "scanboard-portal"),
+        ("NetworkPolicy", "scanboard", "scanboard-portal"),
+        ("PodDisruptionBudget", "scanboard", "scanboard-portal"),
+    }
+    assert expected <= present, f"missing: {sorted(expected - present)}"
+    # No Secret objects: their values never live in git (docs/k8s.md says how to create them).
+    assert not [d for d in docs if d["kind"] == "Secret"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlay_image_tag_reaches_every_container_including_the_workflow_steps(rendered, overlay):
+    docs = _overlay(rendered, overlay)
+    kustomization = yaml.safe_load((K8S / "overlays" / overlay / "kustomization.yaml").read_text())
+    tag = next(i["newTag"] for i in kustomization["images"] if i["name"] == WORKER_IMAGE)
+    assert tag != "latest"
+    images = []
+    for tmpl in _one(docs, "WorkflowTemplate", "scanboard-scan")["spec"]["templates"]:
+        if "container" in tmpl:
+            images.append(tmpl["container"]["image"])
+    for c in _one(docs, "Deployment", "scanboard-portal")["spec"]["template"]["spec"]["containers"]:
+        images.append(c["image"])
+    assert images and set(images) == {f"{WORKER_IMAGE}:{tag}"}
+
+
+# ---------------------------------------------------------------- schema validation
+
+
+def _argo_workflow_kinds() -> set[str]:
+    return {k for k in ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate", "CronWorkflow",
+                        "WorkflowEventBinding") if hasattr(workflow_models, k)}
+
+
+GO_DURATION = re.compile(r"(\d+(\.\d+)?(ns|us|ms|s|m|h))+")
+
+
+def _to_hera_events_shape(doc: dict) -> dict:
+    """The Sensor/EventSource without the leaves hera.events' models cannot read in their JSON form.
+
+    Those models are generated from Argo's protobuf-based swagger: they omit apiVersion/kind, type three
+    Go fields by their protobuf encoding (Int64OrString as {type,int64Val,strVal}; Amount and the trigger's
+    embedded `resource` as base64 bytes; int64 maxPayloadSize as a string) while the controllers read plain
+    JSON, and nest the webhook's
+    WebhookContext that Go embeds inline (`json:",inline"`). Those leaves are taken out (the caller checks
+    them on their own) and the inline context is nested; everything else is validated as written.
+    """
+    out = copy.deepcopy(doc)
+    out.pop("apiVersion")
+    out.pop("kind")
+    for name, webhook in out["spec"].get("webhook", {}).items():
+        event_filter = webhook.pop("filter", None)
+        webhook.pop("maxPayloadSize", None)
+        out["spec"]["webhook"][name] = {"webhookContext": webhook, **({"filter": event_filter} if event_filter else {})}
+    for trigger in out["spec"].get("triggers", []):
+        for key in ("duration", "factor", "jitter"):
+            (trigger.get("retryStrategy") or {}).pop(key, None)
+        for trigger_kind in ("k8s", "argoWorkflow"):
+            trigger["template"].get(trigger_kind, {}).get("source", {}).pop("resource", None)
+    return out
+
+
+def _check_events_leaves(doc: dict) -> None:
+    """The leaves _to_hera_events_shape took out, checked in the form the Argo Events controller reads."""
+    for webhook in doc["spec"].get("webhook", {}).values():
+        assert isinstance(webhook["maxPayloadSize"], int)
+    for trigger in doc["spec"].get("triggers", []):
+        backoff = trigger["retryStrategy"]
+        assert isinstance(backoff["duration"], int) or GO_DURATION.fullmatch(backoff["duration"])
+        for key in ("factor", "jitter"):
+            assert isinstance(backoff[key], str) and float(backoff[key]) >= 0, key  # Amount: a decimal string
+        resource = trigger["template"]["k8s"]["source"]["resource"]
+        workflow_models.Workflow.model_validate(resource, extra="forbid")
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_argo_workflow_objects_validate_with_argo_models(rendered, overlay):
+    checked = 0
+    for doc in _overlay(rendered, overlay):
+        if doc["apiVersion"] == "argoproj.io/v1alpha1" and doc["kind"] in _argo_workflow_kinds():
+            getattr(workflow_models, doc["kind"]).model_validate(doc, extra="forbid")
+            checked += 1
+    assert checked >= 1
+
+
+def test_argo_models_reject_a_misspelt_field_deep_in_the_template(rendered):
+    wt = copy.deepcopy(_one(_overlay(rendered, "prod"), "WorkflowTemplate", "scanboard-scan"))
+    wt["spec"]["templates"][1]["retryStrategy"]["affinity"]["nodeAntiAfinity"] = {}
+    with pytest.raises(ValueError, match="nodeAntiAfinity"):
+        workflow_models.WorkflowTemplate.model_validate(wt, extra="forbid")
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_argo_events_objects_validate(rendered, overlay):
+    docs = _overlay(rendered, overlay)
+    sensor = _one(docs, "Sensor", "scan-requests")
+    source = _one(docs, "EventSource", "scan-requests")
+    events_models.Sensor.model_validate(_to_hera_events_shape(sensor), extra="forbid")
+    events_models.EventSource.model_validate(_to_hera_events_shape(source), extra="forbid")
+    _check_events_leaves(source)
+    _check_events_leaves(sensor)  # the Workflow the Sensor creates is itself a valid Argo Workflow
+
+    bus = _one(docs, "EventBus", "default")  # no hera model: check its fields structurally
+    assert set(bus["spec"]) == {"jetstream"}, "JetStream is the supported EventBus kind"
+    version = bus["spec"]["jetstream"]["version"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"pin the JetStream version, not {version!r}"
+    assert bus["spec"]["jetstream"]["replicas"] >= 3
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_core_objects_validate_against_kubernetes_schemas(rendered, overlay):
+    checked = 0
+    for doc in _overlay(rendered, overlay):
+        if doc["apiVersion"].startswith("argoproj.io/"):
+            continue
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        checked += 1
+    assert checked >= 15
+
+
+def test_kubernetes_schemas_reject_a_misspelt_field(rendered):
+    deploy = copy.deepcopy(_one(_overlay(rendered, "prod"), "Deployment", "scanboard-portal"))
+    deploy["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deploy, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("env", OVERLAYS)
+def test_argocd_application_tracks_its_overlay(rendered, env):
+    docs = rendered[f"argocd/{env}"]
+    app = _one(docs, "Application", f"scanboard-{env}")
+    project = _one(docs, "AppProject", "scanboard")
+    src = app["spec"]["source"]
+    assert src["path"] == f"k8s/overlays/{env}" and (ROOT / src["path"] / "kustomization.yaml").is_file()
+    assert src["repoURL"] in project["spec"]["sourceRepos"]
+    assert app["spec"]["project"] == "scanboard" and app["metadata"]["namespace"] == "argocd"
+    assert app["spec"]["destination"]["namespace"] == "scanboard"
+    # Every namespace the overlay writes to is a destination the project allows.
+    allowed = {d["namespace"] for d in project["spec"]["destinations"]}
+    used = {d["metadata"]["namespace"] for d in _overlay(rendered, env) if d["metadata"].get("namespace")}
+    assert used <= allowed
+
+
+# ---------------------------------------------------------------- the DAG equals lib/pipeline.py
+
+
+def _workflow_template(rendered, overlay="prod") -> dict:
+    return _one(_overlay(rendered, overlay), "WorkflowTemplate", "scanboard-scan")
+
+
+def _templates(wt: dict) -> dict[str, dict]:
+    return {t["name"]: t for t in wt["spec"]["templates"]}
+
+
+def _dag_tasks(wt: dict) -> list[dict]:
+    return _templates(wt)[wt["spec"]["entrypoint"]]["dag"]["tasks"]
+
+
+_TOKEN = re.compile(r"\s*(\(|\)|&&|\|\||!|[A-Za-z0-9_-]+(?:\.[A-Za-z]+)?)")
+
+
+def _parse_depends(expr: str):
+    """Parse Argo's enhanced `depends` into (evaluate(results) -> bool, task names); grammar of Argo's docs."""
+    tokens, pos = [], 0
+    expr = expr.strip()
+    while pos < len(expr):
+        m = _TOKEN.match(expr, pos)
+        assert m, f"cannot parse depends at {expr[pos:]!r}"
+        tokens.append(m.group(1))
+        pos = m.end()
+        while pos < len(expr) and expr[pos].isspace():
+            pos += 1
+    names: set[str] = set()
+    i = 0
+
+    def parse_or():
+        nonlocal i
+        left = parse_and()
+        while i < len(tokens) and tokens[i] == "||":
+            i += 1
+            right = parse_and()
+            left = (lambda a, b: lambda r: a(r) or b(r))(left, right)
+        return left
+
+    def parse_and():
+        nonlocal i
+        left = parse_not()
+        while i < len(tokens) and tokens[i] == "&&":
+            i += 1
+            right = parse_not()
+            left = (lambda a, b: lambda r: a(r) and b(r))(left, right)
+        return left
+
+    def parse_not():
+        nonlocal i
+        if tokens[i] == "!":
+            i += 1
+            inner = parse_not()
+            return lambda r: not inner(r)
+        if tokens[i] == "(":
+            i += 1
+            inner = parse_or()
+            assert tokens[i] == ")", f"unbalanced parentheses in {expr!r}"
+            i += 1
+            return inner
+        token = tokens[i]
+        i += 1
+        task, _, result = token.partition(".")
+        names.add(task)
+        if not result:  # a bare task name means Succeeded || Skipped || Daemoned (Argo docs)
+            return lambda r: r[task] in ("Succeeded", "Skipped", "Daemoned")
+        assert result in ("Succeeded", "Failed", "Errored", "Skipped", "Omitted", "Daemoned"), token
+        return lambda r: r[task] == result
+
+    evaluate = parse_or()
+    assert i == len(tokens), f"trailing tokens in {expr!r}"
+    return evaluate, names
+
+
+def test_dag_tasks_and_dependencies_equal_lib_pipeline(rendered):
+    tasks = _dag_tasks(_workflow_template(rendered))
+    assert [t["name"] for t in tasks] == list(pipeline.STEP_NAMES)
+    for task in tasks:
+        spec = pipeline.step_spec(task["name"])
+        assert "dependencies" not in task, "use enhanced depends (continueOn is ignored with depends)"
+        if spec.depends:
+            _, names = _parse_depends(task["depends"])
+            assert names == set(spec.depends), task["name"]
+        else:
+            assert "depends" not in task, task["name"]
+
+
+def test_scanners_run_only_when_requested_and_others_always(rendered):
+    for task in _dag_tasks(_workflow_template(rendered)):
+        if pipeline.step_spec(task["name"]).kind == "scanner":
+            assert task["when"] == f"{{{{workflow.parameters.{task['name']}-enabled}}}} == true"
+        else:
+            assert "when" not in task
+
+
+# Argo's result of a finished task -> the state lib/pipeline.py gives the same outcome.
+ARGO_TO_LIB = {"Succeeded": "succeeded", "Failed": "failed", "Errored": "failed", "Skipped": "skipped"}
+
+
+def test_depends_decides_exactly_like_lib_ready_steps(rendered):
+    """For every combination of upstream outcomes, Argo runs a step iff lib.pipeline would."""
+    for task in _dag_tasks(_workflow_template(rendered)):
+        spec = pipeline.step_spec(task["name"])
+        if not spec.depends:
+            continue
+        evaluate, _ = _parse_depends(task["depends"])
+        for outcome in itertools.product(ARGO_TO_LIB, repeat=len(spec.depends)):
+            results = dict(zip(spec.depends, outcome))
+            states = {name: "pending" for name in pipeline.STEP_NAMES}
+            states.update({dep: ARGO_TO_LIB[r] for dep, r in results.items()})
+            # Upstream non-scanner steps are never Skipped in either engine.
+            if any(r == "Skipped" and pipeline.step_spec(d).kind != "scanner" for d, r in results.items()):
+                continue
+            lib_runs = task["name"] in pipeline.ready_steps(states)
+            assert evaluate(results) == lib_runs, (task["name"], results)
+
+
+def test_workflow_parameters_and_defaults_equal_lib_pipeline(rendered):
+    params = _workflow_template(rendered)["spec"]["arguments"]["parameters"]
+    expected = pipeline.workflow_parameters(SCAN_ID, "https://example.com", "a@example.com", {})
+    assert [p["name"] for p in params] == list(expected)
+    by_name = {p["name"]: p for p in params}
+    for name in ("scan-id", "target", "email"):
+        assert "value" not in by_name[name], f"{name} must be given by the Sensor, not defaulted"
+    for scanner in pipeline.SCANNERS:
+        assert by_name[f"{scanner}-enabled"]["value"] == "false"
+        for option in pipeline.step_spec(scanner).options:
+            assert by_name[f"{scanner}-{option}"]["value"] == str(pipeline.OPTION_DEFAULTS[scanner][option])
+
+
+def test_each_step_runs_the_worker_cli_with_its_parameters(rendered):
+    wt = _workflow_template(rendered)
+    templates = _templates(wt)
+    p = "{{workflow.parameters.%s}}"
+    expected_args = {
+        "report": ["report", "--scan-id", p % "scan-id", "--target", p % "target", "--email", p % "email",
+                   "--workdir", "/work"],
+        "publish": ["publish", "--scan-id", p % "scan-id", "--workdir", "/work"],
+        "notify": ["notify", "--scan-id", p % "scan-id", "--email", p % "email", "--workdir", "/work"],
+    }
+    for scanner in pipeline.SCANNERS:
+        args = ["scan", scanner, "--scan-id", p % "scan-id", "--target", p % "target", "--workdir", "/work"]
+        for option in pipeline.step_spec(scanner).options:
+            args += ["--opt", f"{option}={p % f'{scanner}-{option}'}"]
+        expected_args[scanner] = args
+    for task in _dag_tasks(wt):
+        container = templates[task["template"]]["container"]
+        assert container["command"] == ["python", "-m", "lib.worker"], task["name"]
+        assert container["args"] == expected_args[task["name"]], task["name"]
+        assert container["image"].startswith(WORKER_IMAGE + ":")
+        # Argo substitutes parameters into separate argv items: no shell ever sees the target URL.
+        assert "sh" not in container["command"][0]
+
+
+def test_scanner_pods_run_on_spot_and_retry_elsewhere(rendered):
+    wt = _workflow_template(rendered)
+    templates = _templates(wt)
+    for task in _dag_tasks(wt):
+        tmpl = templates[task["template"]]
+        if pipeline.step_spec(task["name"]).kind == "scanner":
+            assert tmpl["nodeSelector"] == {"role": "spot"}
+            assert {"key": "scanboard.io/spot", "operator": "Equal", "value": "true",
+                    "effect": "NoSchedule"} in tmpl["tolerations"]
+            assert "nodeAntiAffinity" in tmpl["retryStrategy"]["affinity"]
+            assert tmpl["retryStrategy"]["retryPolicy"] in ("Always", "OnError")
+        else:
+            assert tmpl["nodeSelector"] == {"role": "general"}
+        assert int(tmpl["retryStrategy"]["limit"]) >= 1
+        assert int(tmpl["activeDeadlineSeconds"]) > 0
+
+
+def test_workflow_pods_are_non_root_bounded_and_share_the_work_volume(rendered):
+    wt = _workflow_template(rendered)
+    spec = wt["spec"]
+    assert spec["serviceAccountName"] == "scanboard-workflow"
+    assert int(spec["activeDeadlineSeconds"]) > 0 and spec["podGC"]["strategy"] and spec["ttlStrategy"]
+    pod_sc = spec["securityContext"]
+    assert pod_sc["runAsNonRoot"] is True and pod_sc["runAsUser"] == 10001
+    assert pod_sc["seccompProfile"]["type"] == "RuntimeDefault"
+    (claim,) = spec["volumeClaimTemplates"]
+    assert claim["spec"]["storageClassName"] == "aws-efs"
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    for task in _dag_tasks(wt):
+        container = _templates(wt)[task["template"]]["container"]
+        sc = container["securityContext"]
+        assert sc["runAsNonRoot"] is True and sc["runAsUser"] == 10001
+        assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"]["drop"] == ["ALL"]
+        assert sc["seccompProfile"]["type"] == "RuntimeDefault"
+        for bound in ("requests", "limits"):
+            for key in ("cpu", "memory"):
+                assert isinstance(container["resources"][bound][key], str), (task["name"], bound, key)
+        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        assert mounts["/work"] == claim["metadata"]["name"]
+        assert {"configMapRef": {"name": "scanboard-config"}} in container["envFrom"]
+
+
+def test_controller_only_runs_workflows_from_templates(rendered):
+    cm = _one(_overlay(rendered, "prod"), "ConfigMap", "workflow-controller-configmap")
+    assert cm["metadata"]["namespace"] == "argo"
+    assert yaml.safe_load(cm["data"]["workflowRestrictions"]) == {"templateReferencing": "Secure"}
+    executor = yaml.safe_load(cm["data"]["executor"])["securityContext"]
+    assert executor["runAsNonRoot"] is True and executor["allowPrivilegeEscalation"] is False
+
+
+# ---------------------------------------------------------------- the Sensor maps what the portal sends
+
+
+class _Listener(BaseHTTPRequestHandler):
+    """Records one POST the way the Argo Events webhook receives it."""
+
+    received: list[dict] = []
+
+    def do_POST(self):  # noqa: N802 (http.server API)
+        length = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(length)
+        type(self).received.append({"path": self.path, "headers": dict(self.headers), "body": body})
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.end_headers()
+        self.wfile.write(b"success")
+
+    def log_message(self, *args):  # keep the test output clean
+        pass
+
+
+@pytest.fixture()
+def webhook_listener():
+    _Listener.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Listener)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server, _Listener.received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _split_path(path: str) -> list[str]:
+    """gjson/sjson path segments: dots separate keys, `\\.` is a literal dot."""
+    return [p.replace("\x00", ".") for p in path.replace("\\.", "\x00").split(".")]
+
+
+def _gjson_get(obj: Any, path: str) -> Any:
+    for key in _split_path(path):
+        if isinstance(obj, list) and key.isdigit() and int(key) < len(obj):
+            obj = obj[int(key)]
+        elif isinstance(obj, dict) and key in obj:
+            obj = obj[key]
+        else:
+            raise KeyError(f"{path!r}: no {key!r}")
+    return obj
+
+
+def _sjson_set(obj: Any, path: str, value: Any) -> None:
+    *parents, last = _split_path(path)
+    for key in parents:
+        obj = obj[int(key)] if isinstance(obj, list) else obj[key]
+    if isinstance(obj, list):
+        obj[int(last)] = value
+    else:
+        obj[last] = value
+
+
+def _post_like_the_portal(url: str) -> tuple[dict, dict]:
+    params = pipeline.workflow_parameters(
+        SCAN_ID, "https://shop.example.com:8443/app", "analyst@example.com",
+        {"portscan": {"ports": "22,80,443"}, "tls": {}},
+    )
+    payload = pipeline.WebhookPayload(scan_id=SCAN_ID, parameters=params).as_json()
+    reply = requests.post(url, json=payload, headers={"Authorization": "Bearer test-token"}, timeout=5)
+    assert reply.status_code == 200
+    return payload, params
+
+
+def test_sensor_datakeys_resolve_in_the_body_the_portal_sends(rendered, webhook_listener):
+    server, received = webhook_listener
+    docs = _overlay(rendered, "prod")
+    source = _one(docs, "EventSource", "scan-requests")
+    sensor = _one(docs, "Sensor", "scan-requests")
+    webhook = source["spec"]["webhook"]["scan"]
+    url = f"http://127.0.0.1:{server.server_address[1]}{webhook['endpoint']}"
+    payload, params = _post_like_the_portal(url)
+
+    (request,) = received
+    assert request["path"] == webhook["endpoint"]
+    assert len(request["body"]) < webhook["maxPayloadSize"]
+    # Argo Events hands the Sensor {"header": ..., "body": <the JSON body>} for a webhook event.
+    event = {"header": {k: [v] for k, v in request["headers"].items()}, "body": json.loads(request["body"])}
+
+    (dependency,) = sensor["spec"]["dependencies"]
+    assert (dependency["eventSourceName"], dependency["eventName"]) == ("scan-requests", "scan")
+    for data_filter in dependency.get("filters", {}).get("data", []):
+        value = _gjson_get(event, data_filter["path"])
+        assert any(re.search(rx, str(value)) for rx in data_filter["value"]), data_filter
+        assert not any(re.search(rx, "scan-../../etc") for rx in data_filter["value"])
+
+    (trigger,) = sensor["spec"]["triggers"]
+    k8s = trigger["template"]["k8s"]
+    assert k8s["operation"] == "create"
+    workflow = copy.deepcopy(k8s["source"]["resource"])
+    for mapping in k8s["parameters"]:
+        assert mapping["src"]["dependencyName"] == dependency["name"]
+        value = _gjson_get(event, mapping["src"]["dataKey"])
+        assert isinstance(value, str), mapping
+        _sjson_set(workflow, mapping["dest"], value)
+
+    # The Workflow the trigger creates: named scan-<id>, from the template, every parameter as sent.
+    workflow_models.Workflow.model_validate(workflow, extra="forbid")
+    assert workflow["metadata"]["name"] == f"scan-{SCAN_ID}" == payload["workflow_name"]
+    assert len(workflow["metadata"]["name"]) <= 63
+    assert workflow["spec"] == {"workflowTemplateRef": {"name": "scanboard-scan"},
+                                "arguments": {"parameters": [{"name": k, "value": v} for k, v in params.items()]}}
+    template_params = [p["name"] for p in _workflow_template(rendered)["spec"]["arguments"]["parameters"]]
+    assert list(params) == template_params
+
+
+def test_sensor_maps_every_workflow_parameter_exactly_once(rendered):
+    sensor = _one(_overlay(rendered, "prod"), "Sensor", "scan-requests")
+    k8s = sensor["spec"]["triggers"][0]["template"]["k8s"]
+    resource_params = [p["name"] for p in k8s["source"]["resource"]["spec"]["arguments"]["parameters"]]
+    mapped = {}
+    for mapping in k8s["parameters"]:
+        m = re.fullmatch(r"spec\.arguments\.parameters\.(\d+)\.value", mapping["dest"])
+        if m:
+            name = resource_params[int(m.group(1))]
+            assert mapping["src"]["dataKey"] == f"body.parameters.{name}", "dest index and dataKey disagree"
+            assert name not in mapped
+            mapped[name] = mapping
+    expected = pipeline.workflow_parameters(SCAN_ID, "https://example.com", "a@example.com", {})
+    assert list(mapped) == list(expected) == resource_params
+
+
+def test_sensor_and_eventsource_are_bounded(rendered):
+    docs = _overlay(rendered, "prod")
+    sensor = _one(docs, "Sensor", "scan-requests")
+    trigger = sensor["spec"]["triggers"][0]
+    assert sensor["spec"]["template"]["serviceAccountName"] == "scanboard-sensor"
+    assert trigger["retryStrategy"]["steps"] >= 1 and trigger["rateLimit"]["requestsPerUnit"] >= 1
+    webhook = _one(docs, "EventSource", "scan-requests")["spec"]["webhook"]["scan"]
+    assert (webhook["port"], webhook["endpoint"], webhook["method"]) == ("12000", "/scan", "POST")
+    assert webhook["authSecret"] == {"name": "scanboard-webhook", "key": "token"}
+    assert 0 < webhook["maxPayloadSize"] <= 1 << 20
+
+
+# ---------------------------------------------------------------- RBAC and secrets
+
+
+def _rules_of(docs: list[dict], service_account: str) -> list[dict]:
+    """Every rule granted to scanboard/<service_account> through any (Cluster)RoleBinding."""
+    roles = {(d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]): d
+             for d in docs if d["kind"] in ("Role", "ClusterRole")}
+    rules = []
+    for binding in (d for d in docs if d["kind"] in ("RoleBinding", "ClusterRoleBinding")):
+        subjects = binding.get("subjects", [])
+        if not any(s["kind"] == "ServiceAccount" and s["name"] == service_account
+                   and s.get("namespace") == "scanboard" for s in subjects):
+            continue
+        ref = binding["roleRef"]
+        namespace = binding["metadata"].get("namespace") if ref["kind"] == "Role" else None
+        role = roles.get((ref["kind"], namespace, ref["name"]))
+        assert role is not None, f"{binding['metadata']['name']} binds a role not in the manifests: {ref}"
+        rules.extend(role["rules"])
+    return rules
+
+
+def _grants(rules: list[dict]) -> set[tuple[str, str, str]]:
+    return {(g, r, v) for rule in rules for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_portal_can_only_read(rendered, overlay):
+    grants = _grants(_rules_of(_overlay(rendered, overlay), "scanboard-portal"))
+    assert grants, "the portal needs read access to Workflows, Pods, Events and Nodes"
+    assert not {v for _, _, v in grants} & WRITE_VERBS
+    allowed = {("argoproj.io", "workflows"), ("", "pods"), ("", "pods/log"), ("", "events"), ("", "nodes")}
+    assert {(g, r) for g, r, _ in grants} <= allowed
+    assert {(g, r) for g, r, _ in grants} == allowed, "the cluster page and the progress page need all of these"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_sensor_and_workflow_service_accounts_are_least_privilege(rendered, overlay):
+    docs = _overlay(rendered, overlay)
+    assert _grants(_rules_of(docs, "scanboard-sensor")) == {("argoproj.io", "workflows", "create")}
+    assert _grants(_rules_of(docs, "scanboard-workflow")) == {
+        ("argoproj.io", "workflowtaskresults", "create"), ("argoproj.io", "workflowtaskresults", "patch")}
+    for doc in docs:
+        for rule in doc.get("rules", []) if doc["kind"] in ("Role", "ClusterRole") else []:
+            assert "*" not in rule["verbs"] and "*" not in rule["resources"] and "secrets" not in rule["resources"]
+
+
+def _env_entries(obj: Any):
+    if isinstance(obj, dict):
+        if isinstance(obj.get("env"), list):
+            yield from obj["env"]
+        for value in obj.values():
+            yield from _env_entries(value)
+    elif isinstance(obj, list):
+        for value in obj:
+            yield from _env_entries(value)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_no_secret_value_is_written_in_the_manifests(rendered, overlay):
+    secretish = re.compile(r"PASSWORD|SECRET|TOKEN|DATABASE_URL|KEY", re.I)
+    seen = 0
+    for doc in _overlay(rendered, overlay):
+        for entry in _env_entries(doc):
+            if secretish.search(entry["name"]):
+                seen += 1
+                assert "value" not in entry and "secretKeyRef" in entry.get("valueFrom", {}), entry
+        if doc["kind"] == "ConfigMap":
+            assert not [k for k in doc["data"] if secretish.search(k)], doc["metadata"]["name"]
+    assert seen >= 4  # SMTP password, JWT secret, database URL, webhook token
+
+
+# ---------------------------------------------------------------- the portal
+
+
+def test_portal_deployment_is_hardened_and_probed(rendered):
+    docs = _overlay(rendered, "prod")
+    pod = _one(docs, "Deployment", "scanboard-portal")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert pod["serviceAccountName"] == "scanboard-portal" and pod["automountServiceAccountToken"] is True
+    assert container["command"][:3] == ["streamlit", "run", "app.py"]
+    assert [p["containerPort"] for p in container["ports"]] == [8501]
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"]["path"] == "/_stcore/health"
+    sc = container["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True and sc["runAsNonRoot"] is True and sc["runAsUser"] == 10001
+    assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"]["drop"] == ["ALL"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    config = _one(docs, "ConfigMap", "scanboard-config")["data"]
+    assert config["SCANBOARD_MODE"] == "argo"
+    for mount in container["volumeMounts"]:
+        assert "emptyDir" in volumes[mount["name"]]
+    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/tmp", config["SCANBOARD_DATA_DIR"]}
+    assert all(isinstance(v, str) for b in container["resources"].values() for v in b.values())
+
+
+def test_ingress_is_sticky_and_keeps_websockets_open(rendered):
+    ingress = _one(_overlay(rendered, "prod"), "Ingress", "scanboard-portal")
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/affinity"] == "cookie"
+    assert int(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 3600
+    assert int(annotations["nginx.ingress.kubernetes.io/proxy-send-timeout"]) >= 3600
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend["name"] == "scanboard-portal"
+
+
+def test_portal_network_policy_admits_only_the_ingress_controller(rendered):
+    docs = _overlay(rendered, "prod")
+    policy = _one(docs, "NetworkPolicy", "scanboard-portal")
+    assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    (rule,) = policy["spec"]["ingress"]
+    assert [p["port"] for p in rule["ports"]] == [8501]
+    (peer,) = rule["from"]
+    assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "ingress-nginx"}
+    egress_ports = {p["port"] for r in policy["spec"]["egress"] for p in r.get("ports", [])}
+    assert {53, 443, 587, 12000} <= egress_ports
+    for r in policy["spec"]["egress"]:
+        for peer in r["to"]:
+            block = peer.get("ipBlock")
+            if block and block["cidr"] == "0.0.0.0/0":
+                assert "169.254.0.0/16" in block.get("except", []), "the metadata service stays closed"
+    webhook_policy = _one(docs, "NetworkPolicy", "scan-requests-eventsource")
+    assert webhook_policy["spec"]["ingress"][0]["from"] == [
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "scanboard-portal"}}}]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_pdb_never_blocks_every_drain(rendered, overlay):
+    docs = _overlay(rendered, overlay)
+    replicas = _one(docs, "Deployment", "scanboard-portal")["spec"]["replicas"]
+    pdb = _one(docs, "PodDisruptionBudget", "scanboard-portal")["spec"]
+    allowed_disruptions = replicas - pdb["minAvailable"] if "minAvailable" in pdb else pdb["maxUnavailable"]
+    assert allowed_disruptions >= 1
+
+
+# ---------------------------------------------------------------- checkov
+
+
+CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
+
+
+@pytest.mark.slow
+def test_checkov_finds_nothing_in_the_prod_overlay(rendered, tmp_path):
+    if not CHECKOV.exists():
+        pytest.skip("checkov venv not installed (.venv-checkov from requirements-checkov.txt)")
+    rendered_file = tmp_path / "rendered.yaml"
+    rendered_file.write_text(yaml.safe_dump_all(_overlay(rendered, "prod"), sort_keys=False))
+    proc = subprocess.run(
+        [str(CHECKOV), "-f", str(rendered_file), "--framework", "kubernetes", "--output", "json", "--compact",
+         "--skip-download"],
+        capture_output=True, text=True, timeout=600,
+    )
+    report = json.loads(proc.stdout)
+    reports = report if isinstance(report, list) else [report]
+    failed = [(c["check_id"], c["resource"]) for r in reports for c in r["results"]["failed_checks"]]
+    assert not failed, f"checkov failed checks: {failed}"
+    skipped = [c for r in reports for c in r["results"]["skipped_checks"]]
+    for check in skipped:
+        reason = (check.get("check_result") or {}).get("suppress_comment", "")
+        assert reason and reason != "No comment provided", f"skip without a reason: {check['check_id']}"
+    assert sum(r["summary"]["passed"] for r in reports) > 50
