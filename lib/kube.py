@@ -85,21 +85,23 @@ def _translate(e: BaseException, what: str, server: str) -> KubeError:
             f"The Kubernetes API answered {e.status} {e.reason or ''} while reading {what}: {detail}".strip(),
             reason="api", status=e.status,
         )
-    text = str(e)
-    if isinstance(e, (urllib3.exceptions.TimeoutError, TimeoutError)) or "timed out" in text.lower():
-        return KubeError(f"The Kubernetes API at {server} did not answer in time while reading {what}.",
-                         reason="timeout")
-    if isinstance(e, (urllib3.exceptions.HTTPError, OSError, ApiException)):
-        if isinstance(e, urllib3.exceptions.MaxRetryError) and e.reason is not None:
-            if isinstance(e.reason, (urllib3.exceptions.TimeoutError, TimeoutError)):
-                return KubeError(f"The Kubernetes API at {server} did not answer in time while reading {what}.",
-                                 reason="timeout")
+    cause = e.reason if isinstance(e, urllib3.exceptions.MaxRetryError) and e.reason is not None else e
+    # NewConnectionError subclasses ConnectTimeoutError in urllib3: test it first, a refusal is no timeout.
+    if isinstance(cause, (urllib3.exceptions.NewConnectionError, ConnectionRefusedError)):
         return KubeError(
             f"Cannot reach the Kubernetes API at {server} while reading {what} (connection refused or "
-            f"network down).",
+            "host unknown).",
             reason="unreachable",
         )
-    return KubeError(f"Unexpected error while reading {what} from {server}: {type(e).__name__}: {text}",
+    if isinstance(cause, (urllib3.exceptions.TimeoutError, TimeoutError)) or "timed out" in str(cause).lower():
+        return KubeError(f"The Kubernetes API at {server} did not answer in time while reading {what}.",
+                         reason="timeout")
+    if isinstance(cause, (urllib3.exceptions.HTTPError, OSError)) or isinstance(e, ApiException):
+        return KubeError(
+            f"Lost the connection to the Kubernetes API at {server} while reading {what} ({type(cause).__name__}).",
+            reason="unreachable",
+        )
+    return KubeError(f"Unexpected error while reading {what} from {server}: {type(e).__name__}: {e}",
                      reason="api")
 
 
