@@ -9,7 +9,7 @@ from lib.scanners.base import Scanner
 # step -> "module:Class" in preference order; the last entry of each step is a builtin that always runs.
 PREFERENCE: dict[str, tuple[str, ...]] = {
     "portscan": ("lib.scanners.nmap:NmapScanner", "lib.scanners.portscan_builtin:BuiltinPortScanner"),
-    "web": ("lib.scanners.http_baseline:HttpBaseline",),
+    "web": ("lib.scanners.zap:ZapScanner", "lib.scanners.http_baseline:HttpBaseline"),
     "tls": ("lib.scanners.sslyze_tls:SslyzeScanner", "lib.scanners.tls_builtin:BuiltinTls"),
 }
 
