@@ -3,7 +3,9 @@ and with no SMTP configured messages land in the outbox the UI shows."""
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 import ssl
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +22,21 @@ from lib.retry import backoff
 log = logging.getLogger(__name__)
 MAIL_SENDING = "sending"
 STUCK_SENDING = timedelta(minutes=5)  # a send claimed this long ago by a process that died is tried again
+
+
+_URL = re.compile(r"https?://[^\s<>\"]+")
+
+
+def as_html(text: str) -> str:
+    """Plain text as HTML with its links clickable (yagmail turns the newlines into <br>)."""
+    out, last = [], 0
+    for m in _URL.finditer(text):
+        out.append(html.escape(text[last:m.start()]))
+        url = html.escape(m.group(0))
+        out.append(f'<a href="{url}">{url}</a>')
+        last = m.end()
+    out.append(html.escape(text[last:]))
+    return "".join(out)
 
 
 class Transport(Protocol):
@@ -65,7 +82,7 @@ class SmtpTransport:
             timeout=self.timeout,
         )
         try:
-            smtp.send(to=to, subject=subject, contents=[body], headers={"From": self.sender})
+            smtp.send(to=to, subject=subject, contents=[as_html(body)])
         finally:
             smtp.close()
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import email
 import email.policy
+import html
+import re
 import socket
 import ssl
 import threading
@@ -67,6 +69,12 @@ class SmtpServer:
     def messages(self) -> list[EmailMessage]:
         with self.handler.lock:
             return list(self.handler.messages)
+
+
+def links(msg: EmailMessage) -> list[str]:
+    """The targets of the links in a message's HTML body, in order."""
+    part = msg.get_body(preferencelist=("html",))
+    return [html.unescape(h) for h in re.findall(r'href="([^"]+)"', part.get_content() if part else "")]
 
 
 def body_text(msg: EmailMessage) -> str:
