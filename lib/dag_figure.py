@@ -214,7 +214,7 @@ def hover_text(n: DagNode) -> str:
         lines.append(f"attempts: {n.attempts}" + (f" ({_counts_text(n.counts)})" if n.counts else ""))
     elif n.counts:
         lines.append(f"members: {_counts_text(n.counts)}")
-    if n.message:
+    if n.message and n.kind != "collapsed":  # a collapsed node's message repeats its counts
         msg = n.message if len(n.message) <= MESSAGE_CHARS else n.message[: MESSAGE_CHARS - 1] + "…"
         lines.append(html.escape(msg))
     return "<br>".join(lines)
