@@ -78,7 +78,7 @@ def parse_nmap_xml(text: str | bytes) -> NmapReport:
             if state is None or state.get("state") != "open":
                 continue
             portid = port.get("portid", "")
-            if not portid.isascii() or not portid.isdigit() or not 0 < int(portid) < 65536:
+            if not (portid.isascii() and portid.isdigit() and len(portid) <= 5 and 0 < int(portid) < 65536):
                 raise ScannerError(f"nmap XML has an invalid port number {portid!r}")
             svc = port.find("service")
             get = (lambda k: (svc.get(k) or "") if svc is not None else "")  # noqa: E731

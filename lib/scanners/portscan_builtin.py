@@ -76,11 +76,11 @@ def parse_port_spec(spec: object) -> list[int]:
 
 def _port_number(text: str, part: str) -> int:
     text = text.strip()
-    if not text.isdigit() or not text.isascii():
+    if not (text.isdigit() and text.isascii()):
         raise ValueError(f"{part!r} is not a port or a range of ports (use numbers like 80 or 8000-8100).")
-    n = int(text)
+    n = int(text) if len(text) <= 6 else 65536
     if not 1 <= n <= 65535:
-        raise ValueError(f"Port {n} is out of range: ports are 1 to 65535.")
+        raise ValueError(f"Port {text[:10]} is out of range: ports are 1 to 65535.")
     return n
 
 

@@ -45,6 +45,11 @@ _URL = re.compile(r"https?://[^\s<>\"']+")
 _CVE = re.compile(r"\bCVE-\d{4}-\d{4,7}\b", re.I)
 
 
+def _number(text: str) -> int | None:
+    """A small non-negative ASCII integer, or None (ZAP writes "-1" for "no CWE")."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
+
+
 def html_text(value: str) -> str:
     """ZAP wraps descriptions in <p> paragraphs: plain text with one line per paragraph."""
     text = re.sub(r"</p>\s*<p>|<br\s*/?>", "\n", value)
@@ -104,7 +109,8 @@ def _alert_findings(alert: dict[str, Any], site: dict[str, Any], site_name: str,
         raise ScannerError(f"ZAP alert {plugin or '?'} has no name")
     rule_id = f"zap-{_s(alert, 'alertRef') or plugin or 'unknown'}"
     cweid = _s(alert, "cweid")
-    cwe = (f"CWE-{int(cweid)}",) if cweid.isdigit() and int(cweid) > 0 else ()
+    cwe_number = _number(cweid)
+    cwe = (f"CWE-{cwe_number}",) if cwe_number else ()
     reference = _s(alert, "reference")
     other = _s(alert, "otherinfo")
     cve = tuple(sorted({c.upper() for c in _CVE.findall(" ".join((title, reference, other)))}))
@@ -122,9 +128,8 @@ def _alert_findings(alert: dict[str, Any], site: dict[str, Any], site_name: str,
         scheme = parts.scheme.lower() or ("https" if _s(site, "@ssl").lower() == "true" else "http")
         host = parts.hostname or _s(site, "@host")
         if port is None:
-            site_port = _s(site, "@port")
-            port = int(site_port) if site_port.isdigit() and parts.hostname is None else (
-                443 if scheme == "https" else 80)
+            site_port = _number(_s(site, "@port"))
+            port = site_port if site_port and parts.hostname is None else (443 if scheme == "https" else 80)
         param = (_s(inst, "param") or PLUGIN_PARAM.get(plugin, "")).strip()
         if plugin in PLUGIN_PARAM:
             param = param.lower()
