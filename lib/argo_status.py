@@ -184,7 +184,6 @@ def workflow_view(wf: dict) -> DagView:
             message=n.get("message") or "",
             parent=n.get("boundaryID") or "",
             attempts=sum(1 for c in children if c in nodes) if ntype == "Retry" else 0,
-            tool=n.get("templateName") or "",
             group=group.get(nid, ""),
         ))
         for c in children:

@@ -210,6 +210,8 @@ def hover_text(n: DagNode) -> str:
         f"finished: {_fmt_time(n.finished_at)}",
         f"duration: {_fmt_duration(n.duration_s)}" + ("" if n.finished_at or n.started_at is None else " (so far)"),
     ]
+    if n.tool:
+        lines.append(f"tool: {html.escape(n.tool)}")
     if n.kind == "retry":
         lines.append(f"attempts: {n.attempts}" + (f" ({_counts_text(n.counts)})" if n.counts else ""))
     elif n.counts:
