@@ -144,6 +144,9 @@ class LocalEngine:
         try:
             self.run_scan(scan_id)
         except Exception as e:  # noqa: BLE001 - record why, never leave a scan running forever
+            if self._stop.is_set():  # shutting down: left running, the next start resumes it
+                log.info("scan %s interrupted by shutdown; it will be resumed", scan_id)
+                return
             log.exception("scan %s failed", scan_id)
             finish_scan(self.sessions, scan_id, FAILED, f"internal error: {type(e).__name__}: {e}")
         finally:
@@ -170,7 +173,7 @@ class LocalEngine:
                 for name in blocked_steps(states):
                     update_step(self.sessions, scan_id, name, state="skipped", message="not run: an earlier step failed")
                 ready = ready_steps(states)
-                if not ready:
+                if not ready or self._stop.is_set():
                     break
                 futures: dict[Future, str] = {}
                 for name in ready:
@@ -181,6 +184,8 @@ class LocalEngine:
                 while pending:
                     _, pending = wait(pending, timeout=HEARTBEAT_SECONDS, return_when=FIRST_COMPLETED)
                     self._heartbeat(scan_id)
+        if self._stop.is_set():
+            return RUNNING  # interrupted by shutdown: resumed by the next start, finished steps kept
         states = {st.name: st.state for st in get_steps(self.sessions, scan_id)}
         return self._finish(scan_id, states)
 

@@ -1,0 +1,136 @@
+"""Every page under Streamlit's AppTest, with the app's real runtime on a temporary data dir."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lib.intake import submit
+from lib.models import utcnow
+from tests.conftest import wait_until
+from tests.targets import http_target
+from ui.runtime import get_runtime
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+
+
+@pytest.fixture
+def app(make_settings, monkeypatch):
+    """An AppTest of app.py whose runtime uses a fresh data dir; the runtime is stopped afterwards."""
+    settings = make_settings()
+    monkeypatch.setenv("SCANBOARD_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("PUBLIC_BASE_URL", "http://portal.test")
+    monkeypatch.setenv("RETRY_SECONDS", "0.2")
+    get_runtime.clear()
+    at = AppTest.from_file(str(APP), default_timeout=30)
+    yield at
+    get_runtime().stop()
+    get_runtime.clear()
+
+
+def token_of(link: str) -> str:
+    return parse_qs(urlsplit(link).query)["token"][0]
+
+
+def fill(at: AppTest, target: str, email: str) -> AppTest:
+    at.text_input(key="target").input(target)
+    at.text_input(key="email").input(email)
+    at.button[0].click()
+    return at.run()
+
+
+def test_new_scan_shows_errors_at_fields_and_stores_nothing(app) -> None:
+    app.run()
+    fill(app, "not a url", "nobody")
+    assert not app.exception
+    errors = [e.value for e in app.error]
+    assert any("http://" in e for e in errors) and any("email" in e for e in errors)
+    assert any("not stored" in e for e in errors)
+    assert get_runtime().mailer.messages() == []
+
+
+def test_new_scan_stores_request_and_mails_the_link_to_the_outbox(app) -> None:
+    app.run()
+    fill(app, "http://127.0.0.1:9/", "ana@example.com")
+    assert not app.exception and not app.error
+    [msg] = get_runtime().mailer.messages()
+    assert msg.kind == "confirm" and msg.link.startswith("http://portal.test/confirm?token=")
+    assert msg.scan_id in app.success[0].value
+    app.switch_page("pages/outbox.py").run()
+    assert not app.exception
+    assert any(msg.link in m.value for m in app.markdown)
+
+
+def confirm_page(app: AppTest, token: str) -> AppTest:
+    app.query_params["token"] = token
+    return app.switch_page("pages/confirm.py").run()
+
+
+def test_confirm_good_then_used_link(app) -> None:
+    app.run()
+    with http_target() as port:
+        out = submit(get_runtime(), f"http://127.0.0.1:{port}/", "ana@example.com", {"web": {}})
+        token = token_of(get_runtime().mailer.messages()[0].link)
+        confirm_page(app, token)
+        assert not app.exception
+        assert app.query_params["scan"] == out.scan_id  # switched to the progress page of this scan
+        assert app.title[0].value.endswith("Scan progress")
+        wait_until(lambda: get_runtime().engine.progress(out.scan_id).finished, timeout=60)
+        again = AppTest.from_file(str(APP), default_timeout=30).run()
+        confirm_page(again, token)
+        assert not again.exception
+        assert "Already confirmed" in again.info[0].value
+        assert [p for p in again.get("page_link") if out.scan_id in p.proto.label]
+
+
+def test_confirm_expired_and_tampered_links(app) -> None:
+    app.run()
+    rt = get_runtime()
+    submit(rt, "http://127.0.0.1:9/", "ana@example.com", {"web": {}}, now=utcnow() - timedelta(hours=25))
+    confirm_page(app, token_of(rt.mailer.messages()[0].link))
+    assert not app.exception and "expired" in app.warning[0].value
+    confirm_page(app, token_of(rt.mailer.messages()[0].link)[:-3] + "AAA")
+    assert not app.exception and "altered" in app.error[0].value
+    confirm_page(app, "garbage")
+    assert not app.exception and app.error
+
+
+def test_progress_reports_and_history_show_a_finished_scan(app) -> None:
+    app.run()
+    rt = get_runtime()
+    with http_target() as port:
+        out = submit(rt, f"http://127.0.0.1:{port}/", "ana@example.com", {"web": {}})
+        confirm_page(app, token_of(rt.mailer.messages()[0].link))
+        wait_until(lambda: rt.engine.progress(out.scan_id).finished, timeout=60)
+    app.query_params["scan"] = out.scan_id
+    app.switch_page("pages/progress.py").run()
+    assert not app.exception
+    assert "succeeded" in app.get("progress")[0].proto.text
+    assert [m.value for m in app.metric] and app.dataframe
+    findings = app.dataframe[-1].value
+    assert "Content-Security-Policy header missing" in set(findings["title"])
+    app.switch_page("pages/reports.py").run()
+    assert not app.exception
+    assert any("report.pdf" in b.proto.label for b in app.get("download_button"))
+    app.switch_page("pages/history.py").run()
+    assert not app.exception
+    assert out.scan_id in set(app.dataframe[0].value["scan"])
+
+
+def test_progress_of_unknown_scan_is_a_message(app) -> None:
+    app.run()
+    app.query_params["scan"] = "doesnotexist"
+    app.switch_page("pages/progress.py").run()
+    assert not app.exception and "no scan" in app.error[0].value
+
+
+def test_cluster_page_in_embedded_mode_shows_the_worker_pool(app) -> None:
+    app.run()
+    app.switch_page("pages/cluster.py").run()
+    assert not app.exception
+    assert "No Kubernetes cluster" in app.info[0].value
+    assert {m.label for m in app.metric} >= {"Workers busy", "Workers idle", "Scans queued"}
