@@ -141,6 +141,7 @@ class KubeApiServer:
         self.delay_s = 0.0
         self.request_counts: Counter[str] = Counter()
         self._objects: dict[str, dict[tuple[str, str], dict]] = {p: {} for p in RESOURCES}
+        self._raw: dict[str, dict[tuple[str, str], bytes]] = {p: {} for p in RESOURCES}  # serialised once, on put
         self._rv = 0
         self._log: list[tuple[int, str, str, dict]] = []  # (rv, plural, type, object)
         self._watchers: list[queue.Queue] = []
@@ -220,6 +221,7 @@ class KubeApiServer:
             meta.setdefault("uid", old["metadata"]["uid"] if old else str(uuid.uuid4()))
             meta.setdefault("creationTimestamp", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
             self._objects[plural][key] = obj
+            self._raw[plural][key] = json.dumps(obj, separators=(",", ":")).encode()
             self._notify(plural, "MODIFIED" if old else "ADDED", obj)
         return obj
 
@@ -229,7 +231,9 @@ class KubeApiServer:
 
     def delete(self, plural: str, name: str, namespace: str = "") -> None:
         with self._lock:
-            obj = self._objects[plural].pop((namespace if RESOURCES[plural][1] else "", name))
+            key = (namespace if RESOURCES[plural][1] else "", name)
+            obj = self._objects[plural].pop(key)
+            self._raw[plural].pop(key, None)
             self._rv += 1
             obj = copy.deepcopy(obj)
             obj["metadata"]["resourceVersion"] = str(self._rv)
@@ -264,11 +268,10 @@ class KubeApiServer:
 
     # -- request handling (called from handler threads)
     def _select(self, plural: str, ns: str | None, labels, fields) -> list[dict]:
-        out = []
-        for (ons, _), obj in self._objects[plural].items():
-            if self._visible(obj, ns, labels, fields, plural, ons):
-                out.append(obj)
-        return out
+        return [self._objects[plural][k] for k in self._select_keys(plural, ns, labels, fields)]
+
+    def _select_keys(self, plural: str, ns: str | None, labels, fields) -> list[tuple[str, str]]:
+        return [k for k, obj in self._objects[plural].items() if self._visible(obj, ns, labels, fields, plural, k[0])]
 
     @staticmethod
     def _visible(obj, ns, labels, fields, plural, ons) -> bool:
@@ -353,19 +356,17 @@ class _Handler(BaseHTTPRequestHandler):
                     404, _status(404, "NotFound", f'{what} "{name}" not found', {"name": name, "kind": plural})
                 )
             with api._lock:
-                body = json.dumps(obj, separators=(",", ":")).encode()
+                body = api._raw[plural][(ns or "", name)]
             return self._send_raw(200, body)
         if q.get("watch", "").lower() in ("true", "1"):
             return self._watch(plural, ns, labels, fields, q)
         prefix, _, list_kind, api_version = RESOURCES[plural]
         with api._lock:
-            items = api._select(plural, ns, labels, fields)
-            body = json.dumps(
-                {"kind": list_kind, "apiVersion": api_version, "metadata": {"resourceVersion": str(api._rv)},
-                 "items": items},
-                separators=(",", ":"),
-            ).encode()
-        return self._send_raw(200, body)
+            raw = api._raw[plural]
+            items = [raw[k] for k in api._select_keys(plural, ns, labels, fields)]
+            head = json.dumps({"kind": list_kind, "apiVersion": api_version,
+                               "metadata": {"resourceVersion": str(api._rv)}}, separators=(",", ":")).encode()
+        return self._send_raw(200, head[:-1] + b',"items":[' + b",".join(items) + b"]}")
 
     def _send_raw(self, code: int, data: bytes) -> None:
         self.send_response(code)
