@@ -654,6 +654,42 @@ def test_no_secret_value_is_written_in_the_manifests(rendered, overlay):
     assert seen >= 4  # SMTP password, JWT secret, database URL, webhook token
 
 
+# ---------------------------------------------------------------- settings the pods get
+
+
+def _container_env_names(docs: list[dict]) -> set[str]:
+    names = set()
+    for doc in docs:
+        names |= {e["name"] for e in _env_entries(doc)}
+    return names
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_setting_the_manifests_pass_is_one_lib_config_reads(rendered, overlay):
+    from lib.config import Settings
+
+    known = {name.upper() for name in Settings.model_fields}
+    docs = _overlay(rendered, overlay)
+    passed = set(_one(docs, "ConfigMap", "scanboard-config")["data"]) | _container_env_names(docs)
+    unknown = passed - known - {"HOME"}
+    assert not unknown, f"lib/config.py reads no such setting: {sorted(unknown)}"
+
+
+def test_portal_reaches_the_webhook_with_the_token_it_checks(rendered):
+    from urllib.parse import urlsplit
+
+    docs = _overlay(rendered, "prod")
+    source = _one(docs, "EventSource", "scan-requests")
+    (name, webhook), = source["spec"]["webhook"].items()
+    url = urlsplit(_one(docs, "ConfigMap", "scanboard-config")["data"]["ARGO_WEBHOOK_URL"])
+    # Argo Events exposes an EventSource as the Service <name>-eventsource-svc with spec.service's ports.
+    assert url.hostname.split(".")[:2] == [f"{source['metadata']['name']}-eventsource-svc", "scanboard"]
+    assert url.port == int(webhook["port"]) in {p["port"] for p in source["spec"]["service"]["ports"]}
+    assert url.path == webhook["endpoint"]
+    env = {e["name"]: e for e in _env_entries(_one(docs, "Deployment", "scanboard-portal"))}
+    assert env["ARGO_WEBHOOK_TOKEN"]["valueFrom"]["secretKeyRef"] == webhook["authSecret"]
+
+
 # ---------------------------------------------------------------- the portal
 
 
