@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -27,7 +28,8 @@ from lib.scanners.sslyze_tls import parse_sslyze_json
 from lib.scanners.zap import parse_zap_json
 from tests.targets import open_ports, tls_target
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+# SCANBOARD_FUZZ_EXAMPLES=5000 for a deeper run than the suite's default
+FUZZ = settings(max_examples=int(os.environ.get("SCANBOARD_FUZZ_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                        HealthCheck.too_slow])
 ZAP_FIXTURES = sorted((Path(__file__).parent / "fixtures" / "zap").glob("*.json"))
 
@@ -77,7 +79,7 @@ def _apply(base, muts):
     for path, value, delete in muts:
         try:
             doc = _mutate(doc, path, value, delete)
-        except (KeyError, IndexError, TypeError):  # an earlier mutation removed this path
+        except (KeyError, IndexError, TypeError, AttributeError):  # an earlier mutation removed this path
             pass
     return json.dumps(doc)
 
@@ -212,8 +214,29 @@ def test_sslyze_parser_on_damaged_real_output(real_sslyze_doc, data):
 
 # --- ZAP JSON -------------------------------------------------------------------------------------------------
 
+ZAP_ALERT_KEYS = ["pluginid", "alertRef", "alert", "name", "riskcode", "confidence", "desc", "instances", "count",
+                  "solution", "otherinfo", "reference", "cweid", "wascid", "sourceid"]
+ZAP_INSTANCE_KEYS = ["uri", "method", "param", "attack", "evidence", "otherinfo"]
+# mostly text and numbers (what ZAP writes), sometimes any JSON value
+plausible = st.one_of(
+    st.sampled_from(["0", "1", "2", "3", "4", "-1", "10038", "x", "²", "http://h:8080/a", "https://[::1]:443/",
+                     "http://h:0/", "http://[bad/", "<p>a</p>", "CVE-2020-1234", "9" * 30]),
+    st.text(max_size=10), st.integers(-1, 70000), json_values)
+zap_instances = st.lists(st.dictionaries(st.sampled_from(ZAP_INSTANCE_KEYS), plausible, max_size=6), max_size=3)
+# mostly valid risk/confidence/name, so the fuzzing reaches the fields parsed after them
+zap_alerts = st.lists(st.fixed_dictionaries(
+    {"riskcode": st.sampled_from(["0", "1", "2", "3"]) | plausible,
+     "confidence": st.sampled_from(["1", "2", "3", "4"]) | plausible,
+     "alert": st.text(min_size=1, max_size=10) | plausible},
+    optional={**{k: plausible for k in ZAP_ALERT_KEYS if k not in ("riskcode", "confidence", "alert")},
+              "instances": zap_instances | plausible}), max_size=3)
+zap_docs = st.fixed_dictionaries({"@version": plausible, "site": st.lists(st.fixed_dictionaries(
+    {"@name": plausible, "@host": plausible, "@port": plausible, "@ssl": plausible, "alerts": zap_alerts | plausible}),
+    max_size=2) | plausible})
+
+
 @FUZZ
-@given(st.text(max_size=200) | st.binary(max_size=200) | json_values.map(json.dumps))
+@given(st.text(max_size=200) | st.binary(max_size=200) | json_values.map(json.dumps) | zap_docs.map(json.dumps))
 def test_zap_parser_on_random_input(text):
     _only_scanner_error(parse_zap_json, text)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from lib.findings import Asset, Finding
+from lib.findings import Asset, Finding, canonical_url
 from lib.scanners.base import ScanContext, ScannerError, ScannerResult
 from lib.scanners.portscan_builtin import resolve
 from lib.scanners.process import run_tool
@@ -208,7 +208,12 @@ def _server_findings(server: Any, host: str, version: str, now: datetime) -> lis
     if not 0 < port < 65536:
         raise _Bad(f"bad port {port}")
     ip = _str(loc, "ip_address")
-    asset = Asset(host=host, ip=ip, port=port, protocol="tcp", url=f"https://{host}:{port}/")
+    url = f"https://[{host}]:{port}/" if ":" in host else f"https://{host}:{port}/"
+    try:
+        canonical_url(url)  # what the fingerprints hash: must not fail later
+    except ValueError as exc:
+        raise _Bad(f"bad host name {host[:100]!r}") from exc
+    asset = Asset(host=host, ip=ip, port=port, protocol="tcp", url=url)
     if _str(server, "connectivity_status") != "COMPLETED":
         trace = _str(server, "connectivity_error_trace").strip().splitlines()
         reason = trace[-1] if trace else "no reason given"

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from lib.findings import Asset, Finding
+from lib.findings import Asset, Finding, canonical_url
 from lib.scanners.base import ScanContext, ScannerError, ScannerResult
 from lib.scanners.process import run_tool
 
@@ -90,12 +90,12 @@ def parse_zap_json(text: str | bytes) -> tuple[str, list[Finding]]:
     for site in _items(doc, "site"):
         site_name = _s(site, "@name")
         for alert in _items(site, "alerts"):
-            for f in _alert_findings(alert, site, site_name, version):
+            for f in _alert_findings(alert, site_name, version):
                 findings.setdefault(f.rule_fp, f)
     return version, list(findings.values())
 
 
-def _alert_findings(alert: dict[str, Any], site: dict[str, Any], site_name: str, version: str) -> list[Finding]:
+def _alert_findings(alert: dict[str, Any], site_name: str, version: str) -> list[Finding]:
     plugin = _s(alert, "pluginid")
     risk, confidence = _s(alert, "riskcode"), _s(alert, "confidence")
     if risk not in RISK:
@@ -123,13 +123,14 @@ def _alert_findings(alert: dict[str, Any], site: dict[str, Any], site_name: str,
         try:
             parts = urlsplit(uri)
             port = parts.port
+            canonical_url(uri)  # what the fingerprints hash: must not fail later
         except ValueError as exc:
-            raise ScannerError(f"ZAP alert {plugin or '?'} has a bad URL {uri!r}: {exc}") from exc
-        scheme = parts.scheme.lower() or ("https" if _s(site, "@ssl").lower() == "true" else "http")
-        host = parts.hostname or _s(site, "@host")
+            raise ScannerError(f"ZAP alert {plugin or '?'} has a bad URL {uri[:100]!r}: {exc}") from exc
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise ScannerError(f"ZAP alert {plugin or '?'} has a URL that is not http(s)://host/...: {uri[:100]!r}")
+        scheme, host = parts.scheme.lower(), parts.hostname
         if port is None:
-            site_port = _number(_s(site, "@port"))
-            port = site_port if site_port and parts.hostname is None else (443 if scheme == "https" else 80)
+            port = 443 if scheme == "https" else 80
         param = (_s(inst, "param") or PLUGIN_PARAM.get(plugin, "")).strip()
         if plugin in PLUGIN_PARAM:
             param = param.lower()
