@@ -714,24 +714,44 @@ def test_portal_deployment_is_hardened_and_probed(rendered):
     assert all(isinstance(v, str) for b in container["resources"].values() for v in b.values())
 
 
-def test_ingress_is_sticky_and_keeps_websockets_open(rendered):
-    ingress = _one(_overlay(rendered, "prod"), "Ingress", "scanboard-portal")
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_ingress_is_sticky_and_keeps_websockets_open(rendered, overlay):
+    """Streamlit keeps a session on one pod's websocket: both ingress flavours pin and keep it."""
+    ingress = _one(_overlay(rendered, overlay), "Ingress", "scanboard-portal")
     annotations = ingress["metadata"]["annotations"]
-    assert annotations["nginx.ingress.kubernetes.io/affinity"] == "cookie"
-    assert int(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 3600
-    assert int(annotations["nginx.ingress.kubernetes.io/proxy-send-timeout"]) >= 3600
+    if ingress["spec"]["ingressClassName"] == "nginx":
+        assert annotations["nginx.ingress.kubernetes.io/affinity"] == "cookie"
+        assert int(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 3600
+        assert int(annotations["nginx.ingress.kubernetes.io/proxy-send-timeout"]) >= 3600
+    else:
+        assert ingress["spec"]["ingressClassName"] == "alb"
+        def attributes(key: str) -> dict[str, str]:
+            return dict(kv.split("=") for kv in annotations[f"alb.ingress.kubernetes.io/{key}"].split(","))
+
+        group = attributes("target-group-attributes")
+        assert group["stickiness.enabled"] == "true" and group["stickiness.type"] == "lb_cookie"
+        balancer = attributes("load-balancer-attributes")
+        assert int(balancer["idle_timeout.timeout_seconds"]) >= 3600
+        assert annotations["alb.ingress.kubernetes.io/healthcheck-path"] == "/_stcore/health"
+        assert annotations["alb.ingress.kubernetes.io/target-type"] == "ip"
+    assert ingress["spec"]["tls"][0]["hosts"] == [ingress["spec"]["rules"][0]["host"]]
     backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
     assert backend["name"] == "scanboard-portal"
 
 
-def test_portal_network_policy_admits_only_the_ingress_controller(rendered):
-    docs = _overlay(rendered, "prod")
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_portal_network_policy_admits_only_the_ingress_controller(rendered, overlay):
+    docs = _overlay(rendered, overlay)
     policy = _one(docs, "NetworkPolicy", "scanboard-portal")
     assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
     (rule,) = policy["spec"]["ingress"]
     assert [p["port"] for p in rule["ports"]] == [8501]
     (peer,) = rule["from"]
-    assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "ingress-nginx"}
+    if _one(docs, "Ingress", "scanboard-portal")["spec"]["ingressClassName"] == "nginx":
+        assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "ingress-nginx"}
+        assert peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "ingress-nginx"}
+    else:  # the ALB reaches the pods from its addresses in the VPC
+        assert set(peer) == {"ipBlock"} and peer["ipBlock"]["cidr"] != "0.0.0.0/0" and "except" not in peer["ipBlock"]
     egress_ports = {p["port"] for r in policy["spec"]["egress"] for p in r.get("ports", [])}
     assert {53, 443, 587, 12000} <= egress_ports
     for r in policy["spec"]["egress"]:
