@@ -4,21 +4,21 @@ import streamlit as st
 
 from ui.runtime import get_runtime
 
-st.set_page_config(page_title="scanboard", page_icon="🛡️", layout="wide")
+st.set_page_config(page_title="scanboard", page_icon=":material/shield:", layout="wide")
 runtime = get_runtime()
 
 scans = [
-    st.Page("pages/new_scan.py", title="New scan", icon="🎯", url_path="new", default=True),
-    st.Page("pages/progress.py", title="Progress", icon="🔄", url_path="progress"),
-    st.Page("pages/reports.py", title="Reports", icon="📄", url_path="reports"),
+    st.Page("pages/new_scan.py", title="New scan", icon=":material/add_circle:", default=True),
+    st.Page("pages/progress.py", title="Progress", icon=":material/account_tree:", url_path="progress"),
+    st.Page("pages/reports.py", title="Reports", icon=":material/description:", url_path="reports"),
 ]
 if runtime.mailer.uses_outbox:
-    scans.append(st.Page("pages/outbox.py", title="Outbox", icon="📬", url_path="outbox"))
+    scans.append(st.Page("pages/outbox.py", title="Outbox", icon=":material/mail:", url_path="outbox"))
 insights = [
-    st.Page("pages/history.py", title="History", icon="📊", url_path="history"),
-    st.Page("pages/cluster.py", title="Cluster", icon="🖥️", url_path="cluster"),
+    st.Page("pages/history.py", title="History", icon=":material/bar_chart:", url_path="history"),
+    st.Page("pages/cluster.py", title="Cluster", icon=":material/dns:", url_path="cluster"),
 ]
-hidden = [st.Page("pages/confirm.py", title="Confirm", icon="✅", url_path="confirm", visibility="hidden")]
+hidden = [st.Page("pages/confirm.py", title="Confirm", icon=":material/verified:", url_path="confirm", visibility="hidden")]
 
 page = st.navigation({"Scans": scans + hidden, "Insights": insights})
 with st.sidebar:

@@ -71,7 +71,7 @@ def save_findings(sessions: sessionmaker[Session], scan_id: str, doc: dict[str, 
                                     severity=f.severity, rule_fp=f.rule_fp, issue_fp=f.issue_fp,
                                     diff_state=state_key or d.get("diff_state", "new"), data=f.to_dict()))
         scan.severity_counts = doc.get("counts", {})
-        scan.diff_counts = doc.get("diff", {})
+        scan.diff_counts = doc.get("diff", {}) if doc.get("previous_scan") else {}
 
 
 def finding_rows(sessions: sessionmaker[Session], scan_id: str) -> list[FindingRecord]:

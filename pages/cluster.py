@@ -5,9 +5,9 @@ import streamlit as st
 from ui.runtime import get_runtime
 
 rt = get_runtime()
-st.title("🖥️ Cluster")
+st.title("Cluster")
 if rt.mode == "embedded":
-    st.info("No Kubernetes cluster is configured: scans run in this app's local worker pool.", icon="ℹ️")
+    st.info("No Kubernetes cluster is configured: scans run in this app's local worker pool.", icon=":material/info:")
 
     @st.fragment(run_every=3)
     def pool() -> None:

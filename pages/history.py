@@ -7,7 +7,7 @@ from lib.repository import list_scans
 from ui.runtime import get_runtime
 
 rt = get_runtime()
-st.title("📊 History")
+st.title("History")
 frame = scans_frame(list_scans(rt.sessions, limit=5000))
 if frame.empty:
     st.info("No scans yet.")

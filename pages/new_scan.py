@@ -10,10 +10,10 @@ from ui.widgets import client_id, field_error
 rt = get_runtime()
 errors: dict[str, str] = st.session_state.get("new_scan_errors", {})
 
-st.title("🎯 New scan")
+st.title("New scan")
 if rt.settings.scope_policy().allow_loopback:
     st.info("This portal runs in embedded mode: targets on this machine (localhost) and on private networks "
-            "may be scanned. Only scan systems you are allowed to test.", icon="ℹ️")
+            "may be scanned. Only scan systems you are allowed to test.", icon=":material/info:")
 
 with st.form("new_scan"):
     st.text_input("Target URL", key="target", placeholder="https://example.com/", max_chars=2048)
@@ -63,7 +63,7 @@ elif scan_id := st.session_state.get("new_scan_done"):
                f"{st.session_state.get('email')}: the scan starts when you open it.")
     if st.session_state.get("new_scan_mail") == "outbox":
         st.page_link("pages/outbox.py", label="No mail server is configured: open the Outbox to find the link",
-                     icon="📬")
+                     icon=":material/mail:")
     elif st.session_state.get("new_scan_mail") == "retrying":
         st.warning("The mail server did not accept the message yet. It is stored and will be retried.")
-    st.page_link("pages/progress.py", label=f"Follow scan {scan_id}", query_params={"scan": scan_id}, icon="🔄")
+    st.page_link("pages/progress.py", label=f"Follow scan {scan_id}", query_params={"scan": scan_id}, icon=":material/account_tree:")

@@ -5,7 +5,7 @@ import streamlit as st
 from ui.runtime import get_runtime
 
 rt = get_runtime()
-st.title("📬 Outbox")
+st.title("Outbox")
 st.caption("No SMTP server is configured (set SMTP_HOST to send real mail), so emails are delivered here.")
 messages = rt.mailer.messages()
 if not messages:

@@ -11,14 +11,14 @@ from ui.runtime import get_runtime
 from ui.widgets import severity_metrics, status_label
 
 rt = get_runtime()
-st.title("🔄 Scan progress")
+st.title("Scan progress")
 
 scan_id = st.query_params.get("scan", "")
 if not scan_id:
     recent = list_scans(rt.sessions, limit=50)
     if not recent:
         st.info("No scans yet.")
-        st.page_link("pages/new_scan.py", label="Request a scan", icon="🎯")
+        st.page_link("pages/new_scan.py", label="Request a scan", icon=":material/add_circle:")
         st.stop()
     scan_id = st.selectbox("Scan", [s.id for s in recent],
                            format_func=lambda i: next(f"{s.id} · {s.target} · {s.status}" for s in recent if s.id == i))
@@ -29,7 +29,7 @@ if scan is None:
 
 st.markdown(f"**{scan.target}** · scan `{scan.id}` · requested by {scan.requester_email}")
 if scan.status == AWAITING_CONFIRMATION:
-    st.info("Waiting for confirmation: open the link in the email to start this scan.", icon="✉️")
+    st.info("Waiting for confirmation: open the link in the email to start this scan.", icon=":material/mail:")
 first = rt.engine.progress(scan_id)
 
 
@@ -40,7 +40,7 @@ def live() -> None:
     done, total = view.progress
     st.progress(done / total if total else 0.0, text=f"{status_label(current.status)} · {done}/{total} steps")
     if current.status == QUEUED:
-        st.info(f"Waiting to start: {current.status_reason or 'queued'}", icon="⏳")
+        st.info(f"Waiting to start: {current.status_reason or 'queued'}", icon=":material/hourglass_top:")
     elif view.message and view.finished:
         st.warning(view.message)
     for note in view.notes:
@@ -65,8 +65,10 @@ if first.finished:
         d = scan.diff_counts
         st.caption(f"Since the previous scan of this host: {d.get('new', 0)} new, {d.get('fixed', 0)} fixed, "
                    f"{d.get('unchanged', 0)} unchanged.")
+    else:
+        st.caption("First scan of this host: nothing to compare with yet.")
     rows = findings_table(finding_rows(rt.sessions, scan_id))
     if rows:
         st.dataframe(pd.DataFrame(rows), hide_index=True)
     if scan.report_key:
-        st.page_link("pages/reports.py", label="Download the report", query_params={"scan": scan_id}, icon="📄")
+        st.page_link("pages/reports.py", label="Download the report", query_params={"scan": scan_id}, icon=":material/description:")

@@ -6,7 +6,7 @@ from lib.reports_view import report_groups
 from ui.runtime import get_runtime
 
 rt = get_runtime()
-st.title("📄 Reports")
+st.title("Reports")
 only = st.query_params.get("scan", "")
 groups = report_groups(rt.store.list_reports(), only)
 if not groups:

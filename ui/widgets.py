@@ -6,8 +6,9 @@ import streamlit as st
 
 from lib.findings import SEVERITIES
 
-STATUS_ICONS = {"awaiting_confirmation": "✉️", "queued": "⏳", "running": "🔄", "succeeded": "✅",
-                "partial": "⚠️", "failed": "❌"}
+STATUS_ICONS = {"awaiting_confirmation": ":material/mail:", "queued": ":material/hourglass_top:",
+                "running": ":material/autorenew:", "succeeded": ":material/check_circle:",
+                "partial": ":material/warning:", "failed": ":material/cancel:"}
 
 
 def status_label(status: str) -> str:
@@ -22,7 +23,7 @@ def severity_metrics(counts: dict[str, int]) -> None:
 def field_error(errors: dict[str, str], key: str) -> None:
     """The validation message for one form field, right under it."""
     if key in errors:
-        st.error(errors[key], icon="⚠️")
+        st.error(errors[key], icon=":material/error:")
 
 
 def client_id() -> str:

@@ -1,0 +1,73 @@
+"""A person's way through the portal in a real browser: fill the form, open the outbox's confirmation link,
+watch the DAG finish, see the findings and the report; and the error paths they can run into."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, portal, wait_for_app
+from tests.targets import http_target
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def browser_page(request, tmp_path):
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        yield page
+        if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+        browser.close()
+
+
+def request_scan(page, base: str, target: str, email: str) -> None:
+    page.goto(f"{base}/")  # the default page: New scan
+    wait_for_app(page)
+    page.get_by_label("Target URL").fill(target)
+    page.get_by_label("Your email").fill(email)
+    page.get_by_role("button", name="Request scan").click()
+
+
+def test_lifecycle_in_a_browser(browser_page, tmp_path) -> None:
+    page = browser_page
+    with http_target() as port, portal(tmp_path / "data") as base:
+        request_scan(page, base, f"http://127.0.0.1:{port}/", "ana@example.com")
+        expect(page.get_by_text(re.compile(r"Scan \w{12} requested"))).to_be_visible(timeout=30_000)
+
+        page.get_by_role("link", name=re.compile("open the Outbox")).click()
+        link = page.get_by_role("link", name="Confirm the scan").first
+        expect(link).to_be_visible(timeout=30_000)
+        href = link.get_attribute("href")
+        assert href.startswith(f"{base}/confirm?token=")
+
+        page.goto(href)
+        expect(page).to_have_url(re.compile(r"/progress\?scan=\w{12}"), timeout=30_000)
+        expect(page.get_by_text(re.compile(r"succeeded · (\d)/\1 steps"))).to_be_visible(timeout=90_000)
+        expect(page.get_by_role("heading", name="Findings")).to_be_visible(timeout=30_000)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "progress-finished.png"), full_page=True)
+
+        page.get_by_role("link", name="Download the report").click()
+        expect(page.get_by_role("button", name=re.compile(r"report\.pdf"))).to_be_visible(timeout=30_000)
+        with page.expect_download() as dl:
+            page.get_by_role("button", name=re.compile(r"report\.pdf")).click()
+        assert open(dl.value.path(), "rb").read(5) == b"%PDF-"
+
+        page.goto(href)  # the same link again
+        expect(page.get_by_text("Already confirmed")).to_be_visible(timeout=30_000)
+
+
+def test_invalid_input_is_explained_on_the_page(browser_page, tmp_path) -> None:
+    page = browser_page
+    with portal(tmp_path / "data") as base:
+        request_scan(page, base, "example.com", "not-an-email")
+        expect(page.get_by_text("Enter a full URL starting with http:// or https://.")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text(re.compile("not a valid email address"))).to_be_visible()
+        page.goto(f"{base}/confirm?token=garbage")
+        expect(page.get_by_text(re.compile("not valid"))).to_be_visible(timeout=30_000)
