@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     scanner_timeout_seconds: float = Field(300.0, gt=0)
     stale_scan_seconds: float = Field(60.0, gt=0)  # a running scan with no heartbeat this long is resumed
 
+    # Cluster page sampler: one per process; also how often the shared Kubernetes snapshot is refreshed.
+    sample_seconds: float = Field(15.0, gt=0)
+    sample_retention_hours: float = Field(7 * 24.0, gt=0)
+
     # Scope policy. Loopback/private targets: allowed by default in embedded mode, denied in argo mode.
     scope_allow_loopback: bool | None = None
     scope_allow_private: bool | None = None
