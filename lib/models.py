@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime as _DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, DateTime as _DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator
 from sqlalchemy import UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -134,3 +134,20 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ClusterSample(Base):
+    """One sampled value of where scans run, in long form so new measures need no migration.
+
+    metric: nodes (per group and capacity type), pending_pods, scan_pods_running (argo mode);
+    workers_busy, workers_idle, queue_length (embedded mode). Rows older than the retention are deleted.
+    """
+
+    __tablename__ = "cluster_samples"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    taken_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    metric: Mapped[str] = mapped_column(String(32))
+    group: Mapped[str] = mapped_column(String(64), default="")
+    capacity_type: Mapped[str] = mapped_column(String(32), default="")
+    value: Mapped[float] = mapped_column(Float)
