@@ -47,6 +47,7 @@ class DagView:
     progress: tuple[int, int] = (0, 0)  # (finished, total) countable steps
     notes: list[str] = field(default_factory=list)
     root: str = ""  # id of the node that stands for the whole run (Argo: the node whose id is the workflow name)
+    error: str = ""  # why the live status could not be read (e.g. the Kubernetes API is down): a banner
 
     @property
     def finished(self) -> bool:

@@ -12,10 +12,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lib.config import Settings
 from lib.db import make_engine, migrate, session_factory
+from lib.engine_argo import ArgoEngine
 from lib.engine_local import LocalEngine
+from lib.kube import KubeSettings, connect
 from lib.mail import Mailer, SmtpTransport
 from lib.runtime_types import Engine
-from lib.storage import LocalReportStore, ReportStore
+from lib.storage import LocalReportStore, ReportStore, S3ReportStore
+from lib.webhook import Webhook
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,17 @@ def build_runtime(settings: Settings) -> Runtime:
     sessions = session_factory(db)
     transport = SmtpTransport.from_settings(settings) if settings.smtp_configured else None
     mailer = Mailer(sessions, transport, settings.retry_seconds)
-    store: ReportStore = LocalReportStore(settings.reports_dir, settings.public_base_url)
-    engine: Engine = LocalEngine(settings, sessions, store, mailer)
+    if settings.scanboard_mode == "argo":
+        store: ReportStore = S3ReportStore(settings.reports_bucket, settings.aws_region, settings.s3_endpoint_url,
+                                           settings.presign_expiry_seconds)
+        token = settings.argo_webhook_token.get_secret_value() if settings.argo_webhook_token else ""
+        engine: Engine = ArgoEngine(settings, sessions, store, mailer, Webhook(settings.argo_webhook_url, token),
+                                    lambda: connect(kube_settings(settings)))
+    else:
+        store = LocalReportStore(settings.reports_dir, settings.public_base_url)
+        engine = LocalEngine(settings, sessions, store, mailer)
     return Runtime(settings, db, sessions, mailer, store, engine)
+
+
+def kube_settings(settings: Settings) -> KubeSettings:
+    return KubeSettings(kubeconfig=settings.kubeconfig or None, namespace=settings.k8s_namespace)

@@ -43,6 +43,8 @@ def live() -> None:
         st.info(f"Waiting to start: {current.status_reason or 'queued'}", icon=":material/hourglass_top:")
     elif view.message and view.finished:
         st.warning(view.message)
+    if view.error:
+        st.error(view.error, icon=":material/cloud_off:")
     for note in view.notes:
         st.info(note)
     st.plotly_chart(dag_figure(view), key="dag")
