@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from lib.limits import Limits
+from lib.ownership import required as ownership_required
 from lib.scope import ScopePolicy
 
 
@@ -57,6 +59,16 @@ class Settings(BaseSettings):
     scope_allow_cidrs: str = ""
     scope_allow_domains: str = ""  # comma-separated; empty: any domain not denied
     scope_deny_domains: str = ""
+
+    # Abuse limits, per requester email and per client address.
+    limit_requests_per_hour: int = Field(20, ge=1)
+    limit_unconfirmed: int = Field(5, ge=1)
+    limit_running: int = Field(3, ge=1)
+
+    # Ownership proof (well-known file or DNS TXT) before a scan starts: auto = in argo mode for domains
+    # not on SCOPE_ALLOW_DOMAINS.
+    ownership_proof: Literal["auto", "on", "off"] = "auto"
+    ownership_check_seconds: float = Field(60.0, gt=0)
 
     # Cluster mode.
     argo_webhook_url: str = ""
@@ -105,6 +117,12 @@ class Settings(BaseSettings):
             allow_domains=items(self.scope_allow_domains),
             deny_domains=items(self.scope_deny_domains),
         )
+
+    def limits(self) -> Limits:
+        return Limits(self.limit_requests_per_hour, self.limit_unconfirmed, self.limit_running)
+
+    def ownership_required(self, host: str) -> bool:
+        return ownership_required(host, self.scanboard_mode, self.ownership_proof, self.scope_policy().allow_domains)
 
     def token_secret(self) -> str:
         """The JWT secret: from the environment, or (embedded only) generated once into the data dir."""

@@ -41,12 +41,13 @@ class Base(DeclarativeBase):
 
 # Scan statuses, in lifecycle order.
 AWAITING_CONFIRMATION = "awaiting_confirmation"
+AWAITING_OWNERSHIP = "awaiting_ownership"  # confirmed; waiting for the proof that the requester owns the target
 QUEUED = "queued"  # confirmed; waiting for a worker (embedded) or for the webhook to accept it (argo)
 RUNNING = "running"
 SUCCEEDED = "succeeded"
 PARTIAL = "partial"  # report published, but at least one scanner failed
 FAILED = "failed"
-SCAN_STATUSES = (AWAITING_CONFIRMATION, QUEUED, RUNNING, SUCCEEDED, PARTIAL, FAILED)
+SCAN_STATUSES = (AWAITING_CONFIRMATION, AWAITING_OWNERSHIP, QUEUED, RUNNING, SUCCEEDED, PARTIAL, FAILED)
 FINAL_STATUSES = frozenset({SUCCEEDED, PARTIAL, FAILED})
 
 
@@ -57,7 +58,7 @@ class Scan(Base):
     target: Mapped[str] = mapped_column(String(2048))
     host: Mapped[str] = mapped_column(String(255), index=True)
     requester_email: Mapped[str] = mapped_column(String(320), index=True)
-    client_id: Mapped[str] = mapped_column(String(128), default="")
+    client_id: Mapped[str] = mapped_column(String(128), default="", index=True)
     scanners: Mapped[dict[str, Any]] = mapped_column(JSON)  # {"portscan": {"ports": "1-1024"}, ...}
     status: Mapped[str] = mapped_column(String(32), index=True)
     status_reason: Mapped[str] = mapped_column(Text, default="")
@@ -72,6 +73,8 @@ class Scan(Base):
     severity_counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     diff_counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     report_key: Mapped[str] = mapped_column(String(512), default="")  # storage prefix of the report
+    ownership_token: Mapped[str] = mapped_column(String(64), default="")  # "" when no proof is required
+    ownership_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Step(Base):
@@ -151,3 +154,12 @@ class ClusterSample(Base):
     group: Mapped[str] = mapped_column(String(64), default="")
     capacity_type: Mapped[str] = mapped_column(String(32), default="")
     value: Mapped[float] = mapped_column(Float)
+
+
+class LimitKey(Base):
+    """One row per requester email and per client; locking it makes "count, then insert" atomic per requester."""
+
+    __tablename__ = "limit_keys"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    touched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
