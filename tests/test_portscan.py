@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import resource
 import socket
@@ -119,20 +120,27 @@ def test_bad_port_option_fails_with_reason(tmp_path):
         BuiltinPortScanner().run(_ctx(tmp_path, "http://127.0.0.1/", "80-1"))
 
 
-def test_running_out_of_descriptors_is_reported_not_counted_as_closed(tmp_path):
-    """With few free descriptors the scan still finds every open port and warns that it had to slow down."""
-    with open_ports(3) as ports:
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        try:
-            # leave ~10 free descriptors; the scanner asks for far more concurrency than that
-            resource.setrlimit(resource.RLIMIT_NOFILE, (_open_fds() + 10, hard))
-            res = sweep("127.0.0.1", list(range(ports[0] - 200, ports[-1] + 200)), concurrency=500)
-            # no free descriptor at all: a clear failure, not an empty result
-            resource.setrlimit(resource.RLIMIT_NOFILE, (_open_fds(), hard))
-            with pytest.raises(ScannerError, match="ulimit"):
-                sweep("127.0.0.1", ports, concurrency=10)
-        finally:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+def test_running_out_of_descriptors_is_reported_not_counted_as_closed():
+    """With few free descriptors the scan still finds every open port and warns that it had to slow down;
+    with none at all it fails with a reason instead of reporting everything closed."""
+    listeners = [socket.create_server(("127.0.0.1", 0), backlog=64) for _ in range(3)]  # no threads: no races
+    ports = sorted(s.getsockname()[1] for s in listeners)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    hog: list[socket.socket] = []
+    try:
+        # leave ~10 free descriptors; the scanner asks for far more concurrency than that
+        resource.setrlimit(resource.RLIMIT_NOFILE, (_open_fds() + 10, hard))
+        res = sweep("127.0.0.1", sorted(set(ports) | set(range(ports[0] - 300, ports[0] + 300))), concurrency=500)
+        # now take every free descriptor
+        with contextlib.suppress(OSError):
+            while True:
+                hog.append(socket.socket())
+        with pytest.raises(ScannerError, match="ulimit"):
+            sweep("127.0.0.1", ports, concurrency=10)
+    finally:
+        for s in hog + listeners:
+            s.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     assert set(ports) <= set(res.open)
     assert any("EMFILE" in w for w in res.warnings)
 
@@ -144,7 +152,7 @@ def test_registry_falls_back_to_builtin():
 
 def _open_fds() -> int:
     import os
-    return len(os.listdir("/proc/self/fd"))
+    return len(os.listdir("/proc/self/fd")) - 1  # minus the descriptor listdir itself had open
 
 
 def _listening_now(lo: int, hi: int) -> set[int]:

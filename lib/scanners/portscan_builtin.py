@@ -19,7 +19,7 @@ from __future__ import annotations
 import errno
 import json
 import resource
-import selectors
+import select
 import socket
 import time
 from collections import OrderedDict, deque
@@ -142,12 +142,24 @@ def sweep(ip: str, ports: list[int], family: socket.AddressFamily = socket.AF_IN
 
 def _sweep_once(ip: str, ports: list[int], family: socket.AddressFamily, timeout: float, limit: int,
                 deadline: float | None, warnings: list[str]) -> tuple[list[int], list[int]]:
+    """One pass over `ports`: (open, silent) where silent ports gave no answer within `timeout`.
+
+    Connects are issued in batches. Right after a batch, SO_ERROR already holds the answer of every port that
+    answered at once (on loopback: all closed ports, refused while connect() ran), so only the connects still
+    pending or established go through the poller; that keeps the per-port cost to a few system calls.
+    """
     queue: deque[int] = deque(ports)
     inflight: OrderedDict[int, tuple[socket.socket, int, float]] = OrderedDict()  # fd -> (sock, port, expiry)
     opened: list[int] = []
     silent: list[int] = []
     unreachable = 0
-    sel = selectors.DefaultSelector()
+    try:
+        poller = _Poller()
+    except OSError as exc:
+        raise ScannerError(f"The system refuses to open a poller ({exc.strerror or exc}); "
+                           "raise the open-files limit (ulimit -n) and retry.") from exc
+    stype = socket.SOCK_STREAM | getattr(socket, "SOCK_NONBLOCK", 0)
+    sol, so_error, in_progress = socket.SOL_SOCKET, socket.SO_ERROR, errno.EINPROGRESS
     try:
         while queue or inflight:
             now = time.monotonic()
@@ -155,65 +167,107 @@ def _sweep_once(ip: str, ports: list[int], family: socket.AddressFamily, timeout
                 raise ScannerError(f"Port scan timed out with {len(queue) + len(inflight)} ports left to probe.")
             # 1. issue connects up to the concurrency limit
             expiry = now + timeout
-            while queue and len(inflight) < limit:
+            batch: list[tuple[socket.socket, int]] = []
+            room = limit - len(inflight)
+            while queue and room > 0:
                 port = queue.popleft()
                 try:
-                    sock = socket.socket(family, socket.SOCK_STREAM)
+                    sock = socket.socket(family, stype)
                 except OSError as exc:
                     if exc.errno not in _NO_RESOURCE:
                         raise ScannerError(f"Cannot open a socket: {exc}") from exc
                     queue.appendleft(port)
-                    limit = _shrink(limit, len(inflight), exc, warnings)
+                    limit = _shrink(limit, len(inflight) + len(batch), exc, warnings)
                     break
-                sock.setblocking(False)
+                if not stype & getattr(socket, "SOCK_NONBLOCK", 0):
+                    sock.setblocking(False)
                 err = sock.connect_ex((ip, port))
-                if err == errno.EINPROGRESS:
-                    inflight[sock.fileno()] = (sock, port, expiry)
-                    sel.register(sock, selectors.EVENT_WRITE)
+                if err == in_progress:
+                    batch.append((sock, port))
+                    room -= 1
                     continue
                 if err == 0 and not _self_connected(sock):
                     opened.append(port)
                 elif err in _NO_LOCAL_PORT:
                     queue.appendleft(port)
-                    limit = _shrink(limit, len(inflight), OSError(err, "no free local port"), warnings)
+                    limit = _shrink(limit, len(inflight) + len(batch), OSError(err, "no free local port"), warnings)
                     sock.close()
                     break
                 elif err in _UNREACHABLE:
                     unreachable += 1
                 sock.close()
+            # 2. answers that are already there; the rest waits in the poller
+            for sock, port in batch:
+                err = sock.getsockopt(sol, so_error)
+                if err == 0:  # still connecting, or connected
+                    fd = sock.fileno()
+                    inflight[fd] = (sock, port, expiry)
+                    poller.register(fd)
+                    continue
+                if err in _UNREACHABLE:
+                    unreachable += 1
+                elif err == errno.ETIMEDOUT:
+                    silent.append(port)
+                sock.close()
             if not inflight:
                 continue
-            # 2. collect answers until the oldest connect expires
-            wait = max(0.0, next(iter(inflight.values()))[2] - time.monotonic())
-            for key, _ in sel.select(wait):
-                sock, port, _exp = inflight.pop(key.fd)
-                sel.unregister(sock)
-                err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            # 3. collect answers until the oldest connect expires, or sooner when there are ports left to send
+            wait = 0.0 if queue and len(inflight) < limit else max(0.0, next(iter(inflight.values()))[2] - now)
+            for fd in poller.poll(wait):
+                entry = inflight.pop(fd, None)
+                if entry is None:
+                    continue
+                sock, port, _ = entry
+                poller.unregister(fd)
+                err = sock.getsockopt(sol, so_error)
                 if err == 0:
                     if not _self_connected(sock):
                         opened.append(port)
                 elif err in _UNREACHABLE:
                     unreachable += 1
-                elif err in (errno.ETIMEDOUT,):
+                elif err == errno.ETIMEDOUT:
                     silent.append(port)
                 sock.close()
-            # 3. give up on connects older than the timeout (insertion order is expiry order)
+            # 4. give up on connects older than the timeout (insertion order is expiry order)
             now = time.monotonic()
             while inflight:
                 fd, (sock, port, exp) = next(iter(inflight.items()))
                 if exp > now:
                     break
                 del inflight[fd]
-                sel.unregister(sock)
+                poller.unregister(fd)
                 sock.close()
                 silent.append(port)
     finally:
         for sock, _, _ in inflight.values():
             sock.close()
-        sel.close()
+        poller.close()
     if ports and unreachable == len(ports):
         raise ScannerError(f"Host {ip} is unreachable from here.")
     return opened, silent
+
+
+class _Poller:
+    """Write-readiness of many sockets: epoll where there is one (Linux), else poll."""
+
+    def __init__(self) -> None:
+        if hasattr(select, "epoll"):
+            self._p, self._mask, self._scale = select.epoll(), select.EPOLLOUT | select.EPOLLERR, 1.0
+        else:  # pragma: no cover - non-Linux
+            self._p, self._mask, self._scale = select.poll(), select.POLLOUT | select.POLLERR, 1000.0
+
+    def register(self, fd: int) -> None:
+        self._p.register(fd, self._mask)
+
+    def unregister(self, fd: int) -> None:
+        self._p.unregister(fd)
+
+    def poll(self, timeout: float) -> list[int]:
+        return [fd for fd, _ in self._p.poll(timeout * self._scale)]
+
+    def close(self) -> None:
+        if hasattr(self._p, "close"):
+            self._p.close()
 
 
 def _shrink(limit: int, in_flight: int, exc: OSError, warnings: list[str]) -> int:
