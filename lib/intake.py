@@ -8,10 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from lib.limits import LimitExceeded, check_running, check_submit, keys_for, lock
 from lib.messages import confirmation_email
-from lib.models import AWAITING_CONFIRMATION, QUEUED, Scan, utcnow
+from lib.models import AWAITING_CONFIRMATION, AWAITING_OWNERSHIP, QUEUED, Scan, utcnow
+from lib.ownership import instructions as ownership_instructions
+from lib.ownership import new_token as new_ownership_token
 from lib.runtime_types import Services
 from lib.scope import Resolver, system_resolver
 from lib.tokens import TokenError, make_token, new_jti, verify_token
@@ -31,7 +34,7 @@ class SubmitOutcome:
 
 @dataclass(frozen=True)
 class ConfirmOutcome:
-    status: str  # started | already | expired | invalid | unknown
+    status: str  # started | already | busy | expired | invalid | unknown
     message: str
     scan_id: str = ""
 
@@ -57,13 +60,22 @@ def submit(svc: Services, target: str, email: str, scanners: dict[str, dict[str,
         return SubmitOutcome(errors=e.errors)
     now = now or utcnow()
     scan_id, jti = new_scan_id(), new_jti()
-    with svc.sessions.begin() as s:
-        s.add(Scan(id=scan_id, target=req.target, host=req.host, requester_email=req.email, client_id=client_id,
-                   scanners=req.scanners, status=AWAITING_CONFIRMATION, token_jti=jti, created_at=now))
     ttl = timedelta(hours=svc.settings.token_ttl_hours)
+    proof_token = new_ownership_token() if svc.settings.ownership_required(req.host) else ""
+    try:
+        with svc.sessions.begin() as s:
+            lock(s, keys_for(req.email, client_id), now)
+            check_submit(s, req.email, client_id, svc.settings.limits(), now, ttl)
+            s.add(Scan(id=scan_id, target=req.target, host=req.host, requester_email=req.email,
+                       client_id=client_id, scanners=req.scanners, status=AWAITING_CONFIRMATION, token_jti=jti,
+                       created_at=now, ownership_token=proof_token))
+    except LimitExceeded as e:
+        return SubmitOutcome(errors={"limit": str(e)})
     token = make_token(svc.settings.token_secret(), scan_id, jti, now, ttl)
     link = confirm_link(svc.settings.public_base_url, token)
     subject, body = confirmation_email(req.target, scan_id, req.scanners, link, svc.settings.token_ttl_hours)
+    if proof_token:
+        body += "\n" + ownership_instructions(req.target, proof_token) + "\n"
     msg_id = svc.mailer.enqueue("confirm", req.email, subject, body, link=link, scan_id=scan_id)
     status = next((m.status for m in svc.mailer.messages(limit=5, scan_id=scan_id) if m.id == msg_id), "")
     return SubmitOutcome(scan_id=scan_id, email_status=status)
@@ -77,16 +89,32 @@ def confirm(svc: Services, token: str, now: datetime | None = None) -> ConfirmOu
         claims = verify_token(svc.settings.token_secret(), token, now)
     except TokenError as e:
         return ConfirmOutcome("expired" if e.reason == "expired" else "invalid", str(e))
-    with svc.sessions.begin() as s:
-        res = s.execute(
-            update(Scan)
-            .where(Scan.id == claims.scan_id, Scan.token_jti == claims.jti, Scan.status == AWAITING_CONFIRMATION)
-            .values(status=QUEUED, confirmed_at=now, token_jti="", status_reason="waiting for a worker"))
-        started = res.rowcount == 1
-        scan = s.get(Scan, claims.scan_id)
+    try:
+        with svc.sessions.begin() as s:
+            scan = s.get(Scan, claims.scan_id)
+            if scan is None:
+                return ConfirmOutcome("unknown", "This confirmation link does not match any scan.")
+            if scan.status == AWAITING_CONFIRMATION and scan.token_jti == claims.jti:
+                lock(s, keys_for(scan.requester_email, ""), now)
+                check_running(s, scan.requester_email, svc.settings.limits())
+            waits = bool(scan.ownership_token) and scan.ownership_verified_at is None
+            res = s.execute(
+                update(Scan)
+                .where(Scan.id == claims.scan_id, Scan.token_jti == claims.jti, Scan.status == AWAITING_CONFIRMATION)
+                .values(status=AWAITING_OWNERSHIP if waits else QUEUED, confirmed_at=now, token_jti="",
+                        status_reason="waiting for the ownership proof" if waits else "waiting for a worker"))
+            started = res.rowcount == 1
+    except LimitExceeded as e:
+        return ConfirmOutcome("busy", str(e), claims.scan_id)
+    if started and waits:
+        return ConfirmOutcome("started", "Scan confirmed: it starts once you have proven you own the target.",
+                              claims.scan_id)
     if started:
         svc.engine.submit(claims.scan_id)
         return ConfirmOutcome("started", "Scan confirmed: it is starting now.", claims.scan_id)
-    if scan is not None and scan.confirmed_at is not None:
-        return ConfirmOutcome("already", "This scan was already confirmed; the link works only once.", scan.id)
+    with svc.sessions() as s:
+        confirmed = s.scalar(select(Scan.confirmed_at).where(Scan.id == claims.scan_id))
+    if confirmed is not None:
+        return ConfirmOutcome("already", "This scan was already confirmed; the link works only once.",
+                              claims.scan_id)
     return ConfirmOutcome("unknown", "This confirmation link does not match any scan waiting for confirmation.")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from lib.dag import FINISHED, DagNode, DagView
 from lib.findings import SEVERITIES, Finding
-from lib.models import AWAITING_CONFIRMATION, PARTIAL, QUEUED, FindingRecord, Scan, Step
+from lib.models import AWAITING_CONFIRMATION, AWAITING_OWNERSHIP, PARTIAL, QUEUED, FindingRecord, Scan, Step
 from lib.pipeline import SCANNER_LABELS, STEPS, plan
 from lib.report import where
 
 STEP_LABELS = {**SCANNER_LABELS, "report": "Report", "publish": "Publish", "notify": "Notify"}
-SCAN_PHASE = {AWAITING_CONFIRMATION: "pending", QUEUED: "pending", PARTIAL: "failed"}
+SCAN_PHASE = {AWAITING_CONFIRMATION: "pending", AWAITING_OWNERSHIP: "pending", QUEUED: "pending", PARTIAL: "failed"}
 
 
 def view_from_steps(scan: Scan, steps: list[Step]) -> DagView:

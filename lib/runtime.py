@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from datetime import timedelta
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine as SqlEngine
@@ -16,6 +18,7 @@ from lib.engine_argo import ArgoEngine
 from lib.engine_local import LocalEngine
 from lib.kube import KubeSettings, connect
 from lib.mail import Mailer, SmtpTransport
+from lib.ownership import prove, verify_waiting
 from lib.runtime_types import Engine
 from lib.storage import LocalReportStore, ReportStore, S3ReportStore
 from lib.webhook import Webhook
@@ -40,7 +43,7 @@ class Runtime:
 
     def start(self) -> Runtime:
         self.engine.start()
-        t = threading.Thread(target=self._mail_loop, name="mail-retry", daemon=True)
+        t = threading.Thread(target=self._housekeeping_loop, name="housekeeping", daemon=True)
         t.start()
         self._threads.append(t)
         return self
@@ -52,13 +55,27 @@ class Runtime:
             t.join(timeout=5)
         self.db.dispose()
 
-    def _mail_loop(self) -> None:
+    def _housekeeping_loop(self) -> None:
+        """Retry stored mail, and check the ownership proofs of scans waiting for one."""
         interval = min(self.settings.retry_seconds, 5.0)
+        next_proof_check = 0.0
         while not self._stop.wait(interval):
             try:
                 self.mailer.retry_due()
-            except Exception:  # noqa: BLE001 - keep retrying; the messages stay stored
-                log.exception("mail retry pass failed")
+                if time.monotonic() >= next_proof_check:
+                    next_proof_check = time.monotonic() + self.settings.ownership_check_seconds
+                    self.check_ownership()
+            except Exception:  # noqa: BLE001 - keep going; everything waiting stays stored
+                log.exception("housekeeping pass failed")
+
+    def check_ownership(self) -> list[str]:
+        """Queue the scans whose ownership proof is now there; returns their ids."""
+        policy = self.settings.scope_policy()
+        proven = verify_waiting(self.sessions, lambda target, token: prove(target, token, policy),
+                                timedelta(hours=self.settings.token_ttl_hours))
+        for scan_id in proven:
+            self.engine.submit(scan_id)
+        return proven
 
 
 def build_runtime(settings: Settings) -> Runtime:

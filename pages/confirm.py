@@ -14,6 +14,8 @@ elif outcome.status == "already":
     st.info(f"Already confirmed: {outcome.message}", icon=":material/check_circle:")
     st.page_link("pages/progress.py", label=f"See the progress of scan {outcome.scan_id}",
                  query_params={"scan": outcome.scan_id}, icon=":material/account_tree:")
+elif outcome.status == "busy":
+    st.warning(outcome.message, icon=":material/hourglass_top:")
 elif outcome.status == "expired":
     st.warning(outcome.message, icon=":material/timer_off:")
     st.page_link("pages/new_scan.py", label="Request the scan again", icon=":material/add_circle:")

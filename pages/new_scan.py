@@ -14,6 +14,10 @@ st.title("New scan")
 if rt.settings.scope_policy().allow_loopback:
     st.info("This portal runs in embedded mode: targets on this machine (localhost) and on private networks "
             "may be scanned. Only scan systems you are allowed to test.", icon=":material/info:")
+elif rt.settings.ownership_proof != "off":
+    st.info("Only public addresses can be scanned. For domains not on this portal's allowlist you will be asked "
+            "to prove that you control them (a file under /.well-known/ or a DNS TXT record).",
+            icon=":material/verified_user:")
 
 with st.form("new_scan"):
     st.text_input("Target URL", key="target", placeholder="https://example.com/", max_chars=2048)
@@ -56,7 +60,9 @@ if submitted:
     ss.new_scan_mail = outcome.email_status
     st.rerun()
 
-if errors:
+if "limit" in errors:
+    st.error(errors["limit"], icon=":material/block:")
+elif errors:
     st.error("The request was not stored: please correct the fields marked above.")
 elif scan_id := st.session_state.get("new_scan_done"):
     st.success(f"Scan **{scan_id}** requested. A confirmation link was emailed to "

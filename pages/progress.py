@@ -4,7 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from lib.dag_figure import dag_figure
-from lib.models import AWAITING_CONFIRMATION, QUEUED
+from lib.models import AWAITING_CONFIRMATION, AWAITING_OWNERSHIP, QUEUED
+from lib.ownership import instructions as ownership_instructions
 from lib.progress import findings_table, steps_table
 from lib.repository import finding_rows, get_scan, list_scans
 from ui.runtime import get_runtime
@@ -30,6 +31,9 @@ if scan is None:
 st.markdown(f"**{scan.target}** · scan `{scan.id}` · requested by {scan.requester_email}")
 if scan.status == AWAITING_CONFIRMATION:
     st.info("Waiting for confirmation: open the link in the email to start this scan.", icon=":material/mail:")
+elif scan.status == AWAITING_OWNERSHIP:
+    st.warning("Waiting for the proof that you control this target.", icon=":material/verified_user:")
+    st.code(ownership_instructions(scan.target, scan.ownership_token), language=None)
 first = rt.engine.progress(scan_id)
 
 
@@ -39,7 +43,7 @@ def live() -> None:
     current = get_scan(rt.sessions, scan_id)
     done, total = view.progress
     st.progress(done / total if total else 0.0, text=f"{status_label(current.status)} · {done}/{total} steps")
-    if current.status == QUEUED:
+    if current.status in (QUEUED, AWAITING_OWNERSHIP):
         st.info(f"Waiting to start: {current.status_reason or 'queued'}", icon=":material/hourglass_top:")
     elif view.message and view.finished:
         st.warning(view.message)

@@ -61,3 +61,11 @@ def wait_until(predicate: Callable[[], object], timeout: float = 60.0, interval:
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # noqa: ANN001, ANN201 - pytest hook
+    """Keep each phase's report on the test item, so fixtures can tell a failed test (e.g. to save a screenshot)."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
