@@ -54,7 +54,7 @@ def argo_settings(make_settings, s3, webhook, kubeconfig):
     return make_settings(
         scanboard_mode="argo", scanboard_secret_key="jwt-secret-for-tests-0123456789-abcdef", argo_webhook_url=webhook.url,
         argo_webhook_token=webhook.token, kubeconfig=str(kubeconfig), reports_bucket=BUCKET, s3_endpoint_url=s3,
-        scope_allow_loopback=True, scope_allow_private=True)
+        scope_allow_loopback=True, scope_allow_private=True, ownership_proof="off")
 
 
 def worker(settings, *args: str) -> subprocess.CompletedProcess:
