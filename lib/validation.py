@@ -44,6 +44,19 @@ def check_email(email: str) -> str:
         raise ValueError(f"This is not a valid email address: {e}") from None
 
 
+def whole_number(value: Any, low: int, high: int) -> int | None:
+    """value as an int within [low, high], or None (text, fractions, inf, NaN and bools are refused)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if isinstance(value, float) and value != number:
+        return None
+    return number if low <= number <= high else None
+
+
 def check_options(name: str, given: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """One scanner's options with defaults filled in, and the errors keyed `<scanner>.<option>`."""
     opts = {**OPTION_DEFAULTS[name], **{k: v for k, v in given.items() if k in OPTION_DEFAULTS[name]}}
@@ -59,18 +72,12 @@ def check_options(name: str, given: dict[str, Any]) -> tuple[dict[str, Any], dic
         if not path.startswith("/") or len(path) > MAX_PATH_LENGTH or any(c in path for c in "\r\n\0 #"):
             errors["web.path"] = f"The path must start with / and have at most {MAX_PATH_LENGTH} characters, no spaces."
         opts["path"] = path
-        try:
-            opts["depth"] = int(opts["depth"])
-            if not 0 <= opts["depth"] <= MAX_WEB_DEPTH:
-                raise ValueError
-        except (TypeError, ValueError):
+        opts["depth"] = whole_number(opts["depth"], 0, MAX_WEB_DEPTH)
+        if opts["depth"] is None:
             errors["web.depth"] = f"The crawl depth must be a whole number from 0 to {MAX_WEB_DEPTH}."
     elif name == "tls":
-        try:
-            opts["port"] = int(opts["port"])
-            if not 0 <= opts["port"] <= 65535:
-                raise ValueError
-        except (TypeError, ValueError):
+        opts["port"] = whole_number(opts["port"], 0, 65535)
+        if opts["port"] is None:
             errors["tls.port"] = "The TLS port must be a number from 1 to 65535 (0 = the URL's port or 443)."
     return opts, errors
 
