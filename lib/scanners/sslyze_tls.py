@@ -407,5 +407,6 @@ class SslyzeScanner:
             raise ScannerError(f"sslyze wrote no JSON report: {exc}") from exc
         version, findings = parse_sslyze_json(text, host)
         ctx.log(f"sslyze {version}: {len(findings)} finding(s) on {host}:{port} in {run.seconds:.1f} s")
-        return ScannerResult(TOOL, version, findings, [RAW_FILE, "sslyze.txt"],
+        kept = [name for name in (RAW_FILE, "sslyze.txt") if (ctx.raw_dir / name).exists()]
+        return ScannerResult(TOOL, version, findings, kept,
                              f"{len(findings)} finding(s) on {host}:{port} (sslyze {version})")
