@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lib.limits import Limits
 from lib.ownership import required as ownership_required
+from lib.roles import RolePolicy
 from lib.scope import ScopePolicy
 
 
@@ -70,6 +71,13 @@ class Settings(BaseSettings):
     ownership_proof: Literal["auto", "on", "off"] = "auto"
     ownership_check_seconds: float = Field(60.0, gt=0)
 
+    # Sign-in: none (one local user) or oidc (st.login; the provider is configured in .streamlit/secrets.toml).
+    scanboard_auth: Literal["none", "oidc"] = "none"
+    role_managers: str = ""  # comma-separated emails or @domains
+    role_operators: str = ""
+    role_analysts: str = ""  # empty: everyone who signs in
+    role_claim: str = "roles"  # OIDC claim with role names (analyst, manager, operator)
+
     # Cluster mode.
     argo_webhook_url: str = ""
     argo_webhook_token: SecretStr | None = None
@@ -106,17 +114,18 @@ class Settings(BaseSettings):
         def pick(value: bool | None) -> bool:
             return embedded if value is None else value
 
-        def items(csv: str) -> tuple[str, ...]:
-            return tuple(x.strip() for x in csv.split(",") if x.strip())
-
         return ScopePolicy(
             allow_loopback=pick(self.scope_allow_loopback),
             allow_private=pick(self.scope_allow_private),
-            deny_cidrs=items(self.scope_deny_cidrs),
-            allow_cidrs=items(self.scope_allow_cidrs),
-            allow_domains=items(self.scope_allow_domains),
-            deny_domains=items(self.scope_deny_domains),
+            deny_cidrs=_items(self.scope_deny_cidrs),
+            allow_cidrs=_items(self.scope_allow_cidrs),
+            allow_domains=_items(self.scope_allow_domains),
+            deny_domains=_items(self.scope_deny_domains),
         )
+
+    def role_policy(self) -> RolePolicy:
+        return RolePolicy(_items(self.role_managers), _items(self.role_operators), _items(self.role_analysts),
+                          self.role_claim)
 
     def limits(self) -> Limits:
         return Limits(self.limit_requests_per_hour, self.limit_unconfirmed, self.limit_running)
@@ -144,6 +153,10 @@ class Settings(BaseSettings):
             finally:
                 tmp.unlink()
         return path.read_text().strip()
+
+
+def _items(csv: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in csv.split(",") if x.strip())
 
 
 def load_settings() -> Settings:
