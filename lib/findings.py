@@ -105,7 +105,10 @@ def canonical_url(url: str) -> str:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").rstrip(".")
-    port = parts.port
+    try:
+        port = parts.port
+    except ValueError:  # an unparseable port: keep what was written rather than fail the fingerprint
+        return urlunsplit((scheme, parts.netloc.lower(), parts.path or "/", parts.query, ""))
     netloc = host if port in (None, {"http": 80, "https": 443}.get(scheme)) else f"{host}:{port}"
     return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
 

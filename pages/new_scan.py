@@ -4,10 +4,13 @@ import streamlit as st
 
 from lib.intake import submit
 from lib.pipeline import MAX_WEB_DEPTH, OPTION_DEFAULTS, SCANNER_LABELS
+from ui.auth import viewer
 from ui.runtime import get_runtime
 from ui.widgets import client_id, field_error
 
 rt = get_runtime()
+if viewer().signed_in and "email" not in st.session_state:
+    st.session_state.email = viewer().email  # prefilled; the confirmation link still goes to what is entered
 errors: dict[str, str] = st.session_state.get("new_scan_errors", {})
 
 st.title("New scan")

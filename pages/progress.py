@@ -8,15 +8,17 @@ from lib.models import AWAITING_CONFIRMATION, AWAITING_OWNERSHIP, QUEUED
 from lib.ownership import instructions as ownership_instructions
 from lib.progress import findings_table, steps_table
 from lib.repository import finding_rows, get_scan, list_scans
+from ui.auth import viewer
 from ui.runtime import get_runtime
 from ui.widgets import severity_metrics, status_label
 
 rt = get_runtime()
 st.title("Scan progress")
 
+me = viewer()
 scan_id = st.query_params.get("scan", "")
 if not scan_id:
-    recent = list_scans(rt.sessions, limit=50)
+    recent = list_scans(rt.sessions, limit=50, email="" if me.sees_all_scans() else me.email)
     if not recent:
         st.info("No scans yet.")
         st.page_link("pages/new_scan.py", label="Request a scan", icon=":material/add_circle:")
@@ -24,8 +26,8 @@ if not scan_id:
     scan_id = st.selectbox("Scan", [s.id for s in recent],
                            format_func=lambda i: next(f"{s.id} · {s.target} · {s.status}" for s in recent if s.id == i))
 scan = get_scan(rt.sessions, scan_id)
-if scan is None:
-    st.error(f"There is no scan with id {scan_id!r}.")
+if scan is None or not me.may_see(scan.requester_email):
+    st.error(f"There is no scan with id {scan_id!r} that you can see.")
     st.stop()
 
 st.markdown(f"**{scan.target}** · scan `{scan.id}` · requested by {scan.requester_email}")

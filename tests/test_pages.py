@@ -125,7 +125,7 @@ def test_progress_of_unknown_scan_is_a_message(app) -> None:
     app.run()
     app.query_params["scan"] = "doesnotexist"
     app.switch_page("pages/progress.py").run()
-    assert not app.exception and "no scan" in app.error[0].value
+    assert not app.exception and "no scan with id" in app.error[0].value
 
 
 def test_cluster_page_in_embedded_mode_shows_the_worker_pool(app) -> None:

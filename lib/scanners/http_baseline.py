@@ -175,7 +175,7 @@ class HttpBaseline:
             value = resp.headers.get(h, "")
             if value and (_VERSION.search(value) or h != "server"):
                 out.append(Finding(TOOL, "banner-leak", f"Software version disclosed in the {h} header", "low",
-                                   self._asset(ctx, resp.url, h), VERSION, "high", ("CWE-200",),
+                                   self._asset(ctx, resp.url, h), VERSION, "high", ("CWE-497",),
                                    evidence=f"{h}: {value}",
                                    remediation=f"Remove the {h} header or strip product versions from it."))
         return out

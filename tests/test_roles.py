@@ -1,0 +1,101 @@
+"""Sign-in and roles: pages per role, analysts see only their own scans, the confirm link works signed out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lib.intake import submit
+from lib.roles import RolePolicy, Viewer, roles_for, visible_pages
+from ui.runtime import get_runtime
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+POLICY = RolePolicy(managers=("@mgmt.example", "boss@corp.example"), operators=("ops@corp.example",))
+
+
+def test_roles_from_lists_domains_and_claims() -> None:
+    assert roles_for("ana@corp.example", {}, POLICY) == {"analyst"}
+    assert roles_for("boss@corp.example", {}, POLICY) == {"analyst", "manager"}
+    assert roles_for("lee@MGMT.example", {}, POLICY) == {"analyst", "manager"}
+    assert roles_for("x@corp.example", {"roles": ["operator", "admin"]}, POLICY) == {"analyst", "operator"}
+    only_listed = RolePolicy(analysts=("@corp.example",))
+    assert roles_for("stranger@else.example", {}, only_listed) == frozenset()
+    assert visible_pages(Viewer("o@x", frozenset({"operator"}), True)) == {"cluster"}
+
+
+@pytest.fixture
+def signed_app(make_settings, monkeypatch):
+    settings = make_settings()
+    for k, v in {"SCANBOARD_DATA_DIR": str(settings.data_dir), "PUBLIC_BASE_URL": "http://portal.test",
+                 "SCANBOARD_AUTH": "oidc", "ROLE_MANAGERS": "boss@corp.example",
+                 "ROLE_OPERATORS": "ops@corp.example"}.items():
+        monkeypatch.setenv(k, v)
+    get_runtime.clear()
+
+    def make(user: dict) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=30)
+        at.user = user
+        return at
+
+    yield make
+    get_runtime().stop()
+    get_runtime.clear()
+
+
+def title(at: AppTest) -> str:
+    return at.title[0].value if at.title else ""
+
+
+def reach(at: AppTest, page: str) -> str | None:
+    """The title of the page after switching to it; None when the page is not in this viewer's navigation."""
+    try:
+        at.switch_page(page)
+    except ValueError as e:
+        assert "Could not find a navigation page" in str(e)
+        return None
+    at.run()
+    assert not at.exception
+    return title(at)
+
+
+def test_signed_out_sees_only_sign_in_but_can_confirm(signed_app) -> None:
+    at = signed_app({"is_logged_in": False}).run()
+    assert not at.exception and at.button[0].label == "Sign in"
+    assert reach(at, "pages/history.py") is None
+    rt = get_runtime()
+    submit(rt, "http://127.0.0.1:9/", "ana@corp.example", {"web": {}})
+    at.query_params["token"] = parse_qs(urlsplit(rt.mailer.messages()[0].link).query)["token"][0]
+    at.switch_page("pages/confirm.py").run()
+    assert not at.exception and at.query_params["scan"]  # confirmed and sent on to the progress page
+
+
+def test_pages_follow_the_role(signed_app) -> None:
+    analyst = signed_app({"is_logged_in": True, "email": "ana@corp.example"}).run()
+    assert title(analyst) == "New scan" and analyst.text_input(key="email").value == "ana@corp.example"
+    assert reach(analyst, "pages/history.py") is None
+    assert reach(analyst, "pages/cluster.py") is None
+    manager = signed_app({"is_logged_in": True, "email": "boss@corp.example"}).run()
+    assert reach(manager, "pages/history.py") == "History"
+    operator = signed_app({"is_logged_in": True, "email": "ops@corp.example", "roles": []}).run()
+    assert reach(operator, "pages/cluster.py") == "Cluster"
+
+
+def test_analysts_see_only_their_own_scans(signed_app) -> None:
+    signed_app({"is_logged_in": False}).run()  # starts the runtime
+    rt = get_runtime()
+    theirs = submit(rt, "http://127.0.0.1:9/", "bob@corp.example", {"web": {}}).scan_id
+    mine = submit(rt, "http://127.0.0.1:9/", "ana@corp.example", {"web": {}}).scan_id
+    ana = signed_app({"is_logged_in": True, "email": "ana@corp.example"}).run()
+    ana.query_params["scan"] = theirs
+    ana.switch_page("pages/progress.py").run()
+    assert not ana.exception and "that you can see" in ana.error[0].value
+    ana.query_params["scan"] = mine
+    ana.switch_page("pages/progress.py").run()
+    assert not ana.exception and not ana.error
+    boss = signed_app({"is_logged_in": True, "email": "boss@corp.example"}).run()
+    boss.query_params["scan"] = theirs
+    boss.switch_page("pages/progress.py").run()
+    assert not boss.exception and not boss.error
