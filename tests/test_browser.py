@@ -4,10 +4,12 @@ watch the DAG finish, see the findings and the report; and the error paths they 
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from lib.tokens import make_token, new_jti
 from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, portal, wait_for_app
 from tests.targets import http_target
 
@@ -65,11 +67,24 @@ def test_lifecycle_in_a_browser(browser_page, tmp_path) -> None:
         expect(page.get_by_text("Already confirmed")).to_be_visible(timeout=30_000)
 
 
-def test_invalid_input_is_explained_on_the_page(browser_page, tmp_path) -> None:
+def test_error_paths_are_explained_on_the_page(browser_page, tmp_path) -> None:
     page = browser_page
-    with portal(tmp_path / "data") as base:
+    data = tmp_path / "data"
+    with portal(data) as base:
         request_scan(page, base, "example.com", "not-an-email")
         expect(page.get_by_text("Enter a full URL starting with http:// or https://.")).to_be_visible(timeout=30_000)
         expect(page.get_by_text(re.compile("not a valid email address"))).to_be_visible()
+
+        request_scan(page, base, "http://169.254.169.254/latest/meta-data/", "ana@example.com")
+        expect(page.get_by_text(re.compile("cloud metadata address"))).to_be_visible(timeout=30_000)
+
         page.goto(f"{base}/confirm?token=garbage")
         expect(page.get_by_text(re.compile("not valid"))).to_be_visible(timeout=30_000)
+
+        # A link signed with this portal's own secret, but a day and a half old.
+        secret = (data / "secret.key").read_text().strip()
+        old = make_token(secret, "0123456789ab", new_jti(), datetime.now(timezone.utc) - timedelta(hours=36),
+                         timedelta(hours=24))
+        page.goto(f"{base}/confirm?token={old}")
+        expect(page.get_by_text(re.compile("has expired"))).to_be_visible(timeout=30_000)
+        expect(page.get_by_role("link", name="Request the scan again")).to_be_visible()
