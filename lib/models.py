@@ -163,3 +163,7 @@ class LimitKey(Base):
 
     key: Mapped[str] = mapped_column(String(400), primary_key=True)
     touched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# Covers the history page's scanner-duration query (steps of the filtered scans), so it never reads step rows.
+Index("ix_steps_timing", Step.scan_id, Step.name, Step.state, Step.started_at, Step.finished_at)

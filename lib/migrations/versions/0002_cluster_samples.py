@@ -1,4 +1,4 @@
-"""cluster samples: node counts, pending pods, worker pool load over time
+"""cluster samples (node counts, pending pods, worker pool load over time); covering index for step durations
 
 Revision ID: 0002
 Revises: 0001
@@ -25,9 +25,14 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('cluster_samples', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_cluster_samples_taken_at'), ['taken_at'], unique=False)
+    with op.batch_alter_table('steps', schema=None) as batch_op:
+        batch_op.create_index('ix_steps_timing', ['scan_id', 'name', 'state', 'started_at', 'finished_at'],
+                              unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('steps', schema=None) as batch_op:
+        batch_op.drop_index('ix_steps_timing')
     with op.batch_alter_table('cluster_samples', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_cluster_samples_taken_at'))
     op.drop_table('cluster_samples')
