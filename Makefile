@@ -6,8 +6,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | md5sum | cut -c1-12)
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat requirements-checkov.txt 2>/dev/null | md5sum | cut -c1-12)
-# Debian packages the tests use: nmap (port scans), chromium (browser test), poppler-utils (PDF checks).
-TEST_DEBS ?= nmap chromium poppler-utils
+# Debian packages the tests use: nmap (port scans), chromium (browser test), poppler-utils (PDF checks),
+# postgresql (the production database path).
+TEST_DEBS ?= nmap chromium poppler-utils postgresql
 PORT ?= 8501
 PYTEST_ARGS ?=
 
