@@ -20,6 +20,7 @@ from lib.kube import KubeSettings, connect
 from lib.mail import Mailer, SmtpTransport
 from lib.ownership import prove, verify_waiting
 from lib.runtime_types import Engine
+from lib.sampler import Sampler, build_sampler
 from lib.storage import LocalReportStore, ReportStore, S3ReportStore
 from lib.webhook import Webhook
 
@@ -34,6 +35,7 @@ class Runtime:
     mailer: Mailer
     store: ReportStore
     engine: Engine
+    sampler: Sampler | None = None  # one per process: cluster / worker-pool samples for the cluster page
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -43,6 +45,8 @@ class Runtime:
 
     def start(self) -> Runtime:
         self.engine.start()
+        if self.sampler is not None:
+            self.sampler.start()
         t = threading.Thread(target=self._housekeeping_loop, name="housekeeping", daemon=True)
         t.start()
         self._threads.append(t)
@@ -51,6 +55,8 @@ class Runtime:
     def stop(self) -> None:
         self._stop.set()
         self.engine.stop()
+        if self.sampler is not None:
+            self.sampler.stop()
         for t in self._threads:
             t.join(timeout=5)
         self.db.dispose()
@@ -94,7 +100,8 @@ def build_runtime(settings: Settings) -> Runtime:
     else:
         store = LocalReportStore(settings.reports_dir, settings.public_base_url)
         engine = LocalEngine(settings, sessions, store, mailer)
-    return Runtime(settings, db, sessions, mailer, store, engine)
+    return Runtime(settings, db, sessions, mailer, store, engine,
+                   sampler=build_sampler(settings, sessions, engine))
 
 
 def kube_settings(settings: Settings) -> KubeSettings:
