@@ -174,9 +174,17 @@ class ArgoEngine:
                     log.warning("scan %s: status not readable: %s", scan_id, e.message)
                 continue
             summary = workflow_summary(wf)
-            if summary.finished:
+            if not summary.finished:
+                continue
+            try:
                 self.record_finished(scan_id, wf, summary)
-                done.append(scan_id)
+            except Exception as e:  # noqa: BLE001 - e.g. S3 unreachable: stays running, recorded next time
+                log.warning("scan %s finished but not recorded yet: %s: %s", scan_id, type(e).__name__, e)
+                with self.sessions.begin() as s:
+                    s.execute(update(Scan).where(Scan.id == scan_id, Scan.status == RUNNING).values(
+                        status_reason=f"finished; waiting to record the results: {type(e).__name__}"))
+                continue
+            done.append(scan_id)
         return done
 
     def record_finished(self, scan_id: str, wf: dict, summary: WorkflowSummary) -> None:

@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args, load_settings())
-    except (OSError, ValueError) as e:
+    except Exception as e:  # noqa: BLE001 - a pod's log gets one readable line; Argo retries on the exit code
         print(f"{args.command}: failed — {type(e).__name__}: {e}", file=sys.stderr)
         return 1
 

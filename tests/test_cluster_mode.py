@@ -5,6 +5,7 @@ finished scan from it and from the published findings.json."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -33,13 +34,16 @@ AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "
 def s3(monkeypatch):
     for k, v in AWS_ENV.items():
         monkeypatch.setenv(k, v)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
+    _MOTO[port] = server
     endpoint = f"http://{host}:{port}"
+    requests.post(f"{endpoint}/moto-api/reset", timeout=10)  # moto keeps state per process: start empty
     boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=BUCKET)
     yield endpoint
-    server.stop()
+    with contextlib.suppress(Exception):
+        _MOTO.pop(port).stop()
 
 
 @pytest.fixture
@@ -155,3 +159,63 @@ def test_kubernetes_api_down_is_a_banner_not_a_traceback(argo_settings, webhook,
     assert rt.engine.sync_running() == []  # nothing lost: still running, followed again later
     assert get_scan(rt.sessions, out.scan_id).status == RUNNING
     rt.db.dispose()
+
+
+@pytest.mark.slow
+def test_webhook_s3_and_kubernetes_outages_lose_nothing(argo_settings, webhook, kube_api, s3, tmp_path) -> None:
+    """Each real server is stopped mid-flow and started again: the scan waits, says why, and completes."""
+    rt = build_runtime(argo_settings)
+    engine = rt.engine
+    with http_target() as port:
+        target = f"http://127.0.0.1:{port}/"
+        out = submit(rt, target, "ana@example.com", {"web": {}})
+        assert confirm(rt, parse_qs(urlsplit(rt.mailer.messages()[0].link).query)["token"][0]).ok
+
+        webhook.stop()  # the EventSource is gone: connection refused
+        assert engine.deliver_due() == []
+        assert "unreachable" in get_scan(rt.sessions, out.scan_id).status_reason
+        webhook.restart()
+        assert engine.deliver_due(now=get_scan(rt.sessions, out.scan_id).next_attempt_at) == [out.scan_id]
+
+        work = str(tmp_path / "work")
+        common = ["--scan-id", out.scan_id, "--workdir", work]
+        assert worker(argo_settings, "scan", "web", *common, "--target", target).returncode == 0
+        assert worker(argo_settings, "report", *common, "--target", target, "--email", "a@b.example").returncode == 0
+
+    moto_port = int(s3.rsplit(":", 1)[1])
+    # S3 down while the publish pod runs: it fails (Argo retries it) and succeeds once S3 is back.
+    _stop_moto(moto_port)
+    failed = worker(argo_settings, "publish", *common)
+    assert failed.returncode == 1 and "publish: failed" in failed.stderr
+    restarted = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+    restarted.start()
+    try:
+        assert worker(argo_settings, "publish", *common).returncode == 0
+        kube_api.put("workflows", finished_workflow(f"scan-{out.scan_id}", {
+            "portscan": "Skipped", "web": "Succeeded", "tls": "Skipped", "report": "Succeeded",
+            "publish": "Succeeded", "notify": "Succeeded"}))
+
+        kube_api.stop()  # the Kubernetes API goes away: nothing recorded, nothing lost
+        assert engine.sync_running() == []
+        assert "cannot be read" in engine.progress(out.scan_id).error
+        kube_api.start()
+
+        restarted.stop()  # S3 down when the portal reads findings.json
+        assert engine.sync_running() == []
+        scan = get_scan(rt.sessions, out.scan_id)
+        assert scan.status == RUNNING and "waiting to record" in scan.status_reason
+        restarted = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+        restarted.start()
+        assert engine.sync_running() == [out.scan_id]
+        scan = get_scan(rt.sessions, out.scan_id)
+        assert scan.status == SUCCEEDED and finding_rows(rt.sessions, out.scan_id)
+    finally:
+        restarted.stop()
+        rt.db.dispose()
+
+
+_MOTO: dict[int, ThreadedMotoServer] = {}
+
+
+def _stop_moto(port: int) -> None:
+    _MOTO[port].stop()

@@ -38,7 +38,11 @@ class WebhookServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._handler = Handler
+        self._bind(0)
+
+    def _bind(self, port: int) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -53,3 +57,8 @@ class WebhookServer:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def restart(self) -> WebhookServer:
+        """Listen again on the same port after stop()."""
+        self._bind(self.server.server_address[1])
+        return self.start()
