@@ -1,20 +1,126 @@
-"""Where scans run: the local worker pool in embedded mode."""
+"""Where scans run. Embedded: the local worker pool, now and over time. Argo: nodes, pending pods (with the scan that
+owns them) and autoscaler events from one shared Kubernetes snapshot per interval, and node counts over time from
+the sampler. Live: the fragment below re-runs every interval; the API is listed at most once per interval for all
+viewers together (lib.cluster.ClusterSnapshots).
+"""
+
+from datetime import datetime, timedelta, timezone
 
 import streamlit as st
 
+from lib.cluster import ClusterSnapshots, ClusterView, cluster_view, kube_from_settings, node_count_figure, pool_figure
+from lib.cluster import summary
+from lib.sampler import samples_frame, scan_starts
 from ui.runtime import get_runtime
 
+WINDOWS = {"1 hour": 1, "6 hours": 6, "24 hours": 24, "7 days": 24 * 7}
+
 rt = get_runtime()
+interval = rt.settings.sample_seconds
+db_url = rt.settings.db_url
+
+
+@st.cache_data(ttl=interval, max_entries=16, show_spinner=False)
+def _history(db_url: str, hours: int, with_scans: bool):  # noqa: ANN202 - (samples, scan starts)
+    since = datetime.now(timezone.utc) - timedelta(hours=hours)
+    sessions = get_runtime().sessions
+    return samples_frame(sessions, since), scan_starts(sessions, since) if with_scans else None
+
+
+@st.cache_resource(show_spinner=False)
+def _fallback_snapshots(db_url: str) -> ClusterSnapshots:
+    """Only when the runtime has no sampler sharing its snapshot (e.g. a runtime built without one)."""
+    settings = get_runtime().settings
+    return ClusterSnapshots(lambda: kube_from_settings(settings), settings.sample_seconds)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _view(db_url: str, taken_at: str, _snapshot) -> ClusterView:  # noqa: ANN001 - keyed by the snapshot's time
+    return cluster_view(_snapshot)
+
+
 st.title("Cluster")
-if rt.mode == "embedded":
+window = st.segmented_control("Window", list(WINDOWS), default="6 hours", key="c_window") or "6 hours"
+hours = WINDOWS[window]
+
+if rt.mode != "argo":
     st.info("No Kubernetes cluster is configured: scans run in this app's local worker pool.", icon=":material/info:")
 
-    @st.fragment(run_every=3)
+    @st.fragment(run_every=min(interval, 5))
     def pool() -> None:
         stats = rt.engine.stats()
         c1, c2, c3 = st.columns(3)
         c1.metric("Workers busy", stats.busy)
         c2.metric("Workers idle", stats.workers - stats.busy)
         c3.metric("Scans queued", stats.queued)
+        samples, _ = _history(db_url, hours, False)
+        if samples.empty:
+            st.caption("The sampler has not recorded the pool yet.")
+        else:
+            st.plotly_chart(pool_figure(samples), key="c_pool", config={"displaylogo": False})
 
     pool()
+    st.stop()
+
+sampler = getattr(rt, "sampler", None)
+snapshots = getattr(sampler, "cluster", None) or _fallback_snapshots(db_url)
+
+
+@st.fragment(run_every=interval)
+def live() -> None:
+    state = snapshots.get()
+    snap = state.snapshot
+    if state.error:
+        last = (f"Showing the last good snapshot, from {snap.taken_at:%Y-%m-%d %H:%M:%S} UTC." if snap
+                else "No snapshot has been read yet.")
+        st.error(f"Cannot read the cluster from the Kubernetes API: {state.error} {last}", icon=":material/cloud_off:")
+    if snap is None:
+        return
+    for w in snap.warnings:
+        st.warning(w, icon=":material/warning:")
+    view = _view(db_url, snap.taken_at.isoformat(), snap)
+    s = summary(view)
+    m = st.columns(5)
+    m[0].metric("Nodes", s["nodes"])
+    m[1].metric("Ready", s["ready"])
+    m[2].metric("Spot nodes", s["spot"])
+    m[3].metric("Pending pods", s["pending"])
+    m[4].metric("Scan pods running", s["scan_pods"])
+    st.caption(f"Snapshot {snap.taken_at:%H:%M:%S} UTC · refreshed every {interval:g} s for all viewers")
+
+    samples, starts = _history(db_url, hours, True)
+    if samples.empty:
+        st.caption("The sampler has not recorded node counts yet.")
+    else:
+        st.plotly_chart(node_count_figure(samples, starts), key="c_nodes_over_time", config={"displaylogo": False})
+    a, b = st.columns(2)
+    a.plotly_chart(view.figures["capacity"], key="c_capacity", config={"displaylogo": False})
+    b.plotly_chart(view.figures["usage"], key="c_usage", config={"displaylogo": False})
+
+    st.subheader(f"Pending pods ({len(view.pending)})")
+    if view.pending.empty:
+        st.caption("None: every pod is scheduled.")
+    else:
+        st.dataframe(view.pending.drop(columns=["scan"]), hide_index=True, key="c_pending", column_config={
+            "scan_link": st.column_config.LinkColumn("Scan", display_text=r"/progress\?scan=(.*)"),
+            "age_min": st.column_config.NumberColumn("Age (min)", format="%.0f")})
+    st.subheader("Nodes")
+    st.dataframe(view.nodes, hide_index=True, key="c_nodes", column_config={
+        "age_h": st.column_config.NumberColumn("Age (h)", format="%.1f"),
+        "cpu_pct": st.column_config.ProgressColumn("CPU requested", min_value=0, max_value=100, format="%.0f%%"),
+        "mem_pct": st.column_config.ProgressColumn("Memory requested", min_value=0, max_value=100, format="%.0f%%"),
+        "mem_allocatable_gib": st.column_config.NumberColumn("Mem alloc (GiB)", format="%.1f"),
+        "mem_requested_gib": st.column_config.NumberColumn("Mem req (GiB)", format="%.1f")})
+    st.subheader("Cluster autoscaler")
+    if view.events.empty:
+        st.caption("No TriggeredScaleUp / NotTriggerScaleUp / ScaleDown events.")
+    else:
+        st.dataframe(view.events, hide_index=True, key="c_events")
+    if snap.autoscaler_status:
+        with st.expander("kube-system/cluster-autoscaler-status"):
+            st.code(snap.autoscaler_status, language="yaml")
+    else:
+        st.caption("No kube-system/cluster-autoscaler-status ConfigMap.")
+
+
+live()
