@@ -10,6 +10,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat requirements-checkov.txt
 # postgresql (the production database path).
 TEST_DEBS ?= nmap chromium poppler-utils postgresql
 PORT ?= 8501
+ADDRESS ?= 127.0.0.1
 PYTEST_ARGS ?=
 
 .PHONY: run test test-fast system-deps bench clean
@@ -36,7 +37,8 @@ system-deps:
 	else echo "Install these Debian packages first: sudo apt-get install$$missing"; exit 1; fi
 
 run: $(STAMP)
-	$(VENV)/bin/streamlit run app.py --server.headless=true --server.port=$(PORT) --browser.gatherUsageStats=false
+	$(VENV)/bin/streamlit run app.py --server.headless=true --server.address=$(ADDRESS) --server.port=$(PORT) \
+	  --browser.gatherUsageStats=false
 
 test: $(STAMP) $(CHECKOV_STAMP) system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)

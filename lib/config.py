@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     scanboard_mode: Literal["embedded", "argo"] = "embedded"
     scanboard_data_dir: Path = Path("data")
     database_url: str = ""  # default: sqlite file in the data dir
-    public_base_url: str = "http://localhost:8501"
+    public_base_url: str = "http://127.0.0.1:8501"
 
     # Confirmation tokens (HS256). Embedded default: a secret generated once and kept in the data dir.
     scanboard_secret_key: SecretStr | None = None

@@ -25,6 +25,7 @@ class StoredReport:
 
 
 class ReportStore(Protocol):
+    direct_links: bool  # True: link() is a URL to the file itself (presigned), False: a page of the portal
     def publish(self, scan_id: str, folder: Path) -> str:
         """Copy a finished scan folder's report files (and raw/) to the store; returns the scan's prefix."""
 
@@ -64,6 +65,8 @@ def published_files(folder: Path) -> list[Path]:
 
 
 class LocalReportStore:
+    direct_links = False
+
     def __init__(self, root: Path, public_base_url: str) -> None:
         self.root = root
         self.public_base_url = public_base_url.rstrip("/")
@@ -128,6 +131,8 @@ def read_findings(store: ReportStore, scan_id: str) -> dict[str, Any] | None:
 class S3ReportStore:
     """Reports in an S3 bucket under `reports/<scan-id>/`; links are presigned GET URLs. Credentials come from the
     default chain (IRSA in EKS), never from configuration."""
+
+    direct_links = True
 
     def __init__(self, bucket: str, region: str, endpoint_url: str = "", presign_seconds: int = 7 * 24 * 3600,
                  client: Any = None) -> None:

@@ -21,6 +21,9 @@ for g in groups:
         cols = st.columns(len(g.files))
         for col, f in zip(cols, g.files):
             with col:
+                if rt.store.direct_links:  # S3: a presigned URL, made fresh on every visit
+                    st.link_button(f"{f.name} ({f.size // 1024 + 1} KB)", rt.store.link(g.scan_id, f.name))
+                    continue
                 st.download_button(f"{f.name} ({f.size // 1024 + 1} KB)", data=rt.store.read(g.scan_id, f.name),
                                    file_name=f"scanboard-{g.scan_id}-{f.name}", mime=f.mime,
                                    key=f"dl-{g.scan_id}-{f.name}", on_click="ignore")
