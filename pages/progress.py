@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from lib.dag_figure import dag_figure
-from lib.models import AWAITING_CONFIRMATION, AWAITING_OWNERSHIP, QUEUED
+from lib.models import AWAITING_CONFIRMATION, AWAITING_OWNERSHIP, QUEUED, Scan
 from lib.ownership import instructions as ownership_instructions
 from lib.progress import findings_table, steps_table
 from lib.repository import finding_rows, get_scan, list_scans
@@ -39,6 +39,25 @@ elif scan.status == AWAITING_OWNERSHIP:
 first = rt.engine.progress(scan_id)
 
 
+def results(scan: Scan) -> None:
+    """Findings, diff and the report link of a finished scan."""
+    st.subheader("Findings")
+    severity_metrics(scan.severity_counts or {})
+    if scan.diff_counts:
+        d = scan.diff_counts
+        st.caption(f"Since the previous scan of this host: {d.get('new', 0)} new, {d.get('fixed', 0)} fixed, "
+                   f"{d.get('unchanged', 0)} unchanged.")
+    else:
+        st.caption("First scan of this host: nothing to compare with yet.")
+    rows = findings_table(finding_rows(rt.sessions, scan.id))
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True)
+    if scan.report_key:
+        st.page_link("pages/reports.py", label="Download the report", query_params={"scan": scan.id},
+                     icon=":material/description:")
+
+
+# Refreshes every 2 s while the scan runs; a page opened on a finished scan does not poll.
 @st.fragment(run_every=2 if not first.finished else None)
 def live() -> None:
     view = rt.engine.progress(scan_id)
@@ -60,23 +79,8 @@ def live() -> None:
             if n.log_tail:
                 st.markdown(f"**{n.label}**")
                 st.code(n.log_tail, language=None)
-    if view.finished and not first.finished:
-        st.rerun()  # stop refreshing and show the results below
+    if view.finished:
+        results(current)
 
 
 live()
-
-if first.finished:
-    st.subheader("Findings")
-    severity_metrics(scan.severity_counts or {})
-    if scan.diff_counts:
-        d = scan.diff_counts
-        st.caption(f"Since the previous scan of this host: {d.get('new', 0)} new, {d.get('fixed', 0)} fixed, "
-                   f"{d.get('unchanged', 0)} unchanged.")
-    else:
-        st.caption("First scan of this host: nothing to compare with yet.")
-    rows = findings_table(finding_rows(rt.sessions, scan_id))
-    if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True)
-    if scan.report_key:
-        st.page_link("pages/reports.py", label="Download the report", query_params={"scan": scan_id}, icon=":material/description:")
