@@ -283,17 +283,29 @@ def apply_filters(frame: pd.DataFrame, filters: HistoryFilters) -> pd.DataFrame:
 
 def table_rows(sessions: sessionmaker[Session], filters: HistoryFilters, limit: int | None = None) -> pd.DataFrame:
     """The filtered scans for the table (newest first, `limit` rows) or the CSV export (limit=None): every
-    column a reader wants, with links to each scan's progress page and report."""
-    q = select(Scan).where(and_(*filters.where())).order_by(Scan.created_at.desc(), Scan.id)
+    column a reader wants, with links to each scan's progress page and report. Core query, column-wise parsing."""
+    as_text = lambda col: type_coerce(cast(col, Text), String)  # noqa: E731
+    q = (select(Scan.id, Scan.target, Scan.host, Scan.requester_email, Scan.status,
+                *[type_coerce(c, String) for c in (Scan.created_at, Scan.confirmed_at, Scan.started_at,
+                                                   Scan.finished_at)],
+                Scan.report_key != "", as_text(Scan.scanners), as_text(Scan.severity_counts),
+                as_text(Scan.diff_counts))
+         .where(and_(*filters.where())).order_by(Scan.created_at.desc(), Scan.id))
     if limit is not None:
         q = q.limit(limit)
     with sessions() as s:
-        scans = list(s.scalars(q))
-    frame = scans_frame(scans)
-    frame["new"] = [int((x.diff_counts or {}).get("new", 0)) for x in scans]
-    frame["fixed"] = [int((x.diff_counts or {}).get("fixed", 0)) for x in scans]
+        rows = s.connection().execute(q).fetchall()
+    c = list(zip(*rows)) if rows else [()] * 13
+    obj = lambda i: pd.Series(c[i], dtype=object)  # noqa: E731
+    frame = pd.DataFrame({"scan": obj(0), "target": obj(1), "host": obj(2), "requester": obj(3), "status": obj(4),
+                          "requested": _utc(c[5]), "confirmed": _utc(c[6]), "started": _utc(c[7]),
+                          "finished": _utc(c[8])})
+    frame["duration_s"] = (frame["finished"] - frame["started"]).dt.total_seconds()
+    requested = [sorted(json.loads(t or "{}")) if isinstance(t, str) or t is None else sorted(t) for t in c[10]]
+    frame["scanners"] = pd.Series([", ".join(r) for r in requested], dtype=object)
+    frame = pd.concat([frame, _counts(c[11], SEVERITIES), _counts(c[12], DIFF_KEYS)], axis=1)
     frame["progress"] = "/progress?scan=" + frame["scan"]
-    frame["report"] = [f"/reports?scan={x.id}" if x.report_key else None for x in scans]
+    frame["report"] = ("/reports?scan=" + frame["scan"]).where(pd.Series(c[9], dtype=bool), None)
     return frame[TABLE_COLUMNS]
 
 
