@@ -39,9 +39,8 @@ def add_scan(s, sid, host, email, status, requested, scanners, *, confirm_after=
                    finished_at=started + timedelta(seconds=seconds)))
 
 
-@pytest.fixture
-def sessions(tmp_path):
-    db = make_engine(f"sqlite:///{tmp_path / 'h.db'}")
+def seeded(url: str):
+    db = make_engine(url)
     migrate(db)
     sessions = session_factory(db)
     with sessions.begin() as s:
@@ -63,6 +62,13 @@ def sessions(tmp_path):
         add_scan(s, "eeeeeeeeeee6", "a.example.com", "ana@example.com", "succeeded", D - timedelta(days=30),
                  ["web"], confirm_after=minutes(1), run_s=60, report=True, severity={"critical": 9})  # out of range
     return sessions
+
+
+@pytest.fixture
+def sessions(tmp_path):
+    s = seeded(f"sqlite:///{tmp_path / 'h.db'}")
+    yield s
+    s.kw["bind"].dispose()
 
 
 @pytest.fixture
@@ -204,3 +210,24 @@ def test_empty_selection_gives_empty_charts_not_errors(sessions):
                    table_rows(sessions, HistoryFilters(start=date(2020, 1, 1), end=date(2020, 1, 2))))
     assert v.kpis.scans == 0 and v.kpis.success_rate is None and v.kpis.median_duration_s is None
     assert len(history_figures(v)) == 6
+
+
+@pytest.mark.slow
+def test_the_same_numbers_on_postgresql(sessions):
+    """The production database: JSON members, datetimes and filters read the same way as on SQLite."""
+    from tests.postgres_server import postgres
+
+    with postgres() as url:
+        pg = seeded(url)
+        try:
+            for filters in (ALL, HistoryFilters(start=ALL.start, end=ALL.end, domain="a.example.com",
+                                                scanners=("web",))):
+                a, b = history_view(ScanFacts(sessions), filters), history_view(ScanFacts(pg), filters)
+                assert a.kpis == b.kpis
+                for name in ("per_day", "severity_over_time", "top_targets", "new_vs_fixed", "lifecycle",
+                             "duration_stats"):
+                    pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), check_dtype=False)
+                pd.testing.assert_frame_equal(a.rows, b.rows, check_dtype=False)
+            assert export_csv(pg, ALL) == export_csv(sessions, ALL)
+        finally:
+            pg.kw["bind"].dispose()
