@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lib.argo_status import workflow_view  # noqa: E402
-from lib.dag_figure import dag_figure, point_count  # noqa: E402
+from lib.argo_status import workflow_view
+from lib.dag_figure import dag_figure, point_count
 
 GOAL_500_S = 0.200
 GOAL_5000_S = 1.0

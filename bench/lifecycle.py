@@ -13,11 +13,11 @@ from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lib.config import Settings  # noqa: E402
-from lib.intake import confirm, submit  # noqa: E402
-from lib.repository import get_scan, get_steps  # noqa: E402
-from lib.runtime import build_runtime  # noqa: E402
-from tests.targets import http_target, open_ports, tls_target  # noqa: E402
+from lib.config import Settings
+from lib.intake import confirm, submit
+from lib.repository import get_scan, get_steps
+from lib.runtime import build_runtime
+from tests.targets import http_target, open_ports, tls_target
 
 
 def main() -> None:

@@ -28,10 +28,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lib.scanners.base import ScanContext  # noqa: E402
-from lib.scanners.nmap import parse_nmap_xml  # noqa: E402
-from lib.scanners.portscan_builtin import BuiltinPortScanner  # noqa: E402
-from tests.targets import open_ports  # noqa: E402
+from lib.scanners.base import ScanContext
+from lib.scanners.nmap import parse_nmap_xml
+from lib.scanners.portscan_builtin import BuiltinPortScanner
+from tests.targets import open_ports
 
 HOST = "127.0.0.1"
 SPREAD = [1, 22, 443, 1023, 8080, 31337, 49152, 65535]  # used when free, to cover both ends of the range
@@ -107,9 +107,10 @@ def main() -> int:
             same = found_b == found_n
             missed = set(ours) - found_b
             identical &= same and not missed
+            differ = "" if same else f"  DIFFER: only builtin {sorted(found_b - found_n)}, " \
+                                     f"only nmap {sorted(found_n - found_b)}"
             print(f"round {i + 1}: builtin {tb:.2f} s ({len(found_b)} open), nmap {tn:.2f} s ({len(found_n)} open)"
-                  f"{'' if same else f'  DIFFER: only builtin {sorted(found_b - found_n)}, only nmap {sorted(found_n - found_b)}'}"
-                  f"{f'  builtin missed {sorted(missed)}' if missed else ''}")
+                  f"{differ}{f'  builtin missed {sorted(missed)}' if missed else ''}")
     b, n = statistics.median(times_builtin), statistics.median(times_nmap)
     print(f"builtin median {b:.2f} s, nmap median {n:.2f} s over {args.rounds} rounds of 65535 ports")
     print(f"ratio={b / n:.2f} identical={'true' if identical else 'false'}")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -127,7 +127,7 @@ class ArgoEngine:
             for job in (self.deliver_due, self.sync_running):
                 try:
                     job()
-                except Exception:  # noqa: BLE001 - keep going; everything waiting stays in the database
+                except Exception:
                     log.exception("argo engine: %s failed", job.__name__)
             self._wake.wait(1.0)
             self._wake.clear()
@@ -178,7 +178,7 @@ class ArgoEngine:
                 continue
             try:
                 self.record_finished(scan_id, wf, summary)
-            except Exception as e:  # noqa: BLE001 - e.g. S3 unreachable: stays running, recorded next time
+            except Exception as e:
                 log.warning("scan %s finished but not recorded yet: %s: %s", scan_id, type(e).__name__, e)
                 with self.sessions.begin() as s:
                     s.execute(update(Scan).where(Scan.id == scan_id, Scan.status == RUNNING).values(

@@ -23,8 +23,16 @@ from lib.models import FAILED, PARTIAL, QUEUED, RUNNING, SUCCEEDED, Scan, Step, 
 from lib.pipeline import blocked_steps, ready_steps, step_spec
 from lib.progress import view_from_steps
 from lib.report import build_report
-from lib.repository import (append_step_log, ensure_steps, finish_scan, get_scan, get_steps, previous_scan_findings,
-                            save_findings, update_step)
+from lib.repository import (
+    append_step_log,
+    ensure_steps,
+    finish_scan,
+    get_scan,
+    get_steps,
+    previous_scan_findings,
+    save_findings,
+    update_step,
+)
 from lib.steps import notify, publish, run_scanner
 from lib.storage import ReportStore
 from lib.workspace import ScanMeta, Workspace
@@ -96,7 +104,7 @@ class LocalEngine:
                     with self._lock:
                         self._running.add(scan_id)
                     self._pool.submit(self._run_guarded, scan_id)
-            except Exception:  # noqa: BLE001 - a database hiccup must not kill the dispatcher
+            except Exception:
                 log.exception("scan dispatcher iteration failed; retrying")
             self._wake.wait(1.0)
             self._wake.clear()
@@ -143,7 +151,7 @@ class LocalEngine:
     def _run_guarded(self, scan_id: str) -> None:
         try:
             self.run_scan(scan_id)
-        except Exception as e:  # noqa: BLE001 - record why, never leave a scan running forever
+        except Exception as e:
             if self._stop.is_set():  # shutting down: left running, the next start resumes it
                 log.info("scan %s interrupted by shutdown; it will be resumed", scan_id)
                 return
@@ -171,7 +179,8 @@ class LocalEngine:
             while True:
                 states = {st.name: st.state for st in get_steps(self.sessions, scan_id)}
                 for name in blocked_steps(states):
-                    update_step(self.sessions, scan_id, name, state="skipped", message="not run: an earlier step failed")
+                    update_step(self.sessions, scan_id, name, state="skipped",
+                                message="not run: an earlier step failed")
                 ready = ready_steps(states)
                 if not ready or self._stop.is_set():
                     break
@@ -222,7 +231,7 @@ class LocalEngine:
                     " (outbox)" if self.mailer.uses_outbox else "")
             log_line(message)
             update_step(self.sessions, scan.id, name, state="succeeded", finished_at=utcnow(), message=message)
-        except Exception as e:  # noqa: BLE001 - the step fails with its reason; the engine decides what follows
+        except Exception as e:
             log.exception("step %s of scan %s failed", name, scan.id)
             update_step(self.sessions, scan.id, name, state="failed", finished_at=utcnow(),
                         message=f"{type(e).__name__}: {e}")

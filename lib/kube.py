@@ -169,7 +169,7 @@ class Kube:
                 return json.loads(resp.data)
             finally:
                 resp.release_conn()
-        except Exception as e:  # noqa: BLE001 - every failure becomes one KubeError with a readable message
+        except Exception as e:
             raise _translate(e, what, self.server) from e
 
     # -- Argo Workflows
@@ -183,7 +183,8 @@ class Kube:
         return self._call(f'Workflows in namespace "{ns}"', self._custom.list_namespaced_custom_object,
                           ARGO_GROUP, ARGO_VERSION, ns, WORKFLOWS, label_selector=label_selector)["items"]
 
-    def watch_workflow(self, name: str, timeout_s: int = 30, namespace: str | None = None) -> Iterator[tuple[str, dict]]:
+    def watch_workflow(self, name: str, timeout_s: int = 30,
+                       namespace: str | None = None) -> Iterator[tuple[str, dict]]:
         """Yield (ADDED|MODIFIED|DELETED, workflow) for one Workflow until timeout_s; the current state comes first."""
         ns = namespace or self.namespace
         w = watch.Watch()
@@ -193,7 +194,7 @@ class Kube:
                                   WORKFLOWS, field_selector=f"metadata.name={name}", timeout_seconds=int(timeout_s),
                                   _request_timeout=(self.timeout[0], timeout_s + self.timeout[1])):
                 yield event["type"], event["raw_object"]  # an ERROR event arrives as ApiException
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             raise _translate(e, what, self.server) from e
         finally:
             w.stop()

@@ -40,7 +40,7 @@ def lock(s: Session, keys: list[str], now: datetime) -> None:
                   .on_conflict_do_update(index_elements=["key"], set_={"touched_at": now}))
 
 
-def _count(s: Session, *where) -> int:  # noqa: ANN002 - SQLAlchemy clauses
+def _count(s: Session, *where) -> int:
     return s.scalar(select(func.count()).select_from(Scan).where(*where)) or 0
 
 

@@ -3,16 +3,16 @@ Alembic migrations in lib/migrations, never by `create_all`."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime as _DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import DateTime as _DateTime
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class DateTime(TypeDecorator):
@@ -21,17 +21,17 @@ class DateTime(TypeDecorator):
     impl = _DateTime(timezone=True)
     cache_ok = True
 
-    def __init__(self, timezone: bool = True) -> None:  # noqa: ARG002 - same signature as sqlalchemy's
+    def __init__(self, timezone: bool = True) -> None:
         super().__init__()
 
-    def process_bind_param(self, value: datetime | None, dialect):  # noqa: ANN001, ANN201
+    def process_bind_param(self, value: datetime | None, dialect):
         if value is not None and value.tzinfo is None:
             raise ValueError("naive datetime stored; use lib.models.utcnow()")
-        return value.astimezone(timezone.utc) if value is not None else None
+        return value.astimezone(UTC) if value is not None else None
 
-    def process_result_value(self, value: datetime | None, dialect):  # noqa: ANN001, ANN201
+    def process_result_value(self, value: datetime | None, dialect):
         if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
+            return value.replace(tzinfo=UTC)
         return value
 
 

@@ -6,9 +6,9 @@ publishing a token at `/.well-known/scanboard-verification.txt` on the target, o
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
 from urllib.parse import urlsplit
 
 import dns.exception

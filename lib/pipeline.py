@@ -72,9 +72,7 @@ def ready_steps(states: dict[str, str]) -> list[str]:
         deps_ok = True
         for dep in spec.depends:
             dep_state = states.get(dep)
-            if dep_state not in finished:
-                deps_ok = False
-            elif dep_state == "failed" and step_spec(dep).kind != "scanner":
+            if dep_state not in finished or (dep_state == "failed" and step_spec(dep).kind != "scanner"):
                 deps_ok = False
         if deps_ok:
             out.append(spec.name)

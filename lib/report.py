@@ -7,7 +7,7 @@ LaTeX or browser; see the README for the comparison with pandoc/wkhtmltopdf.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +81,7 @@ def render_html(meta: ScanMeta, steps: list[StepOutcome], findings: list[Finding
                                              for f in findings if f.severity == sev]} for sev in SEVERITIES]
     return env.get_template("report.html.j2").render(
         meta=meta,
-        generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         steps=[{**s.to_dict(), "label": SCANNER_LABELS.get(s.step, s.step)} for s in steps],
         total=len(findings),
         severity_rows=[{"severity": s, "count": counts[s], "width": 110 * counts[s] / top,
@@ -111,7 +111,7 @@ def build_report(ws: Workspace, previous: list[Finding], previous_scan: str = ""
     findings = deduplicate(f for s in steps if s.state == "succeeded" for f in s.findings)
     comparable = [f for f in previous if set(f.steps) & ok_steps] if previous_scan else []
     first_seen = {f.issue_fp: f.first_seen for f in comparable}
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     findings = [f.with_seen(first_seen.get(f.issue_fp) or now, now) for f in findings]
     d = diff(findings, comparable)
     doc = findings_document(meta, steps, findings, d, previous_scan)

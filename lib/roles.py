@@ -6,8 +6,9 @@ analyst: asks for scans and sees their own; manager: all history; operator: the 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 ROLES: tuple[str, ...] = ("analyst", "manager", "operator")
 PAGES_BY_ROLE: dict[str, tuple[str, ...]] = {

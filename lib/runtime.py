@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import timedelta
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy.orm import Session, sessionmaker
@@ -71,7 +71,7 @@ class Runtime:
                 if time.monotonic() >= next_proof_check:
                     next_proof_check = time.monotonic() + self.settings.ownership_check_seconds
                     self.check_ownership()
-            except Exception:  # noqa: BLE001 - keep going; everything waiting stays stored
+            except Exception:
                 log.exception("housekeeping pass failed")
 
     def check_ownership(self) -> list[str]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from lib.findings import severity_counts
 from lib.mail import Mailer
@@ -20,7 +21,7 @@ from lib.workspace import StepOutcome, Workspace
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def call_with_timeout(fn: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -30,7 +31,7 @@ def call_with_timeout(fn: Callable[[], Any], timeout: float, what: str) -> Any:
     def target() -> None:
         try:
             box["result"] = fn()
-        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+        except BaseException as e:
             box["error"] = e
 
     t = threading.Thread(target=target, daemon=True, name=f"step-{what}")
@@ -60,7 +61,7 @@ def run_scanner(ws: Workspace, step: str, target: str, options: dict[str, Any], 
         outcome = StepOutcome(step, "failed", tool, message=f"target refused by the scope policy: {e}")
     except ScannerError as e:
         outcome = StepOutcome(step, "failed", tool, message=str(e))
-    except Exception as e:  # noqa: BLE001 - a crashing scanner fails its own step only
+    except Exception as e:
         log(traceback.format_exc(limit=5))
         outcome = StepOutcome(step, "failed", tool, message=f"the scanner crashed: {type(e).__name__}: {e}")
     else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -96,7 +96,7 @@ class LocalReportStore:
                 if p.is_file():
                     st = p.stat()
                     out.append(StoredReport(d.name, name, st.st_size,
-                                            datetime.fromtimestamp(st.st_mtime, timezone.utc)))
+                                            datetime.fromtimestamp(st.st_mtime, UTC)))
         return sorted(out, key=lambda r: (r.modified, r.scan_id, r.name), reverse=True)
 
     def read(self, scan_id: str, name: str) -> bytes:

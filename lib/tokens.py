@@ -12,6 +12,7 @@ import jwt
 ISSUER = "scanboard"
 AUDIENCE = "scanboard-confirm"
 ALGORITHM = "HS256"
+INVALID_LINK = "This confirmation link is not valid. Open the link from the email again."
 MAX_TOKEN_LENGTH = 2048  # a real token is ~300 characters; anything far longer is refused before decoding
 
 
@@ -58,10 +59,10 @@ def verify_token(secret: str, token: str, now: datetime) -> Claims:
     except jwt.MissingRequiredClaimError as e:
         raise TokenError("malformed", f"This confirmation link is incomplete ({e.claim} is missing).") from None
     except jwt.InvalidTokenError:
-        raise TokenError("malformed", "This confirmation link is not valid. Open the link from the email again.") from None
+        raise TokenError("malformed", INVALID_LINK) from None
     sub, jti = payload.get("sub"), payload.get("jti")
     if not isinstance(sub, str) or not isinstance(jti, str) or not sub or not jti:
-        raise TokenError("malformed", "This confirmation link is not valid. Open the link from the email again.")
+        raise TokenError("malformed", INVALID_LINK)
     return Claims(scan_id=sub, jti=jti, expires_at=datetime.fromtimestamp(payload["exp"], now.tzinfo))
 
 

@@ -109,7 +109,7 @@ def validate_request(
         errors["email"] = str(e)
     unknown = set(scanners) - set(SCANNERS)
     if unknown or not scanners:
-        errors["scanners"] = "Choose at least one scanner." if not scanners else f"Unknown scanner(s): {sorted(unknown)}"
+        errors["scanners"] = f"Unknown scanner(s): {sorted(unknown)}" if unknown else "Choose at least one scanner."
     chosen: dict[str, dict[str, Any]] = {}
     for name in SCANNERS:
         if name in scanners:

@@ -135,7 +135,7 @@ def cmd_notify(a: argparse.Namespace, s: Settings) -> int:
             transport.send(a.email, subject, body)
             print(f"notify: report mail sent to {a.email}")
             return 0
-        except Exception as e:  # noqa: BLE001 - any SMTP failure: try again, then let Argo retry
+        except Exception as e:
             print(f"notify: attempt {attempt} failed: {type(e).__name__}: {e}")
             time.sleep(min(30, 2**attempt))
     return 1
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args, load_settings())
-    except Exception as e:  # noqa: BLE001 - a pod's log gets one readable line; Argo retries on the exit code
+    except Exception as e:
         print(f"{args.command}: failed — {type(e).__name__}: {e}", file=sys.stderr)
         return 1
 

@@ -75,4 +75,5 @@ elif scan_id := st.session_state.get("new_scan_done"):
                      icon=":material/mail:")
     elif st.session_state.get("new_scan_mail") == "retrying":
         st.warning("The mail server did not accept the message yet. It is stored and will be retried.")
-    st.page_link("pages/progress.py", label=f"Follow scan {scan_id}", query_params={"scan": scan_id}, icon=":material/account_tree:")
+    st.page_link("pages/progress.py", label=f"Follow scan {scan_id}", query_params={"scan": scan_id},
+                 icon=":material/account_tree:")

@@ -8,8 +8,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import requests
 
@@ -29,7 +29,7 @@ def portal(data_dir: Path, **env: str) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     full_env = {**os.environ, "SCANBOARD_DATA_DIR": str(data_dir), "PUBLIC_BASE_URL": base, **env}
     full_env.pop("SMTP_HOST", None)
-    log = open(data_dir.parent / "streamlit.log", "wb")  # noqa: SIM115 - closed below
+    log = open(data_dir.parent / "streamlit.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true", f"--server.port={port}",
          "--server.address=127.0.0.1", "--browser.gatherUsageStats=false"],
@@ -52,7 +52,7 @@ def portal(data_dir: Path, **env: str) -> Iterator[str]:
         log.close()
 
 
-def wait_for_app(page) -> None:  # noqa: ANN001 - playwright Page
+def wait_for_app(page) -> None:
     """Wait until Streamlit has drawn the app and finished running the script."""
     page.wait_for_selector('[data-testid="stApp"]', timeout=30_000)
     page.wait_for_function(

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
 from lib.config import Settings
 from lib.runtime import Runtime, build_runtime
-from tests.kube_fixtures import *  # noqa: F401,F403 - the Kubernetes API server fixtures
+from tests.kube_fixtures import *  # noqa: F403 - the Kubernetes API server fixtures
 from tests.smtp_server import SmtpServer
 
 
@@ -64,7 +64,7 @@ def wait_until(predicate: Callable[[], object], timeout: float = 60.0, interval:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):  # noqa: ANN001, ANN201 - pytest hook
+def pytest_runtest_makereport(item, call):
     """Keep each phase's report on the test item, so fixtures can tell a failed test (e.g. to save a screenshot)."""
     outcome = yield
     report = outcome.get_result()

@@ -1,4 +1,5 @@
-"""pytest fixtures for the Kubernetes API test server; conftest.py imports them (`from tests.kube_fixtures import *`)."""
+"""pytest fixtures for the Kubernetes API test server; conftest.py imports them
+(`from tests.kube_fixtures import *`)."""
 
 from __future__ import annotations
 

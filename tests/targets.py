@@ -22,9 +22,9 @@ import ssl
 import tempfile
 import threading
 import warnings
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 HOST = "127.0.0.1"
 SERVER_BANNER = "Apache/2.4.41 (Ubuntu) PHP/7.4.3"  # a banner that leaks product and version
@@ -81,10 +81,10 @@ class _CarelessHandler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         return SERVER_BANNER
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         self._answer(body=True)
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self._answer(body=False)
 
     def _answer(self, body: bool) -> None:
@@ -152,7 +152,7 @@ def make_self_signed(directory: Path, hostname: str = "localhost", days: float =
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname),
                       x509.NameAttribute(NameOID.ORGANIZATION_NAME, "scanboard tests")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name).issuer_name(name).public_key(key.public_key())
@@ -179,10 +179,10 @@ class _TlsHandler(socketserver.BaseRequestHandler):
 
     def handle(self) -> None:
         self.request.settimeout(5)
-        with contextlib.suppress(OSError, ssl.SSLError):
-            with self.context.wrap_socket(self.request, server_side=True) as tls:
-                tls.recv(4096)
-                tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        with contextlib.suppress(OSError, ssl.SSLError), \
+                self.context.wrap_socket(self.request, server_side=True) as tls:
+            tls.recv(4096)
+            tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
 
 
 class _TlsServer(socketserver.ThreadingTCPServer):

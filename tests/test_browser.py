@@ -4,7 +4,7 @@ watch the DAG finish, see the findings and the report; and the error paths they 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
@@ -83,7 +83,7 @@ def test_error_paths_are_explained_on_the_page(browser_page, tmp_path) -> None:
 
         # A link signed with this portal's own secret, but a day and a half old.
         secret = (data / "secret.key").read_text().strip()
-        old = make_token(secret, "0123456789ab", new_jti(), datetime.now(timezone.utc) - timedelta(hours=36),
+        old = make_token(secret, "0123456789ab", new_jti(), datetime.now(UTC) - timedelta(hours=36),
                          timedelta(hours=24))
         page.goto(f"{base}/confirm?token={old}")
         expect(page.get_by_text(re.compile("has expired"))).to_be_visible(timeout=30_000)

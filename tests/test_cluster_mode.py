@@ -22,8 +22,8 @@ from lib.intake import confirm, submit
 from lib.models import QUEUED, RUNNING, SUCCEEDED
 from lib.repository import finding_rows, get_scan, get_steps
 from lib.runtime import build_runtime
-from tests.webhook_server import WebhookServer
 from tests.targets import http_target
+from tests.webhook_server import WebhookServer
 
 ROOT = Path(__file__).resolve().parents[1]
 BUCKET = "scanboard-reports-test"
@@ -56,7 +56,8 @@ def webhook():
 @pytest.fixture
 def argo_settings(make_settings, s3, webhook, kubeconfig):
     return make_settings(
-        scanboard_mode="argo", scanboard_secret_key="jwt-secret-for-tests-0123456789-abcdef", argo_webhook_url=webhook.url,
+        scanboard_mode="argo", scanboard_secret_key="jwt-secret-for-tests-0123456789-abcdef",
+        argo_webhook_url=webhook.url,
         argo_webhook_token=webhook.token, kubeconfig=str(kubeconfig), reports_bucket=BUCKET, s3_endpoint_url=s3,
         scope_allow_loopback=True, scope_allow_private=True, ownership_proof="off")
 

@@ -3,6 +3,7 @@ when a workflow fans out into thousands of retried items."""
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -97,7 +98,7 @@ def test_taskgroup_over_the_limit_collapses_with_counts():
                                               "process-tasks ×10", "finish"]
     c = small.nodes[3]
     assert c.kind == "collapsed" and c.state == "failed" and c.counts == {"succeeded": 9, "failed": 1}
-    assert "10 items collapsed: 9 succeeded, 1 failed" == c.message
+    assert c.message == "10 items collapsed: 9 succeeded, 1 failed"
     assert (by_label["process-tasks"], c.id) in small.edges and (c.id, by_label["finish"]) in small.edges
     # under the limit nothing collapses
     assert not [n for n in condense(view, max_fanout=10).nodes if n.kind == "collapsed"]
@@ -168,7 +169,7 @@ def test_empty_view_draws_its_note():
 
 def test_layers_of_a_long_chain_need_no_recursion():
     ids = [f"n{i}" for i in range(5000)]
-    layer = layers(ids, list(zip(ids, ids[1:], strict=False)))
+    layer = layers(ids, list(itertools.pairwise(ids)))
     assert layer["n0"] == 0 and layer["n4999"] == 4999
     # cycles are tolerated as before: a parent still being visited counts as depth 0
     assert layers(["a", "b"], [("a", "b"), ("b", "a")]) == {"a": 2, "b": 1}

@@ -153,7 +153,7 @@ def test_default_command_is_the_portal_and_the_worker_can_replace_it():
 
 
 class _Health(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 (http.server API)
+    def do_GET(self):
         ok = self.path == "/_stcore/health"
         self.send_response(200 if ok else 404)
         self.end_headers()

@@ -3,7 +3,7 @@ Whatever comes in, the answer is a value or our own error with a message, never 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,7 +12,7 @@ from lib.scope import ScopeError, ScopePolicy, check_url
 from lib.tokens import TokenError, verify_token
 from lib.validation import RequestInvalid, validate_request
 
-NOW = datetime(2026, 11, 22, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, tzinfo=UTC)
 POLICY = ScopePolicy()
 
 
@@ -56,10 +56,11 @@ def test_request_validation_never_crashes(target: str, email: str, scanners: dic
         assert req.scanners and "\n" not in req.email
 
 
+BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 tokens = st.one_of(
     st.text(max_size=3000),
     st.builds(lambda a, b, c: f"{a}.{b}.{c}", st.text(max_size=200), st.text(max_size=400), st.text(max_size=100)),
-    st.builds(lambda b: f"eyJhbGciOiJIUzI1NiJ9.{b}.sig", st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", max_size=300)),
+    st.builds(lambda b: f"eyJhbGciOiJIUzI1NiJ9.{b}.sig", st.text(alphabet=BASE64URL, max_size=300)),
 )
 
 

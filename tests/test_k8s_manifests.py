@@ -450,7 +450,7 @@ class _Listener(BaseHTTPRequestHandler):
 
     received: list[dict] = []
 
-    def do_POST(self):  # noqa: N802 (http.server API)
+    def do_POST(self):
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length)
         type(self).received.append({"path": self.path, "headers": dict(self.headers), "body": body})

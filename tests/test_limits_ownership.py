@@ -78,7 +78,7 @@ class _Site:
         site = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 body = site.files.get(self.path)
                 self.send_response(200 if body is not None else 404)
                 data = (body or "not found").encode()

@@ -29,8 +29,8 @@ from lib.scanners.zap import parse_zap_json
 from tests.targets import open_ports, tls_target
 
 # SCANBOARD_FUZZ_EXAMPLES=5000 for a deeper run than the suite's default
-FUZZ = settings(max_examples=int(os.environ.get("SCANBOARD_FUZZ_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                       HealthCheck.too_slow])
+FUZZ = settings(max_examples=int(os.environ.get("SCANBOARD_FUZZ_EXAMPLES", "150")), deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 ZAP_FIXTURES = sorted((Path(__file__).parent / "fixtures" / "zap").glob("*.json"))
 
 json_values = st.recursive(
@@ -46,10 +46,10 @@ def _paths(doc, prefix=()):
     yield prefix
     if isinstance(doc, dict):
         for k, v in doc.items():
-            yield from _paths(v, prefix + (k,))
+            yield from _paths(v, (*prefix, k))
     elif isinstance(doc, list):
         for i, v in enumerate(doc[:6]):  # the first few items are representative
-            yield from _paths(v, prefix + (i,))
+            yield from _paths(v, (*prefix, i))
 
 
 def _mutate(doc, path, value, delete):

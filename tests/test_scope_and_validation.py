@@ -39,7 +39,7 @@ def test_cluster_default_refuses_internal_addresses(url: str, addr: str, why: st
 
 
 def test_every_resolved_address_is_checked() -> None:
-    with pytest.raises(ScopeError, match="10.1.2.3"):
+    with pytest.raises(ScopeError, match=r"10\.1\.2\.3"):
         check_url("https://rebind.example/", CLUSTER, fixed("93.184.215.14", "10.1.2.3"))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -97,9 +97,8 @@ def test_closed_port_is_reported_as_no_tls(tmp_path):
 
 @pytest.mark.slow
 def test_plain_http_port_is_a_clear_step_failure(tmp_path):
-    with http_target() as port:
-        with pytest.raises(ScannerError, match="could not complete a TLS handshake"):
-            SslyzeScanner().run(_ctx(tmp_path, f"https://127.0.0.1:{port}/"))
+    with http_target() as port, pytest.raises(ScannerError, match="could not complete a TLS handshake"):
+        SslyzeScanner().run(_ctx(tmp_path, f"https://127.0.0.1:{port}/"))
 
 
 def test_timeout_is_a_clear_step_failure(tmp_path):
@@ -141,9 +140,9 @@ def test_vulnerabilities_in_sslyze_output_become_findings(legacy_scan):
 @pytest.mark.slow
 def test_expiry_is_judged_against_the_clock(legacy_scan):
     _, in_a_year = parse_sslyze_json(legacy_scan["raw"], "localhost",
-                                     now=datetime.now(timezone.utc) + timedelta(days=365))
+                                     now=datetime.now(UTC) + timedelta(days=365))
     _, last_month = parse_sslyze_json(legacy_scan["raw"], "localhost",
-                                      now=datetime.now(timezone.utc) - timedelta(days=40))
+                                      now=datetime.now(UTC) - timedelta(days=40))
     assert "cert-expired" in {f.rule_id for f in in_a_year}
     assert {"cert-not-yet-valid"} <= {f.rule_id for f in last_month}
 

@@ -22,8 +22,9 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import hcl2
 import pytest
@@ -50,7 +51,7 @@ def _load_hcl(text: str) -> dict[str, Any]:
     return hcl2.loads(text, serialization_options=_HCL_OPTIONS)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _config() -> dict[str, Any]:
     """All files merged: {"variable": {name: body}, "locals": {...}, "resource": {(type, name): body}, ...}."""
     merged: dict[str, Any] = {
@@ -176,7 +177,7 @@ _CLOSE = ")]}"
 
 
 class _Line:
-    __slots__ = ("number", "text", "code", "comment_col", "net", "assign_col", "heredoc", "blank", "masked")
+    __slots__ = ("assign_col", "blank", "code", "comment_col", "heredoc", "masked", "net", "number", "text")
 
     def __init__(self, number: int, text: str) -> None:
         self.number = number

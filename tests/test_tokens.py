@@ -6,7 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from lib.tokens import AUDIENCE, ISSUER, MAX_TOKEN_LENGTH, TokenError, make_token, verify_token
 
 SECRET = "s3cret-for-tests-only-0123456789abcdef"
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 TTL = timedelta(hours=24)
 
 

@@ -6,9 +6,11 @@ import streamlit as st
 
 from lib.findings import SEVERITIES
 
-STATUS_ICONS = {"awaiting_confirmation": ":material/mail:", "awaiting_ownership": ":material/verified_user:", "queued": ":material/hourglass_top:",
-                "running": ":material/autorenew:", "succeeded": ":material/check_circle:",
-                "partial": ":material/warning:", "failed": ":material/cancel:"}
+STATUS_ICONS = {
+    "awaiting_confirmation": ":material/mail:", "awaiting_ownership": ":material/verified_user:",
+    "queued": ":material/hourglass_top:", "running": ":material/autorenew:",
+    "succeeded": ":material/check_circle:", "partial": ":material/warning:", "failed": ":material/cancel:",
+}
 
 
 def status_label(status: str) -> str:

@@ -7,9 +7,10 @@ timed out, output unparseable); the engine fails that step only and the other sc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from lib.findings import Finding

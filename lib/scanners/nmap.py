@@ -81,9 +81,9 @@ def parse_nmap_xml(text: str | bytes) -> NmapReport:
             if not (portid.isascii() and portid.isdigit() and len(portid) <= 5 and 0 < int(portid) < 65536):
                 raise ScannerError(f"nmap XML has an invalid port number {portid!r}")
             svc = port.find("service")
-            get = (lambda k: (svc.get(k) or "") if svc is not None else "")  # noqa: E731
-            open_ports.append(NmapPort(int(portid), port.get("protocol", "tcp"), get("name"), get("product"),
-                                       get("version"), get("extrainfo")))
+            name, product, version, extra = (
+                (svc.get(k) or "") if svc is not None else "" for k in ("name", "product", "version", "extrainfo"))
+            open_ports.append(NmapPort(int(portid), port.get("protocol", "tcp"), name, product, version, extra))
         hosts.setdefault(addr, []).extend(open_ports)
     return NmapReport(root.get("version", ""), hosts)
 

@@ -12,9 +12,9 @@ import re
 import signal
 import subprocess
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from lib.scanners.base import ScannerError
 

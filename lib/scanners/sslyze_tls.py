@@ -17,7 +17,7 @@ import json
 import re
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from lib.findings import Asset, Finding, canonical_url
@@ -169,7 +169,7 @@ def _time(text: str) -> datetime:
         t = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
         raise _Bad(f"bad timestamp {text!r}") from exc
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def parse_sslyze_json(text: str | bytes, host: str = "", now: datetime | None = None) -> tuple[str, list[Finding]]:
@@ -180,7 +180,7 @@ def parse_sslyze_json(text: str | bytes, host: str = "", now: datetime | None = 
     except (ValueError, TypeError, RecursionError) as exc:
         raise ScannerError(f"sslyze JSON output is unreadable: {exc}") from exc
     try:
-        return _parse(doc, host, now or datetime.now(timezone.utc))
+        return _parse(doc, host, now or datetime.now(UTC))
     except _Bad as exc:
         raise ScannerError(f"sslyze JSON output has an unexpected shape: {exc}") from exc
     except (RecursionError, OverflowError) as exc:

@@ -8,7 +8,7 @@ import json
 import socket
 import ssl
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from cryptography import x509
 
@@ -70,7 +70,7 @@ class BuiltinTls:
             with _handshake(host, port, unverified, timeout) as s:
                 der = s.getpeercert(binary_form=True)
                 raw.update(version=s.version(), cipher=s.cipher())
-        except (ConnectionRefusedError, socket.timeout, TimeoutError) as e:
+        except (ConnectionRefusedError, TimeoutError) as e:
             (ctx.raw_dir / "tls.json").write_text(json.dumps({**raw, "error": str(e)}))
             finding = Finding(TOOL, "tls-unavailable", f"No TLS service on port {port}", "medium", asset, VERSION,
                               "high", ("CWE-319",), evidence=f"Connecting to {host}:{port}: {e}",
@@ -104,7 +104,7 @@ class BuiltinTls:
 
     def _certificate_findings(self, cert: x509.Certificate, asset: Asset) -> list[Finding]:
         out = []
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         not_after = cert.not_valid_after_utc
         if not_after <= now:
             out.append(Finding(TOOL, "cert-expired", "TLS certificate has expired", "high", asset, VERSION, "high",
@@ -116,7 +116,8 @@ class BuiltinTls:
                                evidence=f"notAfter {not_after.isoformat()}",
                                remediation="Renew the certificate, ideally automatically (ACME)."))
         if cert.issuer == cert.subject:
-            out.append(Finding(TOOL, "cert-self-signed", "TLS certificate is self-signed", "medium", replace(asset, param="issuer"), VERSION,
+            out.append(Finding(TOOL, "cert-self-signed", "TLS certificate is self-signed", "medium",
+                               replace(asset, param="issuer"), VERSION,
                                "high", ("CWE-295",), evidence=f"issuer = subject = {cert.subject.rfc4514_string()}",
                                remediation="Use a certificate from a publicly trusted CA."))
         return out
@@ -133,6 +134,7 @@ class BuiltinTls:
             return [Finding(TOOL, "cert-hostname-mismatch", "TLS certificate does not match the host name", "high",
                             asset, VERSION, "high", ("CWE-297",), evidence=reason,
                             remediation=f"Use a certificate whose subjectAltName covers {host}.")]
-        return [Finding(TOOL, "cert-untrusted", "TLS certificate is not trusted", "high", replace(asset, param="chain"), VERSION, "high",
+        return [Finding(TOOL, "cert-untrusted", "TLS certificate is not trusted", "high",
+                        replace(asset, param="chain"), VERSION, "high",
                         ("CWE-295",), evidence=reason, remediation="Use a certificate from a publicly trusted CA "
                         "and send the full chain.")]
