@@ -24,18 +24,24 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import pandas as pd  # noqa: E402
-import requests  # noqa: E402
+import pandas as pd
+import requests
 
-from lib.cluster import (ClusterSnapshots, cluster_view, kube_from_settings, node_count_figure,  # noqa: E402
-                         snapshot_samples, take_snapshot)
-from lib.config import Settings  # noqa: E402
-from tests.kube_api_server import KubeApiServer  # noqa: E402
+from lib.cluster import (
+    ClusterSnapshots,
+    cluster_view,
+    kube_from_settings,
+    node_count_figure,
+    snapshot_samples,
+    take_snapshot,
+)
+from lib.config import Settings
+from tests.kube_api_server import KubeApiServer
 
 GOAL_S = 1.0
 NODES = 1000
@@ -52,7 +58,7 @@ def synthetic_cluster(api: KubeApiServer, nodes: int = NODES, pods: int = PODS, 
     """EKS-shaped: 10% `general` on-demand nodes, the rest `spot`; pods spread over them (daemonsets, scan pods
     of a few hundred Workflows), 5% pending and unschedulable; autoscaler events and its status ConfigMap."""
     rng = random.Random(seed)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     names = []
     for i in range(nodes):
         group, cap = ("general", "ON_DEMAND") if i < nodes // 10 else ("spot", "SPOT")
@@ -116,7 +122,7 @@ def synthetic_cluster(api: KubeApiServer, nodes: int = NODES, pods: int = PODS, 
 
 
 def synthetic_history(snap_samples, hours: int = 6, every_s: int = 15, scans: int = 500):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows = []
     n = hours * 3600 // every_s
     for i in range(n):
@@ -181,7 +187,8 @@ def main() -> None:
               f"events={len(view.events):,} node_groups={len(view.capacity)} samples={len(samples):,}")
         print(f"snapshot (4 API calls, JSON decode): {snap_s:.3f} s; frames + snapshot figures: {frames_s:.3f} s; "
               f"node-count figure (6 h of samples, 500 scan starts): {history_fig_s:.3f} s")
-        print(f"total per refresh: runs {[round(r[3], 3) for r in runs]} -> median {total_s:.3f} s (goal <= {GOAL_S} s)")
+        print(f"total per refresh: runs {[round(r[3], 3) for r in runs]} -> median {total_s:.3f} s "
+              f"(goal <= {GOAL_S} s)")
         print(f"API requests per snapshot: {per_snapshot}")
         print(f"50 concurrent viewers on the shared snapshot: {shared_requests} API requests in {shared_s:.3f} s")
         print(f"peer (requests.get + json.loads of the pod list): {peer_s:.3f} s; total/peer = {total_s / peer_s:.1f}x")

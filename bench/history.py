@@ -24,19 +24,18 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import delete, func, insert, select  # noqa: E402
+from sqlalchemy import delete, func, insert, select
 
-from lib.db import make_engine, migrate, session_factory  # noqa: E402
-from lib.findings import SEVERITIES  # noqa: E402
-from lib.history import HistoryFilters, ScanFacts, export_csv, history_view  # noqa: E402
-from lib.history_charts import history_figures  # noqa: E402
-from lib.models import FindingRecord, Scan, Step  # noqa: E402
-from lib.pipeline import SCANNERS  # noqa: E402
+from lib.db import make_engine, migrate, session_factory
+from lib.history import HistoryFilters, ScanFacts, export_csv, history_view
+from lib.history_charts import history_figures
+from lib.models import FindingRecord, Scan, Step
+from lib.pipeline import SCANNERS
 
 GOAL_COLD_S = 1.0
 GOAL_WARM_S = 0.150
@@ -48,7 +47,7 @@ SEVERITY_MEANS = {"critical": 0.1, "high": 0.4, "medium": 1.0, "low": 1.2, "info
 def populate(sessions, n: int, days: int = 365, hosts: int = 2000, seed: int = 7) -> int:
     """n scans over `days` days with their steps, severity/diff counts and finding rows; returns finding rows."""
     rng = random.Random(seed)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     nfind = 0
     batch = 5000
     for lo in range(0, n, batch):
@@ -59,7 +58,8 @@ def populate(sessions, n: int, days: int = 365, hosts: int = 2000, seed: int = 7
             requested = now - timedelta(seconds=rng.uniform(0, days * 86400))
             status = rng.choice(STATUSES)
             chosen = [s for s in SCANNERS if rng.random() < 0.7] or ["web"]
-            confirmed = requested + timedelta(seconds=rng.expovariate(1 / 300)) if status != "awaiting_confirmation" else None
+            confirmed = (requested + timedelta(seconds=rng.expovariate(1 / 300))
+                         if status != "awaiting_confirmation" else None)
             started = confirmed + timedelta(seconds=rng.uniform(1, 30)) if confirmed and status != "queued" else None
             finished, counts, diff = None, {}, {}
             t = started
@@ -90,7 +90,8 @@ def populate(sessions, n: int, days: int = 365, hosts: int = 2000, seed: int = 7
                 steps.append({"scan_id": sid, "name": name, "state": "succeeded" if finished else "pending",
                               "started_at": t if finished else None, "finished_at": finished})
             scans.append({"id": sid, "target": f"https://{host}/", "host": host,
-                          "requester_email": f"user{rng.randrange(200)}@example.com", "scanners": {c: {} for c in chosen},
+                          "requester_email": f"user{rng.randrange(200)}@example.com",
+                          "scanners": {c: {} for c in chosen},
                           "status": status, "created_at": requested, "confirmed_at": confirmed,
                           "started_at": started, "finished_at": finished, "severity_counts": counts,
                           "diff_counts": diff, "report_key": f"reports/{sid}/" if counts else ""})

@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -76,7 +76,7 @@ def take_snapshot(kube: Kube, now: datetime | None = None) -> ClusterSnapshot:
     except KubeError as e:
         if e.reason != "not_found":
             warnings.append(e.message)
-    return ClusterSnapshot(now or datetime.now(timezone.utc), nodes, pods, events, status, 4, tuple(warnings))
+    return ClusterSnapshot(now or datetime.now(UTC), nodes, pods, events, status, 4, tuple(warnings))
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ class ClusterSnapshots:
                 return self._state
             self._at = self._clock()
             self.attempts += 1
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             try:
                 if self._kube is None:
                     self._kube = self._connect()
@@ -274,7 +274,8 @@ def events_frame(snap: ClusterSnapshot) -> pd.DataFrame:
     for e in snap.events:
         obj = e.get("involvedObject") or {}
         when = _ts(e.get("lastTimestamp") or e.get("eventTime") or (e.get("metadata") or {}).get("creationTimestamp"))
-        rows.append({"time": when, "reason": e.get("reason", ""), "object": f"{obj.get('kind', '')}/{obj.get('name', '')}",
+        rows.append({"time": when, "reason": e.get("reason", ""),
+                     "object": f"{obj.get('kind', '')}/{obj.get('name', '')}",
                      "namespace": (e.get("metadata") or {}).get("namespace", ""), "message": e.get("message", ""),
                      "count": int(e.get("count") or 1)})
     out = pd.DataFrame(rows, columns=EVENT_COLUMNS)

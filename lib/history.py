@@ -11,9 +11,10 @@ Nothing here imports Streamlit: the page caches views with st.cache_data(ttl=...
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -82,7 +83,7 @@ class HistoryFilters:
 
     @classmethod
     def default(cls, today: date | None = None) -> HistoryFilters:
-        today = today or datetime.now(timezone.utc).date()
+        today = today or datetime.now(UTC).date()
         return cls(start=today - timedelta(days=DEFAULT_DAYS - 1), end=today)
 
     @classmethod
@@ -112,9 +113,9 @@ class HistoryFilters:
         """SQL conditions on Scan for these filters (indexed columns first)."""
         conds: list[ColumnElement[bool]] = []
         if self.start:
-            conds.append(Scan.created_at >= datetime.combine(self.start, time.min, timezone.utc))
+            conds.append(Scan.created_at >= datetime.combine(self.start, time.min, UTC))
         if self.end:
-            conds.append(Scan.created_at < datetime.combine(self.end + timedelta(days=1), time.min, timezone.utc))
+            conds.append(Scan.created_at < datetime.combine(self.end + timedelta(days=1), time.min, UTC))
         if self.domain:
             conds.append(or_(Scan.host == self.domain, Scan.host.like(f"%.{_like_escape(self.domain)}", escape="\\")))
         if self.requester:
@@ -475,7 +476,7 @@ class HistoryView:
     top_targets: pd.DataFrame
     new_vs_fixed: pd.DataFrame
     lifecycle: pd.DataFrame
-    computed_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    computed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 def build_view(filters: HistoryFilters, facts: pd.DataFrame, rows: pd.DataFrame) -> HistoryView:

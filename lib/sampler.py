@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import String, delete, insert, select, type_coerce
@@ -32,7 +32,8 @@ def pool_probe(engine: object) -> Probe:
 
     def probe() -> list[Sample]:
         stats = engine.stats()  # type: ignore[attr-defined] - LocalEngine.stats()
-        return [("workers_busy", "", "", float(stats.busy)), ("workers_idle", "", "", float(stats.workers - stats.busy)),
+        return [("workers_busy", "", "", float(stats.busy)),
+                ("workers_idle", "", "", float(stats.workers - stats.busy)),
                 ("queue_length", "", "", float(stats.queued))]
 
     return probe
@@ -68,7 +69,7 @@ class Sampler:
 
     def sample_once(self, now: datetime | None = None) -> int:
         """Take and store one sample; returns the number of rows written."""
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         rows = [{"taken_at": now, "metric": m, "group": g, "capacity_type": c, "value": v}
                 for m, g, c, v in self.probe()]
         with self.sessions.begin() as s:
@@ -96,7 +97,7 @@ class Sampler:
         while True:
             try:
                 self.sample_once()
-            except Exception:  # noqa: BLE001 - a failed sample must not stop the sampler
+            except Exception:
                 log.exception("cluster sample failed")
             if self._stop.wait(self.interval_s):
                 return

@@ -4,12 +4,19 @@ the sampler. Live: the fragment below re-runs every interval; the API is listed 
 viewers together (lib.cluster.ClusterSnapshots).
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
-from lib.cluster import ClusterSnapshots, ClusterView, cluster_view, kube_from_settings, node_count_figure, pool_figure
-from lib.cluster import summary
+from lib.cluster import (
+    ClusterSnapshots,
+    ClusterView,
+    cluster_view,
+    kube_from_settings,
+    node_count_figure,
+    pool_figure,
+    summary,
+)
 from lib.sampler import samples_frame, scan_starts
 from ui.runtime import get_runtime
 
@@ -21,8 +28,8 @@ db_url = rt.settings.db_url
 
 
 @st.cache_data(ttl=interval, max_entries=16, show_spinner=False)
-def _history(db_url: str, hours: int, with_scans: bool):  # noqa: ANN202 - (samples, scan starts)
-    since = datetime.now(timezone.utc) - timedelta(hours=hours)
+def _history(db_url: str, hours: int, with_scans: bool):
+    since = datetime.now(UTC) - timedelta(hours=hours)
     sessions = get_runtime().sessions
     return samples_frame(sessions, since), scan_starts(sessions, since) if with_scans else None
 
@@ -35,7 +42,7 @@ def _fallback_snapshots(db_url: str) -> ClusterSnapshots:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _view(db_url: str, taken_at: str, _snapshot) -> ClusterView:  # noqa: ANN001 - keyed by the snapshot's time
+def _view(db_url: str, taken_at: str, _snapshot) -> ClusterView:
     return cluster_view(_snapshot)
 
 

@@ -21,7 +21,7 @@ TTL_S = 60
 
 
 @st.cache_resource(show_spinner=False)
-def _facts(db_url: str, _sessions) -> ScanFacts:  # noqa: ANN001 - sessionmaker, not hashed
+def _facts(db_url: str, _sessions) -> ScanFacts:
     return ScanFacts(_sessions, ttl_s=TTL_S / 2)
 
 
@@ -65,7 +65,7 @@ with st.container(border=True):
     scanners = c5.multiselect("Scanner", SCANNERS, default=list(current.scanners), key="h_scanner",
                               format_func=lambda s: SCANNER_LABELS.get(s, s), placeholder="any scanner")
 
-start, end = (tuple(picked) + (None, None))[:2] if isinstance(picked, (tuple, list)) else (picked, picked)
+start, end = (*tuple(picked), None, None)[:2] if isinstance(picked, (tuple, list)) else (picked, picked)
 me = viewer()
 filters = HistoryFilters(start=start or current.start, end=end or start or current.end, domain=domain,
                          requester=requester if me.sees_all_scans() else me.email,

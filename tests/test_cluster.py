@@ -5,19 +5,26 @@ events and status, one API list per resource per interval for any number of view
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from lib.cluster import (ClusterSnapshots, cluster_view, kube_from_settings, node_count_figure, quantity,
-                         snapshot_samples, take_snapshot)
+from lib.cluster import (
+    ClusterSnapshots,
+    cluster_view,
+    kube_from_settings,
+    node_count_figure,
+    quantity,
+    snapshot_samples,
+    take_snapshot,
+)
 from lib.kube import KubeError
 from lib.models import ClusterSample
 from lib.sampler import Sampler, cluster_probe, samples_frame, scan_starts
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 WF = "workflows.argoproj.io/workflow"
 
 
@@ -46,7 +53,8 @@ def pod(name, namespace="scanboard", node_name=None, phase="Running", labels=Non
         spec["initContainers"] = [{"name": "init", "resources": {"requests": {"cpu": init_cpu}}}]
     if node_name:
         spec["nodeName"] = node_name
-    return {"metadata": {"name": name, "namespace": namespace, "labels": labels or {}, "creationTimestamp": ts(age_min)},
+    return {"metadata": {"name": name, "namespace": namespace, "labels": labels or {},
+                         "creationTimestamp": ts(age_min)},
             "spec": spec, "status": {"phase": phase, **(status_extra or {})}}
 
 
@@ -141,7 +149,7 @@ def test_pending_pods_with_reason_and_owning_scan(kube):
     assert mine["reason"] == "Unschedulable" and "Insufficient cpu" in mine["message"]
     assert pending.loc["tool-pull", "reason"] == "ImagePullBackOff" and pd.isna(pending.loc["tool-pull", "scan"])
     assert pd.isna(pending.loc["other-wf-pod", "scan"])  # a Workflow, but not a scan's
-    assert list(cluster_view(take_snapshot(kube)).pending["pod"])[0] == "scan-abcdefabcdef-portscan-3"  # oldest
+    assert cluster_view(take_snapshot(kube)).pending["pod"].iloc[0] == "scan-abcdefabcdef-portscan-3"  # oldest
 
 
 def test_autoscaler_events_only_the_three_reasons_newest_first(kube):
@@ -215,7 +223,7 @@ def test_sampler_records_each_snapshot_once_and_prunes_old_rows(cluster, kubecon
     clock = [0.0]
     shared = ClusterSnapshots(lambda: kube_from_settings(settings), interval_s=10, clock=lambda: clock[0])
     sampler = Sampler(runtime.sessions, cluster_probe(shared), interval_s=10, retention_hours=1, cluster=shared)
-    t0 = datetime.now(timezone.utc)
+    t0 = datetime.now(UTC)
     assert sampler.sample_once(t0) == 5
     assert sampler.sample_once(t0 + timedelta(seconds=5)) == 0  # same snapshot: not recorded twice
     cluster.put("nodes", node("ip-10-0-2-22.ec2.internal", eks("spot", "SPOT", "m5.xlarge", "us-east-1a")))
@@ -234,14 +242,14 @@ def test_sampler_records_each_snapshot_once_and_prunes_old_rows(cluster, kubecon
 def test_embedded_runtime_samples_the_worker_pool(runtime):
     assert runtime.sampler is not None and runtime.sampler.cluster is None
     runtime.sampler.sample_once()
-    frame = samples_frame(runtime.sessions, datetime.now(timezone.utc) - timedelta(minutes=5))
+    frame = samples_frame(runtime.sessions, datetime.now(UTC) - timedelta(minutes=5))
     last = frame.groupby("metric")["value"].last().to_dict()
     assert last == {"queue_length": 0.0, "workers_busy": 0.0, "workers_idle": float(runtime.settings.scan_workers)}
 
 
 def test_node_count_figure_marks_scan_starts(kube, runtime):
 
-    t0 = datetime.now(timezone.utc)
+    t0 = datetime.now(UTC)
     rows = [{"taken_at": t0 + timedelta(minutes=i), "metric": m, "group": g, "capacity_type": c, "value": v}
             for i in range(3) for m, g, c, v in snapshot_samples(take_snapshot(kube))]
     starts = pd.DataFrame({"scan": ["0123456789ab"], "started": [t0 + timedelta(minutes=1)]})

@@ -49,7 +49,8 @@ def argo_app(make_settings, monkeypatch, kubeconfig):
 def seed(sessions) -> None:
     now = utcnow() - timedelta(hours=2)
     rows = [("aaaaaaaaaaa1", "a.example.com", "ana@example.com", "succeeded", {"web": {}}, {"high": 2}, True),
-            ("aaaaaaaaaaa2", "shop.a.example.com", "bob@example.com", "partial", {"web": {}, "tls": {}}, {"low": 1}, True),
+            ("aaaaaaaaaaa2", "shop.a.example.com", "bob@example.com", "partial", {"web": {}, "tls": {}}, {"low": 1},
+             True),
             ("bbbbbbbbbbb3", "b.example.org", "bob@example.com", "failed", {"tls": {}}, {}, False)]
     with sessions.begin() as s:
         for i, (sid, host, email, status, scanners, counts, report) in enumerate(rows):
@@ -82,7 +83,8 @@ def test_history_filters_change_every_number_and_live_in_the_url(app) -> None:
     assert len(app.get("plotly_chart")) == 6
     table = scans_table(app)
     assert set(table["scan"]) == {"aaaaaaaaaaa1", "aaaaaaaaaaa2", "bbbbbbbbbbb3"}
-    assert "/progress?scan=aaaaaaaaaaa1" in set(table["progress"]) and "/reports?scan=aaaaaaaaaaa1" in set(table["report"])
+    assert "/progress?scan=aaaaaaaaaaa1" in set(table["progress"])
+    assert "/reports?scan=aaaaaaaaaaa1" in set(table["report"])
     assert [b for b in app.get("download_button") if "CSV" in b.proto.label]
     assert {"from", "to"} <= set(app.query_params)
 
