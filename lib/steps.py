@@ -14,7 +14,7 @@ from lib.findings import severity_counts
 from lib.mail import Mailer
 from lib.messages import report_email
 from lib.scanners import choose
-from lib.scanners.base import ScanContext, ScannerError
+from lib.scanners.base import ScanContext, ScannerError, ScannerResult
 from lib.scope import ScopeError, ScopePolicy, check_url
 from lib.storage import ReportStore
 from lib.workspace import StepOutcome, Workspace
@@ -44,6 +44,15 @@ def call_with_timeout(fn: Callable[[], Any], timeout: float, what: str) -> Any:
     return box["result"]
 
 
+def succeeded(step: str, result: ScannerResult) -> StepOutcome:
+    """A scanner's result as its step's outcome, each finding tagged with the step that found it."""
+    findings = [replace(f, steps=(step,)) for f in result.findings]
+    counts = severity_counts(findings)
+    summary = result.summary or ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no findings"
+    return StepOutcome(step, "succeeded", result.tool, result.tool_version, summary, "", list(result.raw_files),
+                       findings)
+
+
 def run_scanner(ws: Workspace, step: str, target: str, options: dict[str, Any], policy: ScopePolicy,
                 timeout: float, log: Callable[[str], None] = lambda _: None, prefer: str = "") -> StepOutcome:
     """Run one scanner step and store its outcome in the workspace. Never raises for a scanner problem: the
@@ -65,11 +74,7 @@ def run_scanner(ws: Workspace, step: str, target: str, options: dict[str, Any], 
         log(traceback.format_exc(limit=5))
         outcome = StepOutcome(step, "failed", tool, message=f"the scanner crashed: {type(e).__name__}: {e}")
     else:
-        findings = [replace(f, steps=(step,)) for f in result.findings]
-        counts = severity_counts(findings)
-        summary = result.summary or ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no findings"
-        outcome = StepOutcome(step, "succeeded", result.tool, result.tool_version, summary, "",
-                              list(result.raw_files), findings)
+        outcome = succeeded(step, result)
     outcome.started_at, outcome.finished_at = started, _now()
     log(f"{step}: {outcome.state}" + (f" — {outcome.message}" if outcome.message else f" — {outcome.summary}"))
     ws.write_step(outcome)

@@ -13,7 +13,6 @@ import json
 import logging
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -25,7 +24,7 @@ from lib.pipeline import SCANNERS
 from lib.report import build_report
 from lib.scanners.base import ScanContext, ScannerError
 from lib.scanners.zap import parse_zap_file
-from lib.steps import publish, run_scanner
+from lib.steps import publish, run_scanner, succeeded
 from lib.storage import LocalReportStore, ReportStore, S3ReportStore, read_findings
 from lib.workspace import ScanMeta, StepOutcome, Workspace
 
@@ -75,9 +74,7 @@ def cmd_parse(a: argparse.Namespace, s: Settings) -> int:
         ws.write_step(StepOutcome(a.step, "failed", a.tool, message=str(e)))
         print(f"{a.step}: failed — {e}")
         return 1
-    findings = [replace(f, steps=(a.step,)) for f in result.findings]
-    ws.write_step(StepOutcome(a.step, "succeeded", result.tool, result.tool_version, result.summary, "",
-                              result.raw_files, findings))
+    ws.write_step(succeeded(a.step, result))
     return 0
 
 
