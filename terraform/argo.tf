@@ -57,8 +57,8 @@ locals {
     app_namespace     = local.app_namespace
     portal_sa         = local.portal_sa
     workflow_sa       = local.workflow_sa
-    portal_role_arn   = aws_iam_role.app["portal"].arn
-    workflow_role_arn = aws_iam_role.app["workflow"].arn
+    portal_role_arn   = aws_iam_role.irsa["portal"].arn
+    workflow_role_arn = aws_iam_role.irsa["workflow"].arn
     app_configmap     = local.app_configmap
     bucket_env_var    = local.bucket_env_var
     reports_bucket    = aws_s3_bucket.reports.id
@@ -205,7 +205,6 @@ resource "helm_release" "argocd_root_app" {
     helm_release.cluster_autoscaler,
     kubernetes_storage_class_v1.efs,
     kubernetes_storage_class_v1.gp3,
-    aws_iam_role_policy.portal,
-    aws_iam_role_policy.workflow,
+    aws_iam_role_policy.irsa,
   ]
 }

@@ -1,6 +1,6 @@
-# Cluster Autoscaler: IRSA role with the least-privilege policy of the autoscaler's AWS documentation
+# Cluster Autoscaler: the least-privilege policy of the autoscaler's AWS documentation
 # (cluster-autoscaler/cloudprovider/aws/README.md, "Full Cluster Autoscaler Features Policy"), its write actions
-# restricted to this cluster's tagged Auto Scaling groups, and the Helm release.
+# restricted to this cluster's tagged Auto Scaling groups, for its IRSA role (irsa.tf); and the Helm release.
 #
 # Deployed by Helm from terraform, not as an Argo CD Application: it needs values only terraform knows (the IRSA
 # role ARN, the cluster name, the region), it is cluster infrastructure that must run before the first scan
@@ -9,30 +9,6 @@ locals {
   cluster_autoscaler_namespace = "kube-system"
   cluster_autoscaler_sa        = "cluster-autoscaler"
   cluster_autoscaler_chart     = "9.59.0" # cluster-autoscaler 1.35.x, the Kubernetes minor of the cluster
-}
-
-data "aws_iam_policy_document" "cluster_autoscaler_assume" {
-  statement {
-    effect  = "Allow"
-    actions = ["sts:AssumeRoleWithWebIdentity"]
-
-    principals {
-      type        = "Federated"
-      identifiers = [module.eks.oidc_provider_arn]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "${module.eks.oidc_provider}:aud"
-      values   = ["sts.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "${module.eks.oidc_provider}:sub"
-      values   = ["system:serviceaccount:${local.cluster_autoscaler_namespace}:${local.cluster_autoscaler_sa}"]
-    }
-  }
 }
 
 data "aws_iam_policy_document" "cluster_autoscaler" {
@@ -85,18 +61,6 @@ data "aws_iam_policy_document" "cluster_autoscaler" {
   }
 }
 
-resource "aws_iam_role" "cluster_autoscaler" {
-  name               = "${var.cluster_name}-cluster-autoscaler"
-  description        = "Cluster Autoscaler of ${var.cluster_name} (IRSA, ${local.cluster_autoscaler_namespace}/${local.cluster_autoscaler_sa})"
-  assume_role_policy = data.aws_iam_policy_document.cluster_autoscaler_assume.json
-}
-
-resource "aws_iam_role_policy" "cluster_autoscaler" {
-  name   = "cluster-autoscaler"
-  role   = aws_iam_role.cluster_autoscaler.id
-  policy = data.aws_iam_policy_document.cluster_autoscaler.json
-}
-
 resource "helm_release" "cluster_autoscaler" {
   name       = "cluster-autoscaler"
   namespace  = local.cluster_autoscaler_namespace
@@ -118,7 +82,7 @@ resource "helm_release" "cluster_autoscaler" {
       serviceAccount = {
         create      = true
         name        = local.cluster_autoscaler_sa
-        annotations = { "eks.amazonaws.com/role-arn" = aws_iam_role.cluster_autoscaler.arn }
+        annotations = { "eks.amazonaws.com/role-arn" = aws_iam_role.irsa["cluster-autoscaler"].arn }
       }
     }
 
@@ -140,5 +104,5 @@ resource "helm_release" "cluster_autoscaler" {
     }
   })]
 
-  depends_on = [module.eks, aws_iam_role_policy.cluster_autoscaler, aws_autoscaling_group_tag.cluster_autoscaler]
+  depends_on = [module.eks, aws_iam_role_policy.irsa, aws_autoscaling_group_tag.cluster_autoscaler]
 }

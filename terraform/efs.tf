@@ -1,5 +1,6 @@
 # EFS: the shared ReadWriteMany work volume of a scan Workflow (StorageClass aws-efs). Each PVC gets its own
-# EFS access point (dynamic provisioning, provisioningMode efs-ap), deleted with the PVC.
+# EFS access point (dynamic provisioning, provisioningMode efs-ap), deleted with the PVC. The EFS CSI driver's
+# IRSA role, which creates and deletes the access points, is in irsa.tf.
 # No AWS Backup plan: this is scratch space of running scans (each PVC goes with its Workflow); the results live
 # in the versioned reports bucket.
 resource "aws_efs_file_system" "work" {
@@ -69,43 +70,6 @@ resource "aws_efs_mount_target" "work" {
   file_system_id  = aws_efs_file_system.work.id
   subnet_id       = module.vpc.private_subnets[each.value]
   security_groups = [aws_security_group.efs.id]
-}
-
-# IRSA role of the EFS CSI driver (EKS add-on, eks.tf): it creates and deletes the access points.
-data "aws_iam_policy_document" "efs_csi_assume" {
-  statement {
-    effect  = "Allow"
-    actions = ["sts:AssumeRoleWithWebIdentity"]
-
-    principals {
-      type        = "Federated"
-      identifiers = [module.eks.oidc_provider_arn]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "${module.eks.oidc_provider}:aud"
-      values   = ["sts.amazonaws.com"]
-    }
-
-    # The add-on's controller and node ServiceAccounts: efs-csi-controller-sa and efs-csi-node-sa.
-    condition {
-      test     = "StringLike"
-      variable = "${module.eks.oidc_provider}:sub"
-      values   = ["system:serviceaccount:kube-system:efs-csi-*"]
-    }
-  }
-}
-
-resource "aws_iam_role" "efs_csi" {
-  name               = "${var.cluster_name}-efs-csi"
-  description        = "EFS CSI driver of ${var.cluster_name} (IRSA, kube-system/efs-csi-*)"
-  assume_role_policy = data.aws_iam_policy_document.efs_csi_assume.json
-}
-
-resource "aws_iam_role_policy_attachment" "efs_csi" {
-  role       = aws_iam_role.efs_csi.name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonEFSCSIDriverPolicy"
 }
 
 # The StorageClass the WorkflowTemplate's volumeClaimTemplates name (k8s/).

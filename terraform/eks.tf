@@ -25,7 +25,7 @@ module "eks" {
   enabled_log_types                      = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
   cloudwatch_log_group_retention_in_days = 90
 
-  # IRSA: the OIDC provider the roles in irsa.tf, autoscaler.tf, efs.tf and lb_controller.tf trust.
+  # IRSA: the OIDC provider the roles in irsa.tf and lb_controller.tf trust.
   enable_irsa = true
 
   # The identity running terraform gets cluster-admin (the Helm and Kubernetes providers need it), and so do
@@ -54,10 +54,10 @@ module "eks" {
     coredns    = {}
     # The CSI drivers behind the aws-efs (efs.tf) and gp3 (ebs.tf) StorageClasses, with their IRSA roles.
     aws-efs-csi-driver = {
-      service_account_role_arn = aws_iam_role.efs_csi.arn
+      service_account_role_arn = aws_iam_role.irsa["efs-csi"].arn
     }
     aws-ebs-csi-driver = {
-      service_account_role_arn = aws_iam_role.ebs_csi.arn
+      service_account_role_arn = aws_iam_role.irsa["ebs-csi"].arn
     }
   }
 

@@ -25,27 +25,27 @@ output "reports_bucket" {
 
 output "portal_role_arn" {
   description = "IRSA role of scanboard/scanboard-portal (list and read reports)."
-  value       = aws_iam_role.app["portal"].arn
+  value       = aws_iam_role.irsa["portal"].arn
 }
 
 output "workflow_role_arn" {
   description = "IRSA role of scanboard/scanboard-workflow (write reports)."
-  value       = aws_iam_role.app["workflow"].arn
+  value       = aws_iam_role.irsa["workflow"].arn
 }
 
 output "cluster_autoscaler_role_arn" {
   description = "IRSA role of kube-system/cluster-autoscaler."
-  value       = aws_iam_role.cluster_autoscaler.arn
+  value       = aws_iam_role.irsa["cluster-autoscaler"].arn
 }
 
 output "efs_csi_role_arn" {
   description = "IRSA role of the EFS CSI driver (kube-system/efs-csi-*)."
-  value       = aws_iam_role.efs_csi.arn
+  value       = aws_iam_role.irsa["efs-csi"].arn
 }
 
 output "ebs_csi_role_arn" {
   description = "IRSA role of the EBS CSI driver (kube-system/ebs-csi-controller-sa)."
-  value       = aws_iam_role.ebs_csi.arn
+  value       = aws_iam_role.irsa["ebs-csi"].arn
 }
 
 output "lb_controller_role_arn" {

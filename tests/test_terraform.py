@@ -59,6 +59,7 @@ def _config() -> dict[str, Any]:
         "output": {},
         "locals": {},
         "module": {},
+        "moved": [],
         "resource": {},
         "data": {},
         "terraform": [],
@@ -81,6 +82,7 @@ def _config() -> dict[str, Any]:
                 for rtype, by_name in block.items():
                     for name, body in by_name.items():
                         merged[kind][(rtype, name)] = body
+        merged["moved"].extend(doc.get("moved", []))
         merged["terraform"].extend(doc.get("terraform", []))
         merged["provider"].extend(doc.get("provider", []))
     return merged
@@ -122,6 +124,40 @@ def helm_values(resource_name: str) -> dict[str, Any]:
     body = _config()["resource"][("helm_release", resource_name)]
     (values,) = body["values"]
     return _resolve(_yamlencode_argument(values))
+
+
+_EACH_REF = re.compile(r"\$\{each\.(key|value((?:\.[A-Za-z0-9_]+)*))\}")
+
+
+def _each(node: Any, key: str, value: Any) -> Any:
+    """`node` (part of a parsed for_each block) as its instance `key`: `${each.key}` and `${each.value.a.b}`
+    replaced, whole values by the value, references inside a longer string by its text."""
+
+    def lookup(m: re.Match[str]) -> Any:
+        if m.group(1) == "key":
+            return key
+        found = value
+        for attr in filter(None, m.group(2).split(".")):
+            found = found[attr]
+        return found
+
+    if isinstance(node, str):
+        m = _EACH_REF.fullmatch(node)
+        return lookup(m) if m else _EACH_REF.sub(lambda m: str(lookup(m)), node)
+    if isinstance(node, list):
+        return [_each(v, key, value) for v in node]
+    if isinstance(node, dict):
+        return {k: _each(v, key, value) for k, v in node.items()}
+    return node
+
+
+def for_each_instances(kind: str, rtype: str, name: str) -> dict[str, dict[str, Any]]:
+    """The instances of a block whose for_each is a whole local (`for_each = local.x`), by key."""
+    body = _config()[kind][(rtype, name)]
+    m = _LOCAL_REF.match(body["for_each"])
+    assert m and not m.group(2), f"{rtype}.{name}: for_each {body['for_each']} is not a whole local"
+    rest = {k: v for k, v in body.items() if k != "for_each"}
+    return {key: _each(rest, key, value) for key, value in local(m.group(1)).items()}
 
 
 def _walk(node: Any) -> Iterator[dict[str, Any]]:
@@ -598,39 +634,131 @@ def test_cluster_autoscaler_writes_only_on_this_clusters_tagged_asgs() -> None:
     helm = helm_values("cluster_autoscaler")
     assert helm["rbac"]["serviceAccount"]["name"] == "cluster-autoscaler"
     sa = helm["rbac"]["serviceAccount"]
-    assert sa["annotations"]["eks.amazonaws.com/role-arn"] == "${aws_iam_role.cluster_autoscaler.arn}"
+    assert sa["annotations"]["eks.amazonaws.com/role-arn"] == '${aws_iam_role.irsa["cluster-autoscaler"].arn}'
+    assert local("irsa_roles")["cluster-autoscaler"]["inline_policy"]["json"] == (
+        "${data.aws_iam_policy_document.cluster_autoscaler.json}"
+    )
     release = _config()["resource"][("helm_release", "cluster_autoscaler")]
     assert release["namespace"] == "${local.cluster_autoscaler_namespace}"
     assert local("cluster_autoscaler_namespace") == "kube-system"
 
 
-def _trust_subjects(data_name: str) -> list[str]:
-    (statement,) = _policy_statements(data_name)
-    subs = [c for c in statement["condition"] if c["variable"] == "${module.eks.oidc_provider}:sub"]
-    auds = [c for c in statement["condition"] if c["variable"] == "${module.eks.oidc_provider}:aud"]
-    assert auds and auds[0]["values"] == ["sts.amazonaws.com"]
-    assert statement["principals"][0]["identifiers"] == ["${module.eks.oidc_provider_arn}"]
-    (sub,) = subs
-    if sub["test"] == "StringLike":
-        assert data_name == "efs_csi_assume"
-    else:
-        assert sub["test"] == "StringEquals"
-    return sub["values"]
+# The IRSA roles of irsa.tf (all but the load balancer controller's, which is the registry module's): key ->
+# (the condition operator on `sub`, the one ServiceAccount it trusts), as they were before the roles shared one
+# for_each; each role is named <cluster>-<key>.
+_IRSA_TRUST = {
+    "cluster-autoscaler": ("StringEquals", "system:serviceaccount:kube-system:cluster-autoscaler"),
+    "ebs-csi": ("StringEquals", "system:serviceaccount:kube-system:ebs-csi-controller-sa"),
+    "efs-csi": ("StringLike", "system:serviceaccount:kube-system:efs-csi-*"),
+    "portal": ("StringEquals", "system:serviceaccount:scanboard:scanboard-portal"),
+    "workflow": ("StringEquals", "system:serviceaccount:scanboard:scanboard-workflow"),
+}
+_SUB_TEST = '${strcontains(each.value.service_account, "*") ? "StringLike" : "StringEquals"}'
+
+
+def _trust(statement: dict[str, Any], service_account: str) -> tuple[str, str]:
+    """(operator, subject) of a role's trust statement; the audience and the OIDC provider checked on the way."""
+    assert statement["effect"] == "Allow" and statement["actions"] == ["sts:AssumeRoleWithWebIdentity"]
+    assert statement["principals"] == [{"type": "Federated", "identifiers": ["${module.eks.oidc_provider_arn}"]}]
+    conditions = {c["variable"]: c for c in statement["condition"]}
+    assert conditions.keys() == {"${module.eks.oidc_provider}:aud", "${module.eks.oidc_provider}:sub"}
+    aud = conditions["${module.eks.oidc_provider}:aud"]
+    assert (aud["test"], aud["values"]) == ("StringEquals", ["sts.amazonaws.com"])
+    sub = conditions["${module.eks.oidc_provider}:sub"]
+    assert sub["test"] == _SUB_TEST, sub["test"]  # evaluated here: a wildcard name, and only that, is StringLike
+    (subject,) = sub["values"]
+    return ("StringLike" if "*" in service_account else "StringEquals"), subject
 
 
 def test_irsa_roles_trust_exact_service_accounts() -> None:
-    assert _trust_subjects("cluster_autoscaler_assume") == [
-        "system:serviceaccount:${local.cluster_autoscaler_namespace}:${local.cluster_autoscaler_sa}"
-    ]
-    assert _trust_subjects("app_assume") == [
-        "system:serviceaccount:${local.app_namespace}:${each.value.service_account}"
-    ]
-    roles = _resolve(_config()["locals"]["app_irsa_roles"])
-    assert {k: v["service_account"] for k, v in roles.items()} == {
-        "portal": local("portal_sa"), "workflow": local("workflow_sa"),
+    roles = local("irsa_roles")
+    docs = for_each_instances("data", "aws_iam_policy_document", "irsa_assume")
+    trust = {}
+    for key, doc in docs.items():
+        (statement,) = doc["statement"]
+        trust[key] = _trust(statement, roles[key]["service_account"])
+    assert trust == _IRSA_TRUST
+    # The ServiceAccounts the roles trust are the ones that carry their ARNs.
+    assert roles["portal"]["service_account"] == local("portal_sa")
+    assert roles["workflow"]["service_account"] == local("workflow_sa")
+    assert {roles[k]["namespace"] for k in ("portal", "workflow")} == {local("app_namespace")}
+    autoscaler_sa = helm_values("cluster_autoscaler")["rbac"]["serviceAccount"]["name"]
+    assert (roles["cluster-autoscaler"]["namespace"], roles["cluster-autoscaler"]["service_account"]) == (
+        local("cluster_autoscaler_namespace"), autoscaler_sa)
+    addons = _config()["module"]["eks"]["addons"]
+    assert addons["aws-efs-csi-driver"]["service_account_role_arn"] == '${aws_iam_role.irsa["efs-csi"].arn}'
+    assert addons["aws-ebs-csi-driver"]["service_account_role_arn"] == '${aws_iam_role.irsa["ebs-csi"].arn}'
+
+
+def test_irsa_roles_keep_their_names_descriptions_and_policies() -> None:
+    roles = for_each_instances("resource", "aws_iam_role", "irsa")
+    assert {k: r["name"] for k, r in roles.items()} == {k: f"${{var.cluster_name}}-{k}" for k in _IRSA_TRUST}
+    assert roles["cluster-autoscaler"]["description"] == (
+        "Cluster Autoscaler of ${var.cluster_name} (IRSA, kube-system/cluster-autoscaler)")
+    assert roles["efs-csi"]["description"] == "EFS CSI driver of ${var.cluster_name} (IRSA, kube-system/efs-csi-*)"
+    assert roles["portal"]["description"].endswith("(IRSA, scanboard/scanboard-portal)")
+    res = _config()["resource"]
+    assert res[("aws_iam_role", "irsa")]["assume_role_policy"] == (
+        "${data.aws_iam_policy_document.irsa_assume[each.key].json}")
+    # Inline policies for our own least-privilege documents, AWS's managed policies for the CSI drivers.
+    inline = res[("aws_iam_role_policy", "irsa")]
+    assert inline["for_each"] == "${{for k, r in local.irsa_roles : k => r.inline_policy if r.inline_policy != null}}"
+    assert (inline["name"], inline["policy"], inline["role"]) == (
+        "${each.value.name}", "${each.value.json}", "${aws_iam_role.irsa[each.key].id}")
+    managed = res[("aws_iam_role_policy_attachment", "irsa")]
+    assert managed["for_each"] == (
+        "${{for k, r in local.irsa_roles : k => r.managed_policy if r.managed_policy != null}}")
+    assert (managed["policy_arn"], managed["role"]) == ("${each.value}", "${aws_iam_role.irsa[each.key].name}")
+    spec = local("irsa_roles")
+    assert {k: r["inline_policy"] for k, r in spec.items() if r["inline_policy"] is not None} == {
+        "cluster-autoscaler": {"name": "cluster-autoscaler",
+                               "json": "${data.aws_iam_policy_document.cluster_autoscaler.json}"},
+        "portal": {"name": "reports-read", "json": "${data.aws_iam_policy_document.portal.json}"},
+        "workflow": {"name": "reports-write",
+                     "json": "${data.aws_iam_policy_document.workflow.json}"},
     }
-    assert _trust_subjects("ebs_csi_assume") == ["system:serviceaccount:kube-system:ebs-csi-controller-sa"]
-    assert _trust_subjects("efs_csi_assume") == ["system:serviceaccount:kube-system:efs-csi-*"]
+    managed_arn = "arn:${local.partition}:iam::aws:policy/service-role/Amazon%sCSIDriverPolicy"
+    assert {k: r["managed_policy"] for k, r in spec.items() if r["managed_policy"] is not None} == {
+        "ebs-csi": managed_arn % "EBS", "efs-csi": managed_arn % "EFS",
+    }
+    assert all((r["inline_policy"] is None) != (r["managed_policy"] is None) for r in spec.values())
+
+
+def test_role_outputs_name_their_roles() -> None:
+    outputs = _config()["output"]
+    for output, key in (("portal_role_arn", "portal"), ("workflow_role_arn", "workflow"),
+                        ("cluster_autoscaler_role_arn", "cluster-autoscaler"), ("efs_csi_role_arn", "efs-csi"),
+                        ("ebs_csi_role_arn", "ebs-csi")):
+        assert outputs[output]["value"] == f'${{aws_iam_role.irsa["{key}"].arn}}', output
+    assert outputs["lb_controller_role_arn"]["value"] == "${module.lb_controller_irsa.arn}"
+
+
+_ADDRESS = re.compile(r'^\$\{([a-z0-9_]+)\.([a-z0-9_]+)(?:\["([^"]+)"\])?\}$')
+
+
+def test_moved_blocks_land_on_declared_instances() -> None:
+    """A state applied before the IRSA roles shared a for_each keeps them: each old address moves onto an
+    instance this configuration declares, and none is still declared itself."""
+    res = _config()["resource"]
+    spec = local("irsa_roles")
+    keys = {
+        ("aws_iam_role", "irsa"): set(spec),
+        ("aws_iam_role_policy", "irsa"): {k for k, r in spec.items() if r["inline_policy"] is not None},
+        ("aws_iam_role_policy_attachment", "irsa"): {k for k, r in spec.items() if r["managed_policy"] is not None},
+    }
+    moved = _config()["moved"]
+    assert moved
+    for block in moved:
+        old, new = _ADDRESS.match(block["from"]), _ADDRESS.match(block["to"])
+        assert old and new, block
+        assert (old.group(1), old.group(2)) not in res, f"{block['from']} is still declared"
+        assert old.group(1) == new.group(1), block
+        target = (new.group(1), new.group(2))
+        assert target in keys, block
+        if new.group(3) is not None:
+            assert new.group(3) in keys[target], block
+    froms = {b["from"] for b in moved}
+    assert len(froms) == len(moved)
 
 
 def test_app_policies_stay_inside_the_apps_prefixes() -> None:
