@@ -101,46 +101,38 @@ resource "aws_s3_bucket_lifecycle_configuration" "reports" {
   depends_on = [aws_s3_bucket_versioning.reports]
 }
 
-data "aws_iam_policy_document" "reports_bucket" {
-  statement {
-    sid     = "DenyInsecureTransport"
-    effect  = "Deny"
-    actions = ["s3:*"]
-    resources = [
-      aws_s3_bucket.reports.arn,
-      "${aws_s3_bucket.reports.arn}/*",
-    ]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
+# Requests the bucket refuses, whoever makes them: plain HTTP, and TLS older than 1.2. Each denial is one
+# statement on the bucket and its objects; they differ only in their condition.
+locals {
+  reports_bucket_denials = {
+    DenyInsecureTransport = { test = "Bool", variable = "aws:SecureTransport", values = ["false"] }
+    DenyTLSOlderThan12    = { test = "NumericLessThan", variable = "s3:TlsVersion", values = ["1.2"] }
   }
+}
 
-  statement {
-    sid     = "DenyTLSOlderThan12"
-    effect  = "Deny"
-    actions = ["s3:*"]
-    resources = [
-      aws_s3_bucket.reports.arn,
-      "${aws_s3_bucket.reports.arn}/*",
-    ]
+data "aws_iam_policy_document" "reports_bucket" {
+  dynamic "statement" {
+    for_each = local.reports_bucket_denials
 
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
+    content {
+      sid     = statement.key
+      effect  = "Deny"
+      actions = ["s3:*"]
+      resources = [
+        aws_s3_bucket.reports.arn,
+        "${aws_s3_bucket.reports.arn}/*",
+      ]
 
-    condition {
-      test     = "NumericLessThan"
-      variable = "s3:TlsVersion"
-      values   = ["1.2"]
+      principals {
+        type        = "*"
+        identifiers = ["*"]
+      }
+
+      condition {
+        test     = statement.value.test
+        variable = statement.value.variable
+        values   = statement.value.values
+      }
     }
   }
 }

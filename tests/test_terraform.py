@@ -126,12 +126,11 @@ def helm_values(resource_name: str) -> dict[str, Any]:
     return _resolve(_yamlencode_argument(values))
 
 
-_EACH_REF = re.compile(r"\$\{each\.(key|value((?:\.[A-Za-z0-9_]+)*))\}")
-
-
-def _each(node: Any, key: str, value: Any) -> Any:
-    """`node` (part of a parsed for_each block) as its instance `key`: `${each.key}` and `${each.value.a.b}`
-    replaced, whole values by the value, references inside a longer string by its text."""
+def _each(node: Any, key: str, value: Any, iterator: str = "each") -> Any:
+    """`node` (part of a parsed for_each block, or a dynamic block's content with its iterator) as its instance
+    `key`: `${each.key}` and `${each.value.a.b}` replaced, whole values by the value, references inside a longer
+    string by its text."""
+    ref = re.compile(r"\$\{" + iterator + r"\.(key|value((?:\.[A-Za-z0-9_]+)*))\}")
 
     def lookup(m: re.Match[str]) -> Any:
         if m.group(1) == "key":
@@ -142,13 +141,26 @@ def _each(node: Any, key: str, value: Any) -> Any:
         return found
 
     if isinstance(node, str):
-        m = _EACH_REF.fullmatch(node)
-        return lookup(m) if m else _EACH_REF.sub(lambda m: str(lookup(m)), node)
+        m = ref.fullmatch(node)
+        return lookup(m) if m else ref.sub(lambda m: str(lookup(m)), node)
     if isinstance(node, list):
-        return [_each(v, key, value) for v in node]
+        return [_each(v, key, value, iterator) for v in node]
     if isinstance(node, dict):
-        return {k: _each(v, key, value) for k, v in node.items()}
+        return {k: _each(v, key, value, iterator) for k, v in node.items()}
     return node
+
+
+def _expand_dynamic(body: dict[str, Any]) -> dict[str, Any]:
+    """`body` with its `dynamic "x"` blocks over a whole local written out as the `x` blocks they make."""
+    out = {k: v for k, v in body.items() if k != "dynamic"}
+    for dynamic in body.get("dynamic", []):
+        for block_type, spec in dynamic.items():
+            m = _LOCAL_REF.match(spec["for_each"])
+            assert m and not m.group(2), f"dynamic {block_type}: for_each {spec['for_each']} is not a whole local"
+            (content,) = spec["content"]
+            items = sorted(local(m.group(1)).items())  # Terraform iterates a map in key order
+            out.setdefault(block_type, []).extend(_each(content, k, v, block_type) for k, v in items)
+    return out
 
 
 def for_each_instances(kind: str, rtype: str, name: str) -> dict[str, dict[str, Any]]:
@@ -611,7 +623,7 @@ def test_autoscaler_asg_tags_cover_discovery_and_node_templates() -> None:
 
 
 def _policy_statements(data_name: str) -> list[dict[str, Any]]:
-    return _config()["data"][("aws_iam_policy_document", data_name)]["statement"]
+    return _expand_dynamic(_config()["data"][("aws_iam_policy_document", data_name)])["statement"]
 
 
 def test_cluster_autoscaler_writes_only_on_this_clusters_tagged_asgs() -> None:
@@ -794,10 +806,15 @@ def test_reports_bucket_is_private_encrypted_versioned_expiring_and_tls_only() -
     assert res[("aws_s3_bucket_versioning", "reports")]["versioning_configuration"][0]["status"] == "Enabled"
     rules = res[("aws_s3_bucket_lifecycle_configuration", "reports")]["rule"]
     assert any(r.get("expiration") and r["expiration"][0].get("days") for r in rules)
-    deny = {st["sid"]: st for st in _policy_statements("reports_bucket")}
-    tls = deny["DenyInsecureTransport"]
-    assert tls["effect"] == "Deny" and tls["condition"][0]["variable"] == "aws:SecureTransport"
-    assert tls["condition"][0]["values"] == ["false"]
+    statements = _policy_statements("reports_bucket")
+    assert [st["sid"] for st in statements] == ["DenyInsecureTransport", "DenyTLSOlderThan12"]
+    bucket = "${aws_s3_bucket.reports.arn}"
+    for st in statements:
+        assert (st["effect"], st["actions"], st["resources"]) == ("Deny", ["s3:*"], [bucket, bucket + "/*"])
+        assert st["principals"] == [{"type": "*", "identifiers": ["*"]}]
+    http, old_tls = ([(c["test"], c["variable"], c["values"]) for c in st["condition"]] for st in statements)
+    assert http == [("Bool", "aws:SecureTransport", ["false"])]
+    assert old_tls == [("NumericLessThan", "s3:TlsVersion", ["1.2"])]
 
 
 def test_efs_is_encrypted_and_reachable_from_private_subnets_only() -> None:
