@@ -178,7 +178,7 @@ class ArgoEngine:
                 continue
             try:
                 self.record_finished(scan_id, wf, summary)
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - e.g. S3 unreachable: stays running, recorded next time
                 log.warning("scan %s finished but not recorded yet: %s: %s", scan_id, type(e).__name__, e)
                 with self.sessions.begin() as s:
                     s.execute(update(Scan).where(Scan.id == scan_id, Scan.status == RUNNING).values(

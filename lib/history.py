@@ -11,9 +11,11 @@ Nothing here imports Streamlit: the page caches views with st.cache_data(ttl=...
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 
 import numpy as np
@@ -221,18 +223,22 @@ class ScanFacts:
 
     def __init__(self, sessions: sessionmaker[Session], ttl_s: float = 30.0, overlap: timedelta = timedelta(minutes=5),
                  clock: Any = None) -> None:
-        import threading
-        import time as _time
-
         self.sessions = sessions
         self.ttl_s = ttl_s
         self.overlap = overlap
-        self._clock = clock or _time.monotonic
+        self._clock = clock or monotonic
         self._lock = threading.Lock()
         self._frame: pd.DataFrame | None = None
         self._checked = float("-inf")
         self.full_loads = 0
         self.refreshes = 0
+
+    def warm(self) -> None:
+        """Do the expensive full load now (at start-up); the first viewer then only pays an incremental refresh."""
+        with self._lock:
+            if self._frame is None:
+                self._frame = query_facts(self.sessions)
+                self.full_loads += 1
 
     def frame(self) -> pd.DataFrame:
         with self._lock:

@@ -129,7 +129,7 @@ class Mailer:
             return False
         try:
             self.transport.send(msg.to_addr, msg.subject, msg.body)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - any failure of the mail system: keep it, try later
             reason = f"{type(e).__name__}: {e}"[:500]
             log.warning("mail %s to the %s recipient not sent (attempt %s): %s", msg_id, msg.kind, msg.attempts,
                         reason)

@@ -16,6 +16,7 @@ from lib.config import Settings
 from lib.db import make_engine, migrate, session_factory
 from lib.engine_argo import ArgoEngine
 from lib.engine_local import LocalEngine
+from lib.history import ScanFacts
 from lib.kube import KubeSettings, connect
 from lib.mail import Mailer, SmtpTransport
 from lib.ownership import prove, verify_waiting
@@ -36,6 +37,7 @@ class Runtime:
     store: ReportStore
     engine: Engine
     sampler: Sampler | None = None  # one per process: cluster / worker-pool samples for the cluster page
+    history: ScanFacts | None = None  # one per process: the History page's in-memory scan facts
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -50,7 +52,15 @@ class Runtime:
         t = threading.Thread(target=self._housekeeping_loop, name="housekeeping", daemon=True)
         t.start()
         self._threads.append(t)
+        if self.history is not None:  # load the History page's data now, not when its first viewer arrives
+            threading.Thread(target=self._warm_history, name="history-warm", daemon=True).start()
         return self
+
+    def _warm_history(self) -> None:
+        try:
+            self.history.warm()
+        except Exception:  # the page loads it again on demand
+            log.exception("warming the history data failed")
 
     def stop(self) -> None:
         self._stop.set()
@@ -101,7 +111,7 @@ def build_runtime(settings: Settings) -> Runtime:
         store = LocalReportStore(settings.reports_dir, settings.public_base_url)
         engine = LocalEngine(settings, sessions, store, mailer)
     return Runtime(settings, db, sessions, mailer, store, engine,
-                   sampler=build_sampler(settings, sessions, engine))
+                   sampler=build_sampler(settings, sessions, engine), history=ScanFacts(sessions, ttl_s=30.0))
 
 
 def kube_settings(settings: Settings) -> KubeSettings:

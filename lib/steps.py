@@ -31,7 +31,7 @@ def call_with_timeout(fn: Callable[[], Any], timeout: float, what: str) -> Any:
     def target() -> None:
         try:
             box["result"] = fn()
-        except BaseException as e:
+        except BaseException as e:  # noqa: BLE001 - handed over to the caller's thread
             box["error"] = e
 
     t = threading.Thread(target=target, daemon=True, name=f"step-{what}")
@@ -70,7 +70,7 @@ def run_scanner(ws: Workspace, step: str, target: str, options: dict[str, Any], 
         outcome = StepOutcome(step, "failed", tool, message=f"target refused by the scope policy: {e}")
     except ScannerError as e:
         outcome = StepOutcome(step, "failed", tool, message=str(e))
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - a crashing scanner fails its own step only
         log(traceback.format_exc(limit=5))
         outcome = StepOutcome(step, "failed", tool, message=f"the scanner crashed: {type(e).__name__}: {e}")
     else:

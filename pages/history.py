@@ -9,7 +9,7 @@ from datetime import timedelta
 import streamlit as st
 
 from lib.findings import SEVERITIES
-from lib.history import HistoryFilters, HistoryView, ScanFacts, export_csv, history_view
+from lib.history import HistoryFilters, HistoryView, export_csv, history_view
 from lib.history_charts import history_figures
 from lib.models import SCAN_STATUSES
 from lib.pipeline import SCANNER_LABELS, SCANNERS
@@ -20,11 +20,6 @@ from ui.widgets import status_label
 TTL_S = 60
 
 
-@st.cache_resource(show_spinner=False)
-def _facts(db_url: str, _sessions) -> ScanFacts:
-    return ScanFacts(_sessions, ttl_s=TTL_S / 2)
-
-
 def _filters(key: tuple[tuple[str, str], ...]) -> HistoryFilters:
     return HistoryFilters.from_query_params(dict(key))
 
@@ -32,7 +27,7 @@ def _filters(key: tuple[tuple[str, str], ...]) -> HistoryFilters:
 @st.cache_data(ttl=TTL_S, max_entries=64, show_spinner="Reading the history…")
 def _view(db_url: str, key: tuple[tuple[str, str], ...]) -> HistoryView:
     rt = get_runtime()
-    return history_view(_facts(db_url, rt.sessions), _filters(key))
+    return history_view(rt.history, _filters(key))
 
 
 @st.cache_resource(ttl=TTL_S, max_entries=64, show_spinner=False)

@@ -111,6 +111,8 @@ resource "aws_iam_role_policy_attachment" "irsa" {
 #   report mail carries. A presigned URL acts with its signer's permissions, hence GetObject for both.
 # ListBucket (object names only) is what makes S3 answer a missing key with 404 NoSuchKey, which lib/storage.py
 # handles (a host's first scan, a scan that published nothing), instead of 403 AccessDenied.
+# Two documents written out, although they share their shape: checkov judges a document's actions (wildcards,
+# escalation, writes without constraint) only where they are literal, not when they come from a for_each.
 data "aws_iam_policy_document" "portal" {
   statement {
     sid       = "ListBucket"

@@ -124,7 +124,7 @@ class HttpBaseline:
                 parser = _Links()
                 try:
                     parser.feed(body)
-                except Exception:
+                except Exception:  # noqa: BLE001 - broken HTML is the site's problem, not a scanner failure
                     pass
                 findings += self._check_body(resp.url, body, parser, ctx)
                 if depth < depth_limit:
