@@ -613,9 +613,14 @@ def test_portal_can_only_read(rendered, overlay):
     grants = _grants(_rules_of(_overlay(rendered, overlay), "scanboard-portal"))
     assert grants, "the portal needs read access to Workflows, Pods, Events and Nodes"
     assert not {v for _, _, v in grants} & WRITE_VERBS
-    allowed = {("argoproj.io", "workflows"), ("", "pods"), ("", "pods/log"), ("", "events"), ("", "nodes")}
+    allowed = {("argoproj.io", "workflows"), ("", "pods"), ("", "pods/log"), ("", "events"), ("", "nodes"),
+               ("", "configmaps")}
     assert {(g, r) for g, r, _ in grants} <= allowed
     assert {(g, r) for g, r, _ in grants} == allowed, "the cluster page and the progress page need all of these"
+    # ConfigMaps: only the autoscaler's status, only get.
+    rules = _rules_of(_overlay(rendered, overlay), "scanboard-portal")
+    [cm] = [r for r in rules if "configmaps" in r["resources"]]
+    assert cm["resourceNames"] == ["cluster-autoscaler-status"] and cm["verbs"] == ["get"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -943,8 +943,12 @@ def test_k8s_namespaces_match_terraform(prod: list[dict[str, Any]]) -> None:
     assert app_ns in {d["metadata"]["name"] for d in _objects(prod, "Namespace")}
     namespaces = {d["metadata"].get("namespace") for d in prod if d["kind"] != "Namespace"} - {None}
     # Everything lives in the app namespace but the Argo controller's ConfigMap (argo, where terraform's Helm
-    # release installs Argo Workflows).
-    assert namespaces <= {app_ns, local("argo_namespace")}, namespaces
+    # release installs Argo Workflows) and the portal's Role to read the cluster autoscaler's status ConfigMap
+    # (kube-system, where terraform's Helm release installs the autoscaler).
+    assert namespaces <= {app_ns, local("argo_namespace"), "kube-system"}, namespaces
+    for d in prod:
+        if d["metadata"].get("namespace") == "kube-system":
+            assert d["kind"] in ("Role", "RoleBinding") and "autoscaler-status" in d["metadata"]["name"], d
     # Argo Workflows processes Workflows in the app namespace.
     assert helm_values("argo_workflows")["controller"]["workflowNamespaces"] == [app_ns]
     for kind in ("WorkflowTemplate", "EventBus", "EventSource", "Sensor", "Deployment"):
@@ -974,7 +978,7 @@ def test_k8s_config_carries_the_bucket_and_region(prod: list[dict[str, Any]]) ->
     # Every container of ours (the portal and the workflow steps running our image) reads it.
     (portal,) = [d for d in _objects(prod, "Deployment") if d["metadata"]["name"] == local("portal_ingress")]
     image = portal["spec"]["template"]["spec"]["containers"][0]["image"].split(":")[0]
-    containers = [c for d in _walk(prod) for c in d.get("containers", []) + [d.get("container")]
+    containers = [c for d in _walk(prod) for c in [*d.get("containers", []), d.get("container")]
                   if isinstance(c, dict) and str(c.get("image", "")).split(":")[0] == image]
     assert len(containers) >= 2, "expected the portal and the workflow steps to run our image"
     for c in containers:
@@ -1173,7 +1177,8 @@ def test_gitops_patches_land_on_k8s(tmp_path: Path) -> None:
     docs = _kustomize_with_patches(tmp_path / "child", ROOT / source["path"], source["kustomize"]["patches"])
     ns = local("app_namespace")
     annotation = "eks.amazonaws.com/role-arn"
-    for sa, arn in ((local("portal_sa"), values["portal_role_arn"]), (local("workflow_sa"), values["workflow_role_arn"])):
+    for sa, arn in ((local("portal_sa"), values["portal_role_arn"]),
+                    (local("workflow_sa"), values["workflow_role_arn"])):
         assert _one(docs, "ServiceAccount", sa, ns)["metadata"]["annotations"][annotation] == arn
     data = _one(docs, "ConfigMap", local("app_configmap"), ns)["data"]
     assert data[local("bucket_env_var")] == values["reports_bucket"]
