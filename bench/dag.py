@@ -13,13 +13,13 @@ Run: .venv/bin/python bench/dag.py     (last line: goal_met=<true|false> t50=.. 
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.timing import median_time
 from lib.argo_status import workflow_view
 from lib.dag_figure import dag_figure, point_count
 
@@ -117,15 +117,6 @@ def synthetic_workflow(target_nodes: int, name: str = "scan-0123456789ab") -> di
     }
 
 
-def _median_time(fn, repeats: int = REPEATS) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 def main() -> int:
     warm = synthetic_workflow(50)
     t = time.perf_counter()
@@ -137,9 +128,9 @@ def main() -> int:
         raw = json.dumps(wf)
         view = workflow_view(wf)
         fig = dag_figure(view)
-        t_view = _median_time(lambda: workflow_view(wf))
-        t_total = _median_time(lambda: dag_figure(workflow_view(wf)))
-        t_peer = _median_time(lambda: json.loads(raw))
+        t_view = median_time(lambda: workflow_view(wf), REPEATS)
+        t_total = median_time(lambda: dag_figure(workflow_view(wf)), REPEATS)
+        t_peer = median_time(lambda: json.loads(raw), REPEATS)
         drawn = sum(len(tr.x) for tr in fig.data if tr.mode and "markers" in tr.mode and tr.x != (None,))
         results[size] = {"t": t_total, "points": point_count(fig), "drawn": drawn}
         print(f"{len(view.nodes):5d} nodes: view {t_view * 1000:7.1f} ms, view+figure {t_total * 1000:7.1f} ms, "

@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import delete, func, insert, select
 
+from bench.timing import median_time
 from lib.db import make_engine, migrate, session_factory
 from lib.history import HistoryFilters, ScanFacts, export_csv, history_view
 from lib.history_charts import history_figures
@@ -102,15 +103,6 @@ def populate(sessions, n: int, days: int = 365, hosts: int = 2000, seed: int = 7
                 s.execute(insert(FindingRecord), finds)
         nfind += len(finds)
     return nfind
-
-
-def median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def main() -> None:
