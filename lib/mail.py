@@ -163,8 +163,10 @@ class Mailer:
                 q = q.where(Message.scan_id == scan_id)
             return list(s.scalars(q))
 
-    def waiting(self) -> list[Message]:
-        """Messages stored but not yet delivered, with their last error."""
+    def waiting(self, scan_id: str = "") -> list[Message]:
+        """Messages stored but not yet delivered, with their last error (of one scan, if given)."""
         with self.sessions() as s:
-            return list(s.scalars(select(Message).where(
-                Message.status.in_([MAIL_PENDING, MAIL_RETRYING, MAIL_SENDING])).order_by(Message.id)))
+            q = select(Message).where(Message.status.in_([MAIL_PENDING, MAIL_RETRYING, MAIL_SENDING]))
+            if scan_id:
+                q = q.where(Message.scan_id == scan_id)
+            return list(s.scalars(q.order_by(Message.id)))

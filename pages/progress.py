@@ -72,6 +72,9 @@ def live() -> None:
         st.error(view.error, icon=":material/cloud_off:")
     for note in view.notes:
         st.info(note)
+    for m in rt.mailer.waiting(scan_id):
+        st.warning(f"The {m.kind} email to {m.to_addr} is not sent yet ({m.attempts} attempt(s); last error: "
+                   f"{m.last_error or 'none yet'}). It is kept and retried.", icon=":material/outgoing_mail:")
     st.plotly_chart(dag_figure(view), key="dag")
     st.dataframe(pd.DataFrame(steps_table(view)), hide_index=True)
     with st.expander("Step logs"):

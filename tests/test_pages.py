@@ -134,3 +134,24 @@ def test_cluster_page_in_embedded_mode_shows_the_worker_pool(app) -> None:
     assert not app.exception
     assert "No Kubernetes cluster" in app.info[0].value
     assert {m.label for m in app.metric} >= {"Workers busy", "Workers idle", "Scans queued"}
+
+
+def test_progress_page_says_which_mail_is_waiting_and_why(make_settings, monkeypatch, smtp) -> None:
+    settings = make_settings()
+    for k, v in {"SCANBOARD_DATA_DIR": str(settings.data_dir), "SMTP_HOST": "127.0.0.1",
+                 "SMTP_PORT": str(smtp.port), "SMTP_STARTTLS": "false", "RETRY_SECONDS": "60"}.items():
+        monkeypatch.setenv(k, v)
+    smtp.stop()  # the mail server is down when the request comes in
+    get_runtime.clear()
+    at = AppTest.from_file(str(APP), default_timeout=30)
+    try:
+        at.run()
+        out = submit(get_runtime(), "http://127.0.0.1:9/", "ana@example.com", {"web": {}})
+        at.query_params["scan"] = out.scan_id
+        at.switch_page("pages/progress.py").run()
+        assert not at.exception
+        assert any("confirm email to ana@example.com is not sent yet" in w.value and "retried" in w.value
+                   for w in at.warning)
+    finally:
+        get_runtime().stop()
+        get_runtime.clear()
