@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import pytest
 import requests
+from hera.workflows.models import Workflow
 from moto.server import ThreadedMotoServer
 
 from lib.engine_argo import ArgoEngine
@@ -83,10 +84,13 @@ def finished_workflow(name: str, phases: dict[str, str]) -> dict:
             "type": "Skipped" if phase == "Skipped" else "Pod", "phase": phase,
             "startedAt": "2026-11-22T10:00:00Z", "finishedAt": "2026-11-22T10:00:30Z",
             "children": [f"{name}-{c}" for c in after[task]]}
-    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
-            "metadata": {"name": name, "namespace": "scanboard"},
-            "status": {"phase": "Succeeded", "startedAt": "2026-11-22T10:00:00Z",
-                       "finishedAt": "2026-11-22T10:01:00Z", "progress": "4/4", "nodes": nodes}}
+    doc = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+           "metadata": {"name": name, "namespace": "scanboard"},
+           "spec": {"workflowTemplateRef": {"name": "scanboard-scan"}},
+           "status": {"phase": "Succeeded", "startedAt": "2026-11-22T10:00:00Z",
+                      "finishedAt": "2026-11-22T10:01:00Z", "progress": "4/4", "nodes": nodes}}
+    Workflow.model_validate(doc, extra="forbid")  # the shape a real controller writes, per Argo's own models
+    return doc
 
 
 @pytest.mark.slow
