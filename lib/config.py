@@ -6,8 +6,10 @@ they never show up in a repr or a log line.
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -139,20 +141,25 @@ class Settings(BaseSettings):
             return self.scanboard_secret_key.get_secret_value()
         if self.scanboard_mode != "embedded":
             raise RuntimeError("SCANBOARD_SECRET_KEY must be set in argo mode")
-        path = self.data_dir / "secret.key"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():  # written aside then linked: two processes starting at once agree on one secret
-            tmp = path.with_name(f".secret.{os.getpid()}")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_urlsafe(48))
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                pass
-            finally:
-                tmp.unlink()
-        return path.read_text().strip()
+        return _secret_file((self.data_dir / "secret.key").resolve())
+
+
+@functools.cache
+def _secret_file(path: Path) -> str:
+    """The secret kept in `path`, created once (written aside, then linked: processes and threads starting at
+    once agree on one secret). Cached: it never changes while the app runs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret.")
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    return path.read_text().strip()
 
 
 def _items(csv: str) -> tuple[str, ...]:

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -91,3 +92,13 @@ def test_missing_claims(missing: str) -> None:
 @pytest.mark.parametrize("garbage", ["", "abc", "a.b.c", "...", "eyJ.eyJ.x", "\x00\xff", "e" * (MAX_TOKEN_LENGTH + 1)])
 def test_garbage_and_oversized(garbage: str) -> None:
     assert reason(garbage) in {"missing", "malformed"}
+
+
+def test_embedded_secret_is_created_once_even_when_threads_race(make_settings) -> None:
+    settings = make_settings()
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        secrets = set(pool.map(lambda _: settings.token_secret(), range(64)))
+    key_file = settings.data_dir / "secret.key"
+    assert secrets == {key_file.read_text().strip()} and len(secrets.pop()) >= 48
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in settings.data_dir.iterdir()] == ["secret.key"]  # no temporary files left
