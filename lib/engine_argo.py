@@ -27,7 +27,7 @@ from lib.pipeline import SCANNERS, STEP_NAMES, WebhookPayload, workflow_paramete
 from lib.progress import view_from_steps
 from lib.repository import get_scan, save_findings
 from lib.retry import backoff
-from lib.storage import ReportStore, read_findings, scan_prefix
+from lib.storage import ReportStore, portal_reports_url, read_findings, scan_prefix
 from lib.ttl_cache import TtlCache
 from lib.webhook import Webhook, WebhookError
 
@@ -211,7 +211,7 @@ class ArgoEngine:
             scan.report_key = scan_prefix(scan_id) if doc is not None else ""
             email, target = scan.requester_email, scan.target
         if doc is not None and summary.tasks.get("notify") != "Succeeded":
-            subject, body = report_email(target, scan_id, self.store.link(scan_id, "report.pdf"),
-                                         doc.get("counts", {}))
-            self.mailer.enqueue("report", email, subject, body, link=self.store.link(scan_id, "report.pdf"),
-                                scan_id=scan_id)
+            link = self.store.link(scan_id, "report.pdf")
+            subject, body = report_email(target, scan_id, link, doc.get("counts", {}),
+                                         portal_reports_url(self.settings.public_base_url, scan_id))
+            self.mailer.enqueue("report", email, subject, body, link=link, scan_id=scan_id)

@@ -21,11 +21,16 @@ def confirmation_email(target: str, scan_id: str, scanners: dict[str, dict], lin
     return subject, body
 
 
-def report_email(target: str, scan_id: str, link: str, counts: dict[str, int]) -> tuple[str, str]:
+def report_email(target: str, scan_id: str, link: str, counts: dict[str, int],
+                 portal_link: str = "") -> tuple[str, str]:
+    """`link` downloads the report (a presigned URL in cluster mode, which expires with the credentials that
+    signed it); `portal_link`, when different, is the Reports page, which always makes a fresh one."""
     summary = ", ".join(f"{counts.get(s, 0)} {s}" for s in SEVERITIES)
     subject = f"Your scan report for {target} is ready"
+    later = (f"If the link has expired, the report stays on the portal:\n\n{portal_link}\n\n"
+             if portal_link and portal_link != link else "")
     body = (
         f"The security scan of\n\n  {target}\n\nhas finished: {summary}.\n\n"
-        f"Download the report here:\n\n{link}\n\nScan id: {scan_id}\n"
+        f"Download the report here:\n\n{link}\n\n{later}Scan id: {scan_id}\n"
     )
     return subject, body

@@ -49,6 +49,11 @@ def scan_prefix(scan_id: str) -> str:
     return f"{PREFIX}/{scan_id}"
 
 
+def portal_reports_url(public_base_url: str, scan_id: str) -> str:
+    """The portal's Reports page for one scan."""
+    return f"{public_base_url.rstrip('/')}/reports?scan={scan_id}"
+
+
 def host_key(host: str) -> str:
     """The object name remembering a host's newest scan (host names are safe file names once lower-cased)."""
     safe = "".join(c if c.isalnum() or c in ".-" else "_" for c in host.lower().strip("."))
@@ -106,7 +111,7 @@ class LocalReportStore:
         return path.read_bytes()
 
     def link(self, scan_id: str, name: str) -> str:
-        return f"{self.public_base_url}/reports?scan={scan_id}"
+        return portal_reports_url(self.public_base_url, scan_id)
 
     def set_latest(self, host: str, scan_id: str) -> None:
         path = self.root / host_key(host)

@@ -25,7 +25,7 @@ from lib.report import build_report
 from lib.scanners.base import ScanContext, ScannerError
 from lib.scanners.zap import parse_zap_file
 from lib.steps import publish, run_scanner, succeeded
-from lib.storage import LocalReportStore, ReportStore, S3ReportStore, read_findings
+from lib.storage import LocalReportStore, ReportStore, S3ReportStore, portal_reports_url, read_findings
 from lib.workspace import ScanMeta, StepOutcome, Workspace
 
 log = logging.getLogger("scanboard.worker")
@@ -122,7 +122,7 @@ def cmd_notify(a: argparse.Namespace, s: Settings) -> int:
     doc = json.loads((ws.root / "findings.json").read_text())
     store = store_from_settings(s)
     subject, body = report_email(ws.read_meta().target, a.scan_id, store.link(a.scan_id, "report.pdf"),
-                                 doc.get("counts", {}))
+                                 doc.get("counts", {}), portal_reports_url(s.public_base_url, a.scan_id))
     if not s.smtp_configured:
         print("notify: no SMTP_HOST configured; the portal delivers the report mail to its outbox")
         return 1

@@ -148,6 +148,7 @@ def test_cluster_mode_lifecycle_with_webhook_outage(argo_settings, webhook, kube
     link = report_mail[0].link
     assert "X-Amz-Expires=604800" in link and f"reports/{out.scan_id}/report.pdf" in link
     assert requests.get(link, timeout=10).content.startswith(b"%PDF-")  # the presigned URL, over HTTP
+    assert f"http://portal.test/reports?scan={out.scan_id}" in report_mail[0].body  # for when it has expired
     assert {r.scan_id for r in rt.store.list_reports()} == {out.scan_id}
     rt.db.dispose()
 
