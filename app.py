@@ -11,20 +11,20 @@ runtime = get_runtime()
 viewer = resolve_viewer(runtime.settings)
 
 # The confirmation link's page is reachable by everyone: its token is the proof.
-confirm = st.Page("pages/confirm.py", title="Confirm", icon=":material/verified:", url_path="confirm",
+confirm = st.Page("views/confirm.py", title="Confirm", icon=":material/verified:", url_path="confirm",
                   visibility="hidden")
 if viewer is None:
-    st.navigation([st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:", default=True), confirm],
+    st.navigation([st.Page("views/sign_in.py", title="Sign in", icon=":material/login:", default=True), confirm],
                   position="hidden").run()
     st.stop()
 
 PAGES = {  # key -> (file, title, icon)
-    "new_scan": ("pages/new_scan.py", "New scan", ":material/add_circle:"),
-    "progress": ("pages/progress.py", "Progress", ":material/account_tree:"),
-    "reports": ("pages/reports.py", "Reports", ":material/description:"),
-    "outbox": ("pages/outbox.py", "Outbox", ":material/mail:"),
-    "history": ("pages/history.py", "History", ":material/bar_chart:"),
-    "cluster": ("pages/cluster.py", "Cluster", ":material/dns:"),
+    "new_scan": ("views/new_scan.py", "New scan", ":material/add_circle:"),
+    "progress": ("views/progress.py", "Progress", ":material/account_tree:"),
+    "reports": ("views/reports.py", "Reports", ":material/description:"),
+    "outbox": ("views/outbox.py", "Outbox", ":material/mail:"),
+    "history": ("views/history.py", "History", ":material/bar_chart:"),
+    "cluster": ("views/cluster.py", "Cluster", ":material/dns:"),
 }
 SECTIONS = {"Scans": ("new_scan", "progress", "reports", "outbox"), "Insights": ("history", "cluster")}
 allowed = visible_pages(viewer) - (set() if runtime.mailer.uses_outbox else {"outbox"})

@@ -2,7 +2,7 @@
 
 Why: managers open the page with filters over a year of scans; every KPI, chart and the table must come back
 fast. Goals: <= 1 s cold (the page's cache empty for this filter set: aggregates + figures + table rows) and
-<= 150 ms warm (the page's st.cache_data / st.cache_resource hits, as pages/history.py does it).
+<= 150 ms warm (the page's st.cache_data / st.cache_resource hits, as views/history.py does it).
 
 "Cold" here means the page cache is cold; the process's ScanFacts store (lib/history.py) is already loaded, as it
 is in a running portal after its first history view. The one-time load of that store at process start is printed

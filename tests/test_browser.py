@@ -88,3 +88,14 @@ def test_error_paths_are_explained_on_the_page(browser_page, tmp_path) -> None:
         page.goto(f"{base}/confirm?token={old}")
         expect(page.get_by_text(re.compile("has expired"))).to_be_visible(timeout=30_000)
         expect(page.get_by_role("link", name="Request the scan again")).to_be_visible()
+
+
+def test_a_page_url_opened_first_goes_through_sign_in(browser_page, tmp_path) -> None:
+    """The first request to a fresh server is /history: it must be routed by app.py (sign-in), not served
+    directly as a page file."""
+    page = browser_page
+    with portal(tmp_path / "data", SCANBOARD_AUTH="oidc") as base:
+        page.goto(f"{base}/history")
+        wait_for_app(page)
+        expect(page.get_by_text(re.compile("no identity provider is configured"))).to_be_visible(timeout=30_000)
+        expect(page.get_by_role("heading", name="History")).to_have_count(0)

@@ -76,7 +76,7 @@ def scans_table(at: AppTest):
 def test_history_filters_change_every_number_and_live_in_the_url(app) -> None:
     app.run()
     seed(get_runtime().sessions)
-    app.switch_page("pages/history.py").run()
+    app.switch_page("views/history.py").run()
     assert not app.exception
     assert metric(app, "Scans") == "3" and metric(app, "Targets scanned") == "3"
     assert metric(app, "Success rate") == "33%" and metric(app, "High") == "2"
@@ -106,7 +106,7 @@ def test_history_view_opens_from_a_shared_url(app) -> None:
     seed(get_runtime().sessions)
     app.query_params["requester"] = "bob@example.com"
     app.query_params["scanner"] = "tls"
-    app.switch_page("pages/history.py").run()
+    app.switch_page("views/history.py").run()
     assert not app.exception
     assert app.text_input(key="h_requester").value == "bob@example.com"
     assert app.multiselect(key="h_scanner").value == ["tls"]
@@ -115,7 +115,7 @@ def test_history_view_opens_from_a_shared_url(app) -> None:
 
 def test_history_without_scans_says_so(app) -> None:
     app.run()
-    app.switch_page("pages/history.py").run()
+    app.switch_page("views/history.py").run()
     assert not app.exception and app.info and "No scans" in app.info[0].value
 
 
@@ -123,7 +123,7 @@ def test_cluster_page_embedded_shows_the_pool_over_time(app) -> None:
     app.run()
     rt = get_runtime()
     rt.sampler.sample_once()
-    app.switch_page("pages/cluster.py").run()
+    app.switch_page("views/cluster.py").run()
     assert not app.exception
     assert "No Kubernetes cluster" in app.info[0].value
     assert metric(app, "Workers idle") == str(rt.settings.scan_workers)
@@ -133,7 +133,7 @@ def test_cluster_page_embedded_shows_the_pool_over_time(app) -> None:
 def test_cluster_page_argo_mode_reads_the_cluster(cluster, argo_app) -> None:  # noqa: F811
     argo_app.run()
     assert get_runtime().mode == "argo"
-    argo_app.switch_page("pages/cluster.py").run()
+    argo_app.switch_page("views/cluster.py").run()
     assert not argo_app.exception and not argo_app.error
     assert metric(argo_app, "Nodes") == "4" and metric(argo_app, "Spot nodes") == "3"
     assert metric(argo_app, "Pending pods") == "3" and metric(argo_app, "Scan pods running") == "2"
@@ -148,7 +148,7 @@ def test_cluster_page_argo_mode_reads_the_cluster(cluster, argo_app) -> None:  #
 
 def test_cluster_page_argo_mode_api_down_is_a_banner_with_the_last_good_time(cluster, argo_app) -> None:  # noqa: F811
     argo_app.run()
-    argo_app.switch_page("pages/cluster.py").run()
+    argo_app.switch_page("views/cluster.py").run()
     assert not argo_app.error and metric(argo_app, "Nodes") == "4"
     cluster.stop()
     time.sleep(0.6)  # one interval (SAMPLE_SECONDS=0.5): the next viewer triggers a refresh
@@ -163,7 +163,7 @@ def test_cluster_page_argo_mode_api_down_is_a_banner_with_the_last_good_time(clu
 def test_cluster_page_argo_mode_api_never_reached(cluster, argo_app) -> None:  # noqa: F811
     cluster.stop()
     argo_app.run()
-    argo_app.switch_page("pages/cluster.py").run()
+    argo_app.switch_page("views/cluster.py").run()
     assert not argo_app.exception
     [banner] = argo_app.error
     assert "Cannot read the cluster" in banner.value and "No snapshot has been read yet" in banner.value

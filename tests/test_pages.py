@@ -60,14 +60,14 @@ def test_new_scan_stores_request_and_mails_the_link_to_the_outbox(app) -> None:
     [msg] = get_runtime().mailer.messages()
     assert msg.kind == "confirm" and msg.link.startswith("http://portal.test/confirm?token=")
     assert msg.scan_id in app.success[0].value
-    app.switch_page("pages/outbox.py").run()
+    app.switch_page("views/outbox.py").run()
     assert not app.exception
     assert any(msg.link in m.value for m in app.markdown)
 
 
 def confirm_page(app: AppTest, token: str) -> AppTest:
     app.query_params["token"] = token
-    return app.switch_page("pages/confirm.py").run()
+    return app.switch_page("views/confirm.py").run()
 
 
 def test_confirm_good_then_used_link(app) -> None:
@@ -107,16 +107,16 @@ def test_progress_reports_and_history_show_a_finished_scan(app) -> None:
         confirm_page(app, token_of(rt.mailer.messages()[0].link))
         wait_until(lambda: rt.engine.progress(out.scan_id).finished, timeout=60)
     app.query_params["scan"] = out.scan_id
-    app.switch_page("pages/progress.py").run()
+    app.switch_page("views/progress.py").run()
     assert not app.exception
     assert "succeeded" in app.get("progress")[0].proto.text
     assert [m.value for m in app.metric] and app.dataframe
     findings = app.dataframe[-1].value
     assert "Content-Security-Policy header missing" in set(findings["title"])
-    app.switch_page("pages/reports.py").run()
+    app.switch_page("views/reports.py").run()
     assert not app.exception
     assert any("report.pdf" in b.proto.label for b in app.get("download_button"))
-    app.switch_page("pages/history.py").run()
+    app.switch_page("views/history.py").run()
     assert not app.exception
     assert out.scan_id in set(app.dataframe[0].value["scan"])
 
@@ -124,13 +124,13 @@ def test_progress_reports_and_history_show_a_finished_scan(app) -> None:
 def test_progress_of_unknown_scan_is_a_message(app) -> None:
     app.run()
     app.query_params["scan"] = "doesnotexist"
-    app.switch_page("pages/progress.py").run()
+    app.switch_page("views/progress.py").run()
     assert not app.exception and "no scan with id" in app.error[0].value
 
 
 def test_cluster_page_in_embedded_mode_shows_the_worker_pool(app) -> None:
     app.run()
-    app.switch_page("pages/cluster.py").run()
+    app.switch_page("views/cluster.py").run()
     assert not app.exception
     assert "No Kubernetes cluster" in app.info[0].value
     assert {m.label for m in app.metric} >= {"Workers busy", "Workers idle", "Scans queued"}
@@ -148,7 +148,7 @@ def test_progress_page_says_which_mail_is_waiting_and_why(make_settings, monkeyp
         at.run()
         out = submit(get_runtime(), "http://127.0.0.1:9/", "ana@example.com", {"web": {}})
         at.query_params["scan"] = out.scan_id
-        at.switch_page("pages/progress.py").run()
+        at.switch_page("views/progress.py").run()
         assert not at.exception
         assert any("confirm email to ana@example.com is not sent yet" in w.value and "retried" in w.value
                    for w in at.warning)

@@ -38,6 +38,9 @@ def signed_app(make_settings, monkeypatch):
     def make(user: dict) -> AppTest:
         at = AppTest.from_file(APP, default_timeout=30)
         at.user = user
+        at.secrets["auth"] = {"redirect_uri": "http://portal.test/oauth2callback", "cookie_secret": "x" * 32,
+                              "client_id": "scanboard", "client_secret": "y" * 32,
+                              "server_metadata_url": "https://idp.example/.well-known/openid-configuration"}
         return at
 
     yield make
@@ -64,23 +67,23 @@ def reach(at: AppTest, page: str) -> str | None:
 def test_signed_out_sees_only_sign_in_but_can_confirm(signed_app) -> None:
     at = signed_app({"is_logged_in": False}).run()
     assert not at.exception and at.button[0].label == "Sign in"
-    assert reach(at, "pages/history.py") is None
+    assert reach(at, "views/history.py") is None
     rt = get_runtime()
     submit(rt, "http://127.0.0.1:9/", "ana@corp.example", {"web": {}})
     at.query_params["token"] = parse_qs(urlsplit(rt.mailer.messages()[0].link).query)["token"][0]
-    at.switch_page("pages/confirm.py").run()
-    assert not at.exception and at.query_params["scan"]  # confirmed and sent on to the progress page
+    at.switch_page("views/confirm.py").run()
+    assert not at.exception and "the report link will be emailed" in at.success[0].value
 
 
 def test_pages_follow_the_role(signed_app) -> None:
     analyst = signed_app({"is_logged_in": True, "email": "ana@corp.example"}).run()
     assert title(analyst) == "New scan" and analyst.text_input(key="email").value == "ana@corp.example"
-    assert reach(analyst, "pages/history.py") is None
-    assert reach(analyst, "pages/cluster.py") is None
+    assert reach(analyst, "views/history.py") is None
+    assert reach(analyst, "views/cluster.py") is None
     manager = signed_app({"is_logged_in": True, "email": "boss@corp.example"}).run()
-    assert reach(manager, "pages/history.py") == "History"
+    assert reach(manager, "views/history.py") == "History"
     operator = signed_app({"is_logged_in": True, "email": "ops@corp.example", "roles": []}).run()
-    assert reach(operator, "pages/cluster.py") == "Cluster"
+    assert reach(operator, "views/cluster.py") == "Cluster"
 
 
 def test_analysts_see_only_their_own_scans(signed_app) -> None:
@@ -90,12 +93,12 @@ def test_analysts_see_only_their_own_scans(signed_app) -> None:
     mine = submit(rt, "http://127.0.0.1:9/", "ana@corp.example", {"web": {}}).scan_id
     ana = signed_app({"is_logged_in": True, "email": "ana@corp.example"}).run()
     ana.query_params["scan"] = theirs
-    ana.switch_page("pages/progress.py").run()
+    ana.switch_page("views/progress.py").run()
     assert not ana.exception and "that you can see" in ana.error[0].value
     ana.query_params["scan"] = mine
-    ana.switch_page("pages/progress.py").run()
+    ana.switch_page("views/progress.py").run()
     assert not ana.exception and not ana.error
     boss = signed_app({"is_logged_in": True, "email": "boss@corp.example"}).run()
     boss.query_params["scan"] = theirs
-    boss.switch_page("pages/progress.py").run()
+    boss.switch_page("views/progress.py").run()
     assert not boss.exception and not boss.error

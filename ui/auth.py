@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from lib.config import Settings
-from lib.roles import LOCAL_VIEWER, Viewer, roles_for
+from lib.roles import LOCAL_VIEWER, Viewer, roles_for, visible_pages
 
 VIEWER_KEY = "scanboard_viewer"
 
@@ -14,7 +14,7 @@ def resolve_viewer(settings: Settings) -> Viewer | None:
     """None when sign-in is required and nobody is signed in."""
     if settings.scanboard_auth == "none":
         viewer: Viewer | None = LOCAL_VIEWER
-    elif not st.user.is_logged_in:
+    elif not signed_in():
         viewer = None
     else:
         info = st.user.to_dict()
@@ -22,6 +22,28 @@ def resolve_viewer(settings: Settings) -> Viewer | None:
         viewer = Viewer(email=email, roles=roles_for(email, info, settings.role_policy()), signed_in=True)
     st.session_state[VIEWER_KEY] = viewer
     return viewer
+
+
+def signed_in() -> bool:
+    """st.user.is_logged_in, or False when no identity provider is configured (st.user then has no such key)."""
+    try:
+        return bool(st.user.is_logged_in)
+    except (AttributeError, KeyError):
+        return False
+
+
+def provider_configured() -> bool:
+    """Whether .streamlit/secrets.toml has the [auth] section st.login needs."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # noqa: BLE001 - no secrets file at all is the same answer
+        return False
+
+
+def can_open(page: str) -> bool:
+    """Whether this session's navigation has the page (signed-out viewers have only sign-in and confirm)."""
+    current = st.session_state.get(VIEWER_KEY)
+    return current is not None and page in visible_pages(current)
 
 
 def viewer() -> Viewer:

@@ -71,9 +71,9 @@ elif scan_id := st.session_state.get("new_scan_done"):
     st.success(f"Scan **{scan_id}** requested. A confirmation link was emailed to "
                f"{st.session_state.get('email')}: the scan starts when you open it.")
     if st.session_state.get("new_scan_mail") == "outbox":
-        st.page_link("pages/outbox.py", label="No mail server is configured: open the Outbox to find the link",
+        st.page_link("views/outbox.py", label="No mail server is configured: open the Outbox to find the link",
                      icon=":material/mail:")
     elif st.session_state.get("new_scan_mail") == "retrying":
         st.warning("The mail server did not accept the message yet. It is stored and will be retried.")
-    st.page_link("pages/progress.py", label=f"Follow scan {scan_id}", query_params={"scan": scan_id},
+    st.page_link("views/progress.py", label=f"Follow scan {scan_id}", query_params={"scan": scan_id},
                  icon=":material/account_tree:")

@@ -21,7 +21,7 @@ if not scan_id:
     recent = list_scans(rt.sessions, limit=50, email="" if me.sees_all_scans() else me.email)
     if not recent:
         st.info("No scans yet.")
-        st.page_link("pages/new_scan.py", label="Request a scan", icon=":material/add_circle:")
+        st.page_link("views/new_scan.py", label="Request a scan", icon=":material/add_circle:")
         st.stop()
     scan_id = st.selectbox("Scan", [s.id for s in recent],
                            format_func=lambda i: next(f"{s.id} · {s.target} · {s.status}" for s in recent if s.id == i))
@@ -53,7 +53,7 @@ def results(scan: Scan) -> None:
     if rows:
         st.dataframe(pd.DataFrame(rows), hide_index=True)
     if scan.report_key:
-        st.page_link("pages/reports.py", label="Download the report", query_params={"scan": scan.id},
+        st.page_link("views/reports.py", label="Download the report", query_params={"scan": scan.id},
                      icon=":material/description:")
 
 
