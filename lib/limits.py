@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 
 from lib.models import AWAITING_CONFIRMATION, AWAITING_OWNERSHIP, QUEUED, RUNNING, LimitKey, Scan
 
+ACTIVE = (QUEUED, RUNNING, AWAITING_OWNERSHIP)  # confirmed and not finished
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -54,6 +56,11 @@ def check_submit(s: Session, email: str, client_id: str, limits: Limits, now: da
         if recent >= limits.requests_per_hour:
             raise LimitExceeded(f"{subject} asked for {recent} scans in the last hour, the limit is "
                                 f"{limits.requests_per_hour}. Please try again later.")
+        if subject == "This computer":  # a requester's own running scans are checked when the link is opened
+            active = _count(s, clause, Scan.status.in_(ACTIVE))
+            if active >= limits.running:
+                raise LimitExceeded(f"This computer already has {active} scans running or queued (limit "
+                                    f"{limits.running}). Please wait until one has finished.")
         waiting = _count(s, clause, Scan.status == AWAITING_CONFIRMATION, Scan.created_at >= now - token_ttl)
         if waiting >= limits.unconfirmed:
             raise LimitExceeded(f"{subject} {have} {waiting} scan requests still waiting for confirmation "
@@ -62,7 +69,7 @@ def check_submit(s: Session, email: str, client_id: str, limits: Limits, now: da
 
 def check_running(s: Session, email: str, limits: Limits) -> None:
     """Before a scan is started (call inside the confirming transaction, after lock())."""
-    active = _count(s, Scan.requester_email == email, Scan.status.in_([QUEUED, RUNNING, AWAITING_OWNERSHIP]))
+    active = _count(s, Scan.requester_email == email, Scan.status.in_(ACTIVE))
     if active >= limits.running:
         raise LimitExceeded(f"You already have {active} scans running or queued (limit {limits.running}). "
                             "Open this link again when one has finished; it stays valid until it expires.")

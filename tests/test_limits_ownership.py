@@ -139,3 +139,13 @@ def test_proof_not_required_in_embedded_mode_by_default(make_settings) -> None:
     assert confirm(rt, token_for(rt, out.scan_id)).ok
     assert get_scan(rt.sessions, out.scan_id).status == QUEUED
     rt.db.dispose()
+
+
+def test_running_limit_per_client_at_request_time(make_settings) -> None:
+    rt = build_runtime(make_settings(limit_running=1))  # not started: confirmed scans stay queued
+    first = submit(rt, "http://127.0.0.1:9/", "ana@example.com", {"web": {}}, client_id="10.0.0.9").scan_id
+    assert confirm(rt, token_for(rt, first)).ok
+    refused = submit(rt, "http://127.0.0.1:9/", "bob@example.com", {"web": {}}, client_id="10.0.0.9")
+    assert "This computer already has 1 scans running or queued" in refused.errors["limit"]
+    assert submit(rt, "http://127.0.0.1:9/", "bob@example.com", {"web": {}}, client_id="10.0.0.10").ok
+    rt.db.dispose()
