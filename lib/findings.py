@@ -149,6 +149,10 @@ class Diff:
     def counts(self) -> dict[str, int]:
         return {"new": len(self.new), "fixed": len(self.fixed), "unchanged": len(self.unchanged)}
 
+    def state_of(self, f: Finding) -> str:
+        """new or unchanged, for a finding of the current scan."""
+        return "unchanged" if any(u.issue_fp == f.issue_fp for u in self.unchanged) else "new"
+
 
 def diff(current: Iterable[Finding], previous: Iterable[Finding]) -> Diff:
     """New, fixed and unchanged issues between two scans of one target, matched on issue fingerprint.

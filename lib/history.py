@@ -27,30 +27,13 @@ from lib.findings import SEVERITIES
 from lib.models import FAILED, FINAL_STATUSES, PARTIAL, SCAN_STATUSES, SUCCEEDED, Scan, Step
 from lib.pipeline import SCANNERS
 
-COLUMNS = ["scan", "target", "host", "requester", "status", "requested", "confirmed", "started", "finished",
-           "duration_s", "scanners", *SEVERITIES]
 DEFAULT_DAYS = 30
 DIFF_KEYS = ("new", "fixed")
 OUTCOME_ORDER = (SUCCEEDED, PARTIAL, FAILED, "running", "queued", "awaiting_confirmation")
 DURATION_BINS = 20
 
 
-def scans_frame(scans: list[Scan]) -> pd.DataFrame:
-    """Scan objects already loaded (a handful) as a frame with the history table's columns."""
-    rows = []
-    for s in scans:
-        counts = s.severity_counts or {}
-        duration = (s.finished_at - s.started_at).total_seconds() if s.finished_at and s.started_at else None
-        rows.append({"scan": s.id, "target": s.target, "host": s.host, "requester": s.requester_email,
-                     "status": s.status, "requested": s.created_at, "confirmed": s.confirmed_at,
-                     "started": s.started_at, "finished": s.finished_at, "duration_s": duration,
-                     "scanners": ", ".join(sorted(s.scanners or {})),
-                     **{sev: int(counts.get(sev, 0)) for sev in SEVERITIES}})
-    return pd.DataFrame(rows, columns=COLUMNS)
-
-
 # ------------------------------------------------------------------------------------------------ filters
-
 
 def _csv(values: tuple[str, ...]) -> str:
     return ",".join(values)

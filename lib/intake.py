@@ -77,8 +77,7 @@ def submit(svc: Services, target: str, email: str, scanners: dict[str, dict[str,
     if proof_token:
         body += "\n" + ownership_instructions(req.target, proof_token) + "\n"
     msg_id = svc.mailer.enqueue("confirm", req.email, subject, body, link=link, scan_id=scan_id)
-    status = next((m.status for m in svc.mailer.messages(limit=5, scan_id=scan_id) if m.id == msg_id), "")
-    return SubmitOutcome(scan_id=scan_id, email_status=status)
+    return SubmitOutcome(scan_id=scan_id, email_status=svc.mailer.status(msg_id))
 
 
 def confirm(svc: Services, token: str, now: datetime | None = None) -> ConfirmOutcome:

@@ -156,6 +156,10 @@ class Mailer:
             ).order_by(Message.id)).all()
         return sum(self.attempt(i, now) for i in due)
 
+    def status(self, msg_id: int) -> str:
+        with self.sessions() as s:
+            return s.scalar(select(Message.status).where(Message.id == msg_id)) or ""
+
     def messages(self, limit: int = 200, scan_id: str = "") -> list[Message]:
         with self.sessions() as s:
             q = select(Message).order_by(Message.id.desc()).limit(limit)

@@ -58,7 +58,6 @@ def _finding_view(f: Finding, diff_state: str) -> dict[str, Any]:
 def findings_document(meta: ScanMeta, steps: list[StepOutcome], findings: list[Finding], d: Diff,
                       previous_scan: str) -> dict[str, Any]:
     """The machine-readable findings.json: what was asked, what ran, the findings and the diff."""
-    states = {f.issue_fp: "new" for f in d.new} | {f.issue_fp: "unchanged" for f in d.unchanged}
     return {
         "schema": "scanboard.findings/1",
         "scan": meta.__dict__,
@@ -66,7 +65,7 @@ def findings_document(meta: ScanMeta, steps: list[StepOutcome], findings: list[F
         "steps": [{k: v for k, v in s.to_dict().items() if k != "findings"} for s in steps],
         "counts": severity_counts(findings),
         "diff": d.counts(),
-        "findings": [{**f.to_dict(), "diff_state": states.get(f.issue_fp, "new")} for f in findings],
+        "findings": [{**f.to_dict(), "diff_state": d.state_of(f)} for f in findings],
         "fixed": [f.to_dict() for f in d.fixed],
     }
 
@@ -76,8 +75,7 @@ def render_html(meta: ScanMeta, steps: list[StepOutcome], findings: list[Finding
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     counts = severity_counts(findings)
     top = max(counts.values(), default=0) or 1
-    states = {f.issue_fp: "new" for f in d.new} | {f.issue_fp: "unchanged" for f in d.unchanged}
-    groups = [{"severity": sev, "findings": [_finding_view(f, states.get(f.issue_fp, "new"))
+    groups = [{"severity": sev, "findings": [_finding_view(f, d.state_of(f))
                                              for f in findings if f.severity == sev]} for sev in SEVERITIES]
     return env.get_template("report.html.j2").render(
         meta=meta,
