@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lib.roles import visible_pages
+from lib.core.roles import visible_pages
 from ui.auth import resolve_viewer
 from ui.runtime import get_runtime
 
@@ -11,11 +11,14 @@ runtime = get_runtime()
 viewer = resolve_viewer(runtime.settings)
 
 # The confirmation link's page is reachable by everyone: its token is the proof.
-confirm = st.Page("views/confirm.py", title="Confirm", icon=":material/verified:", url_path="confirm",
-                  visibility="hidden")
+confirm = st.Page(
+    "views/confirm.py", title="Confirm", icon=":material/verified:", url_path="confirm", visibility="hidden"
+)
 if viewer is None:
-    st.navigation([st.Page("views/sign_in.py", title="Sign in", icon=":material/login:", default=True), confirm],
-                  position="hidden").run()
+    st.navigation(
+        [st.Page("views/sign_in.py", title="Sign in", icon=":material/login:", default=True), confirm],
+        position="hidden",
+    ).run()
     st.stop()
 
 PAGES = {  # key -> (file, title, icon)
@@ -30,8 +33,11 @@ SECTIONS = {"Scans": ("new_scan", "progress", "reports", "outbox"), "Insights": 
 allowed = visible_pages(viewer) - (set() if runtime.mailer.uses_outbox else {"outbox"})
 default = next(k for keys in SECTIONS.values() for k in keys if k in allowed)
 nav = {
-    title: [st.Page(PAGES[k][0], title=PAGES[k][1], icon=PAGES[k][2], url_path=k, default=k == default)
-            for k in keys if k in allowed]
+    title: [
+        st.Page(PAGES[k][0], title=PAGES[k][1], icon=PAGES[k][2], url_path=k, default=k == default)
+        for k in keys
+        if k in allowed
+    ]
     for title, keys in SECTIONS.items()
 }
 nav = {title: pages for title, pages in nav.items() if pages}

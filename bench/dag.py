@@ -20,8 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.timing import median_time
-from lib.argo_status import workflow_view
-from lib.dag_figure import dag_figure, point_count
+from lib.engines.argo_status import workflow_view
+from lib.insights.dag_figure import dag_figure, point_count
 
 GOAL_500_S = 0.200
 GOAL_5000_S = 1.0
@@ -40,12 +40,27 @@ def synthetic_workflow(target_nodes: int, name: str = "scan-0123456789ab") -> di
     def ts(s: int) -> str:
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0 + s))
 
-    def add(display: str, ntype: str, phase: str, boundary: str = name, start: int = 0, end: int | None = 5,
-            message: str = "", node_id: str | None = None) -> str:
+    def add(
+        display: str,
+        ntype: str,
+        phase: str,
+        boundary: str = name,
+        start: int = 0,
+        end: int | None = 5,
+        message: str = "",
+        node_id: str | None = None,
+    ) -> str:
         nid = node_id or f"{name}-{1000000 + next(seq)}"
-        node = {"id": nid, "name": f"{name}.{display}" if nid != name else name, "displayName": display,
-                "type": ntype, "phase": phase, "startedAt": ts(start), "templateName": display.split("(")[0],
-                "templateScope": f"local/{name}"}
+        node = {
+            "id": nid,
+            "name": f"{name}.{display}" if nid != name else name,
+            "displayName": display,
+            "type": ntype,
+            "phase": phase,
+            "startedAt": ts(start),
+            "templateName": display.split("(")[0],
+            "templateScope": f"local/{name}",
+        }
         if end is not None:
             node["finishedAt"] = ts(end)
         if nid != name:
@@ -61,12 +76,24 @@ def synthetic_workflow(target_nodes: int, name: str = "scan-0123456789ab") -> di
     def retry(display: str, outcomes: list[str], start: int) -> tuple[str, str]:
         """A Retry node with one attempt per outcome; returns (retry id, last attempt id)."""
         phase = outcomes[-1]
-        rid = add(display, "Retry", phase, start=start, end=start + 10 * len(outcomes),
-                  message="No more retries left" if phase == "Failed" else "")
+        rid = add(
+            display,
+            "Retry",
+            phase,
+            start=start,
+            end=start + 10 * len(outcomes),
+            message="No more retries left" if phase == "Failed" else "",
+        )
         last = rid
         for i, outcome in enumerate(outcomes):
-            last = add(f"{display}({i})", "Pod", outcome, start=start + 10 * i, end=start + 10 * i + 8,
-                       message="failed with exit code 1" if outcome == "Failed" else "")
+            last = add(
+                f"{display}({i})",
+                "Pod",
+                outcome,
+                start=start + 10 * i,
+                end=start + 10 * i + 8,
+                message="failed with exit code 1" if outcome == "Failed" else "",
+            )
             link(rid, last)
         return rid, last
 
@@ -93,8 +120,7 @@ def synthetic_workflow(target_nodes: int, name: str = "scan-0123456789ab") -> di
     fixed = len(nodes) + 1 + 2  # + publish, notify, onExit (report already added)
     items = max(1, round((target_nodes - fixed) / 2.29))
     for i in range(items):
-        outcomes = (["Failed"] * 3 if i % 97 == 5 else ["Failed", "Failed", "Succeeded"] if i % 7 == 3
-                    else ["Succeeded"])
+        outcomes = ["Failed"] * 3 if i % 97 == 5 else ["Failed", "Failed", "Succeeded"] if i % 7 == 3 else ["Succeeded"]
         rid, last = retry(f"crawl({i}:{i})", outcomes, 30 + i % 300)
         link(crawl, rid)
         ends.append(last)
@@ -110,7 +136,8 @@ def synthetic_workflow(target_nodes: int, name: str = "scan-0123456789ab") -> di
     pods = [n for n in nodes.values() if n["type"] == "Pod"]
     done = sum(1 for n in pods if n["phase"] in ("Succeeded", "Failed", "Error"))
     return {
-        "apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
         "metadata": {"name": name, "namespace": "scanboard"},
         "spec": {"workflowTemplateRef": {"name": "scanboard-scan"}},
         "status": {"phase": "Running", "startedAt": ts(0), "progress": f"{done}/{len(pods)}", "nodes": nodes},
@@ -133,16 +160,20 @@ def main() -> int:
         t_peer = median_time(lambda: json.loads(raw), REPEATS)
         drawn = sum(len(tr.x) for tr in fig.data if tr.mode and "markers" in tr.mode and tr.x != (None,))
         results[size] = {"t": t_total, "points": point_count(fig), "drawn": drawn}
-        print(f"{len(view.nodes):5d} nodes: view {t_view * 1000:7.1f} ms, view+figure {t_total * 1000:7.1f} ms, "
-              f"json.loads peer {t_peer * 1000:6.1f} ms (ratio {t_total / t_peer:5.1f}x); "
-              f"figure: {drawn} nodes drawn, {point_count(fig)} trace points, {len(fig.data)} traces")
-    met = (results[500]["t"] <= GOAL_500_S and results[5000]["t"] <= GOAL_5000_S
-           and results[5000]["points"] <= GOAL_POINTS)
-    print(f"goals: t500 <= {GOAL_500_S * 1000:.0f} ms, t5000 <= {GOAL_5000_S:.1f} s, "
-          f"points5000 <= {GOAL_POINTS}")
-    print(f"goal_met={'true' if met else 'false'} t50={results[50]['t']:.4f} t500={results[500]['t']:.4f} "
-          f"t5000={results[5000]['t']:.4f} points5000={results[5000]['points']} "
-          f"nodes_drawn5000={results[5000]['drawn']}")
+        print(
+            f"{len(view.nodes):5d} nodes: view {t_view * 1000:7.1f} ms, view+figure {t_total * 1000:7.1f} ms, "
+            f"json.loads peer {t_peer * 1000:6.1f} ms (ratio {t_total / t_peer:5.1f}x); "
+            f"figure: {drawn} nodes drawn, {point_count(fig)} trace points, {len(fig.data)} traces"
+        )
+    met = (
+        results[500]["t"] <= GOAL_500_S and results[5000]["t"] <= GOAL_5000_S and results[5000]["points"] <= GOAL_POINTS
+    )
+    print(f"goals: t500 <= {GOAL_500_S * 1000:.0f} ms, t5000 <= {GOAL_5000_S:.1f} s, points5000 <= {GOAL_POINTS}")
+    print(
+        f"goal_met={'true' if met else 'false'} t50={results[50]['t']:.4f} t500={results[500]['t']:.4f} "
+        f"t5000={results[5000]['t']:.4f} points5000={results[5000]['points']} "
+        f"nodes_drawn5000={results[5000]['drawn']}"
+    )
     return 0
 
 

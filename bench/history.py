@@ -4,7 +4,8 @@ Why: managers open the page with filters over a year of scans; every KPI, chart 
 fast. Goals: <= 1 s cold (the page's cache empty for this filter set: aggregates + figures + table rows) and
 <= 150 ms warm (the page's st.cache_data / st.cache_resource hits, as views/history.py does it).
 
-"Cold" here means the page cache is cold; the process's ScanFacts store (lib/history.py) is already loaded, as it
+"Cold" here means the page cache is cold; the process's ScanFacts store (lib/insights/history.py) is already
+loaded, as it
 is in a running portal after its first history view. The one-time load of that store at process start is printed
 as load_s, and process_cold_s = load_s + cold_s is what the very first viewer after a restart waits.
 
@@ -32,16 +33,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import delete, func, insert, select
 
 from bench.timing import median_time
-from lib.db import make_engine, migrate, session_factory
-from lib.history import HistoryFilters, ScanFacts, export_csv, history_view
-from lib.history_charts import history_figures
-from lib.models import FindingRecord, Scan, Step
-from lib.pipeline import SCANNERS
+from lib.adapters.db import make_engine, migrate, session_factory
+from lib.adapters.models import FindingRecord, Scan, Step
+from lib.core.pipeline import SCANNERS
+from lib.insights.history import HistoryFilters, ScanFacts, export_csv, history_view
+from lib.insights.history_charts import history_figures
 
 GOAL_COLD_S = 1.0
 GOAL_WARM_S = 0.150
-STATUSES = (["succeeded"] * 70 + ["partial"] * 15 + ["failed"] * 8 + ["running"] * 3 + ["queued"] * 2
-            + ["awaiting_confirmation"] * 2)
+STATUSES = (
+    ["succeeded"] * 70
+    + ["partial"] * 15
+    + ["failed"] * 8
+    + ["running"] * 3
+    + ["queued"] * 2
+    + ["awaiting_confirmation"] * 2
+)
 SEVERITY_MEANS = {"critical": 0.1, "high": 0.4, "medium": 1.0, "low": 1.2, "info": 1.5}
 
 
@@ -59,8 +66,9 @@ def populate(sessions, n: int, days: int = 365, hosts: int = 2000, seed: int = 7
             requested = now - timedelta(seconds=rng.uniform(0, days * 86400))
             status = rng.choice(STATUSES)
             chosen = [s for s in SCANNERS if rng.random() < 0.7] or ["web"]
-            confirmed = (requested + timedelta(seconds=rng.expovariate(1 / 300))
-                         if status != "awaiting_confirmation" else None)
+            confirmed = (
+                requested + timedelta(seconds=rng.expovariate(1 / 300)) if status != "awaiting_confirmation" else None
+            )
             started = confirmed + timedelta(seconds=rng.uniform(1, 30)) if confirmed and status != "queued" else None
             finished, counts, diff = None, {}, {}
             t = started
@@ -73,8 +81,16 @@ def populate(sessions, n: int, days: int = 365, hosts: int = 2000, seed: int = 7
                     continue
                 dur = {"portscan": 40, "web": 120, "tls": 15}[name] * rng.lognormvariate(0, 0.5)
                 fail = status in ("partial", "failed") and rng.random() < 0.5
-                steps.append({"scan_id": sid, "name": name, "state": "failed" if fail else "succeeded",
-                              "tool": name, "started_at": started, "finished_at": started + timedelta(seconds=dur)})
+                steps.append(
+                    {
+                        "scan_id": sid,
+                        "name": name,
+                        "state": "failed" if fail else "succeeded",
+                        "tool": name,
+                        "started_at": started,
+                        "finished_at": started + timedelta(seconds=dur),
+                    }
+                )
                 t = max(t, started + timedelta(seconds=dur))
             if status in ("succeeded", "partial", "failed") and started is not None:
                 finished = t + timedelta(seconds=rng.uniform(2, 10))
@@ -83,19 +99,47 @@ def populate(sessions, n: int, days: int = 365, hosts: int = 2000, seed: int = 7
                 diff = {"new": rng.randrange(3), "fixed": rng.randrange(3), "unchanged": sum(counts.values())}
                 for sev, k in counts.items():
                     for j in range(k):
-                        finds.append({"scan_id": sid, "host": host, "tool": "web", "rule_id": f"R{j}",
-                                      "title": f"{sev} issue {j}", "severity": sev, "rule_fp": f"{sev}{j}",
-                                      "issue_fp": f"{host}{sev}{j}", "diff_state": "unchanged",
-                                      "data": {"severity": sev, "title": f"{sev} issue {j}"}})
+                        finds.append(
+                            {
+                                "scan_id": sid,
+                                "host": host,
+                                "tool": "web",
+                                "rule_id": f"R{j}",
+                                "title": f"{sev} issue {j}",
+                                "severity": sev,
+                                "rule_fp": f"{sev}{j}",
+                                "issue_fp": f"{host}{sev}{j}",
+                                "diff_state": "unchanged",
+                                "data": {"severity": sev, "title": f"{sev} issue {j}"},
+                            }
+                        )
             for name in ("report", "publish", "notify"):
-                steps.append({"scan_id": sid, "name": name, "state": "succeeded" if finished else "pending",
-                              "started_at": t if finished else None, "finished_at": finished})
-            scans.append({"id": sid, "target": f"https://{host}/", "host": host,
-                          "requester_email": f"user{rng.randrange(200)}@example.com",
-                          "scanners": {c: {} for c in chosen},
-                          "status": status, "created_at": requested, "confirmed_at": confirmed,
-                          "started_at": started, "finished_at": finished, "severity_counts": counts,
-                          "diff_counts": diff, "report_key": f"reports/{sid}/" if counts else ""})
+                steps.append(
+                    {
+                        "scan_id": sid,
+                        "name": name,
+                        "state": "succeeded" if finished else "pending",
+                        "started_at": t if finished else None,
+                        "finished_at": finished,
+                    }
+                )
+            scans.append(
+                {
+                    "id": sid,
+                    "target": f"https://{host}/",
+                    "host": host,
+                    "requester_email": f"user{rng.randrange(200)}@example.com",
+                    "scanners": {c: {} for c in chosen},
+                    "status": status,
+                    "created_at": requested,
+                    "confirmed_at": confirmed,
+                    "started_at": started,
+                    "finished_at": finished,
+                    "severity_counts": counts,
+                    "diff_counts": diff,
+                    "report_key": f"reports/{sid}/" if counts else "",
+                }
+            )
         with sessions.begin() as s:
             s.execute(insert(Scan), scans)
             s.execute(insert(Step), steps)
@@ -181,21 +225,27 @@ def main() -> None:
     csv_s = time.perf_counter() - t
 
     k = view.kpis
-    print(f"scans={k.scans:,} finished={k.finished:,} targets={k.targets:,} success={k.success_rate:.1%} "
-          f"median_duration={k.median_duration_s:.0f}s open={k.open_by_severity}")
+    print(
+        f"scans={k.scans:,} finished={k.finished:,} targets={k.targets:,} success={k.success_rate:.1%} "
+        f"median_duration={k.median_duration_s:.0f}s open={k.open_by_severity}"
+    )
     print(f"default 30-day view: {dview.kpis.scans:,} scans")
     print(f"facts load (once per process): {load_s:.3f} s; incremental refresh: {refresh_s:.3f} s")
-    print(f"cold (page cache empty), whole year: runs {[round(c, 3) for c in colds]} -> median {cold_s:.3f} s "
-          f"(goal <= {GOAL_COLD_S} s); default 30 days: {cold_default_s:.3f} s")
+    print(
+        f"cold (page cache empty), whole year: runs {[round(c, 3) for c in colds]} -> median {cold_s:.3f} s "
+        f"(goal <= {GOAL_COLD_S} s); default 30 days: {cold_default_s:.3f} s"
+    )
     print(f"warm (page cache hit): {warm_s * 1000:.1f} ms (goal <= {GOAL_WARM_S * 1000:.0f} ms)")
     print(f"process cold start (load + cold): {load_s + cold_s:.3f} s")
     print(f"CSV export of all rows (deferred download): {csv_s:.2f} s, {len(csv_bytes) / 1e6:.1f} MB")
     print(f"peer (count + read every id): {peer_s:.3f} s; cold/peer = {cold_s / peer_s:.1f}x")
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     met = cold_s <= GOAL_COLD_S and warm_s <= GOAL_WARM_S
-    print(f"goal_met={'true' if met else 'false'} scans={args.scans} cold_s={cold_s:.3f} warm_ms={warm_s * 1000:.1f} "
-          f"cold_default_s={cold_default_s:.3f} load_s={load_s:.3f} process_cold_s={load_s + cold_s:.3f} "
-          f"refresh_s={refresh_s:.3f} csv_s={csv_s:.2f} peer_s={peer_s:.3f}")
+    print(
+        f"goal_met={'true' if met else 'false'} scans={args.scans} cold_s={cold_s:.3f} warm_ms={warm_s * 1000:.1f} "
+        f"cold_default_s={cold_default_s:.3f} load_s={load_s:.3f} process_cold_s={load_s + cold_s:.3f} "
+        f"refresh_s={refresh_s:.3f} csv_s={csv_s:.2f} peer_s={peer_s:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -13,10 +13,10 @@ from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from lib.adapters.repository import get_scan, get_steps
 from lib.config import Settings
-from lib.intake import confirm, submit
-from lib.repository import get_scan, get_steps
 from lib.runtime import build_runtime
+from lib.services.intake import confirm, submit
 from tests.targets import http_target, open_ports, tls_target
 
 
@@ -24,8 +24,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, open_ports(3) as ports, http_target() as web, tls_target() as tls:
         rt = build_runtime(Settings(scanboard_data_dir=Path(tmp), _env_file=None)).start()
         try:
-            scanners = {"portscan": {"ports": "1-1024," + ",".join(map(str, ports))}, "web": {"depth": 1},
-                        "tls": {"port": tls}}
+            scanners = {
+                "portscan": {"ports": "1-1024," + ",".join(map(str, ports))},
+                "web": {"depth": 1},
+                "tls": {"port": tls},
+            }
             out = submit(rt, f"http://127.0.0.1:{web}/", "bench@example.com", scanners)
             token = parse_qs(urlsplit(rt.mailer.messages()[0].link).query)["token"][0]
             t0 = time.perf_counter()

@@ -47,8 +47,9 @@ def free(port: int) -> bool:
 
 
 def builtin_scan(raw_dir: Path) -> tuple[float, set[int]]:
-    ctx = ScanContext(scan_id="bench", target=f"http://{HOST}/", options={"ports": "1-65535"}, raw_dir=raw_dir,
-                      timeout=300)
+    ctx = ScanContext(
+        scan_id="bench", target=f"http://{HOST}/", options={"ports": "1-65535"}, raw_dir=raw_dir, timeout=300
+    )
     started = time.perf_counter()
     result = BuiltinPortScanner().run(ctx)
     return time.perf_counter() - started, {f.asset.port for f in result.findings}
@@ -56,8 +57,9 @@ def builtin_scan(raw_dir: Path) -> tuple[float, set[int]]:
 
 def nmap_scan() -> tuple[float, set[int]]:
     started = time.perf_counter()
-    run = subprocess.run(["nmap", "-sT", "-T4", "-p-", "-oX", "-", HOST], capture_output=True, text=True,
-                         timeout=300, check=True)
+    run = subprocess.run(
+        ["nmap", "-sT", "-T4", "-p-", "-oX", "-", HOST], capture_output=True, text=True, timeout=300, check=True
+    )
     elapsed = time.perf_counter() - started
     report = parse_nmap_xml(run.stdout)
     return elapsed, {p.port for ports in report.hosts.values() for p in ports}
@@ -75,8 +77,9 @@ def rerun_in_own_network() -> int | None:
     if probe.returncode != 0:
         return None
     script = 'ip link set lo up && exec "$0" "$@"'
-    return subprocess.call([*unshare, "sh", "-c", script, sys.executable, *sys.argv],
-                           env={**os.environ, NETNS_FLAG: "1"})
+    return subprocess.call(
+        [*unshare, "sh", "-c", script, sys.executable, *sys.argv], env={**os.environ, NETNS_FLAG: "1"}
+    )
 
 
 def main() -> int:
@@ -92,8 +95,14 @@ def main() -> int:
         rc = rerun_in_own_network()
         if rc is not None:
             return rc
-    print("network: " + ("own namespace (only the benchmark's listeners)" if os.environ.get(NETNS_FLAG)
-                         else "shared with the rest of the machine"))
+    print(
+        "network: "
+        + (
+            "own namespace (only the benchmark's listeners)"
+            if os.environ.get(NETNS_FLAG)
+            else "shared with the rest of the machine"
+        )
+    )
     with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
         ours = stack.enter_context(open_ports(ports=[p for p in SPREAD if free(p)]))
         ours += stack.enter_context(open_ports(args.listeners))
@@ -107,10 +116,15 @@ def main() -> int:
             same = found_b == found_n
             missed = set(ours) - found_b
             identical &= same and not missed
-            differ = "" if same else f"  DIFFER: only builtin {sorted(found_b - found_n)}, " \
-                                     f"only nmap {sorted(found_n - found_b)}"
-            print(f"round {i + 1}: builtin {tb:.2f} s ({len(found_b)} open), nmap {tn:.2f} s ({len(found_n)} open)"
-                  f"{differ}{f'  builtin missed {sorted(missed)}' if missed else ''}")
+            differ = (
+                ""
+                if same
+                else f"  DIFFER: only builtin {sorted(found_b - found_n)}, only nmap {sorted(found_n - found_b)}"
+            )
+            print(
+                f"round {i + 1}: builtin {tb:.2f} s ({len(found_b)} open), nmap {tn:.2f} s ({len(found_n)} open)"
+                f"{differ}{f'  builtin missed {sorted(missed)}' if missed else ''}"
+            )
     b, n = statistics.median(times_builtin), statistics.median(times_nmap)
     print(f"builtin median {b:.2f} s, nmap median {n:.2f} s over {args.rounds} rounds of 65535 ports")
     print(f"ratio={b / n:.2f} identical={'true' if identical else 'false'}")

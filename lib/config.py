@@ -16,10 +16,10 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from lib.limits import Limits
-from lib.ownership import required as ownership_required
-from lib.roles import RolePolicy
-from lib.scope import ScopePolicy
+from lib.core.limit_rules import Limits
+from lib.core.ownership_rules import required as ownership_required
+from lib.core.roles import RolePolicy
+from lib.core.scope import ScopePolicy
 
 
 class Settings(BaseSettings):
@@ -126,8 +126,9 @@ class Settings(BaseSettings):
         )
 
     def role_policy(self) -> RolePolicy:
-        return RolePolicy(_items(self.role_managers), _items(self.role_operators), _items(self.role_analysts),
-                          self.role_claim)
+        return RolePolicy(
+            _items(self.role_managers), _items(self.role_operators), _items(self.role_analysts), self.role_claim
+        )
 
     def limits(self) -> Limits:
         return Limits(self.limit_requests_per_hour, self.limit_unconfirmed, self.limit_running)

@@ -12,18 +12,18 @@ from datetime import timedelta
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy.orm import Session, sessionmaker
 
+from lib.adapters.db import make_engine, migrate, session_factory
+from lib.adapters.kube import KubeSettings, connect
+from lib.adapters.mail import Mailer, SmtpTransport
+from lib.adapters.storage import LocalReportStore, ReportStore, S3ReportStore
+from lib.adapters.webhook import Webhook
 from lib.config import Settings
-from lib.db import make_engine, migrate, session_factory
-from lib.engine_argo import ArgoEngine
-from lib.engine_local import LocalEngine
-from lib.history import ScanFacts
-from lib.kube import KubeSettings, connect
-from lib.mail import Mailer, SmtpTransport
-from lib.ownership import prove, verify_waiting
-from lib.runtime_types import Engine
-from lib.sampler import Sampler, build_sampler
-from lib.storage import LocalReportStore, ReportStore, S3ReportStore
-from lib.webhook import Webhook
+from lib.engines.argo import ArgoEngine
+from lib.engines.local import LocalEngine
+from lib.insights.history import ScanFacts
+from lib.insights.sampler import Sampler, build_sampler
+from lib.services.context import Engine
+from lib.services.ownership import prove, verify_waiting
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +87,11 @@ class Runtime:
     def check_ownership(self) -> list[str]:
         """Queue the scans whose ownership proof is now there; returns their ids."""
         policy = self.settings.scope_policy()
-        proven = verify_waiting(self.sessions, lambda target, token: prove(target, token, policy),
-                                timedelta(hours=self.settings.token_ttl_hours))
+        proven = verify_waiting(
+            self.sessions,
+            lambda target, token: prove(target, token, policy),
+            timedelta(hours=self.settings.token_ttl_hours),
+        )
         for scan_id in proven:
             self.engine.submit(scan_id)
         return proven
@@ -102,16 +105,31 @@ def build_runtime(settings: Settings) -> Runtime:
     transport = SmtpTransport.from_settings(settings) if settings.smtp_configured else None
     mailer = Mailer(sessions, transport, settings.retry_seconds)
     if settings.scanboard_mode == "argo":
-        store: ReportStore = S3ReportStore(settings.reports_bucket, settings.aws_region, settings.s3_endpoint_url,
-                                           settings.presign_expiry_seconds)
+        store: ReportStore = S3ReportStore(
+            settings.reports_bucket, settings.aws_region, settings.s3_endpoint_url, settings.presign_expiry_seconds
+        )
         token = settings.argo_webhook_token.get_secret_value() if settings.argo_webhook_token else ""
-        engine: Engine = ArgoEngine(settings, sessions, store, mailer, Webhook(settings.argo_webhook_url, token),
-                                    lambda: connect(kube_settings(settings)))
+        engine: Engine = ArgoEngine(
+            settings,
+            sessions,
+            store,
+            mailer,
+            Webhook(settings.argo_webhook_url, token),
+            lambda: connect(kube_settings(settings)),
+        )
     else:
         store = LocalReportStore(settings.reports_dir, settings.public_base_url)
         engine = LocalEngine(settings, sessions, store, mailer)
-    return Runtime(settings, db, sessions, mailer, store, engine,
-                   sampler=build_sampler(settings, sessions, engine), history=ScanFacts(sessions, ttl_s=30.0))
+    return Runtime(
+        settings,
+        db,
+        sessions,
+        mailer,
+        store,
+        engine,
+        sampler=build_sampler(settings, sessions, engine),
+        history=ScanFacts(sessions, ttl_s=30.0),
+    )
 
 
 def kube_settings(settings: Settings) -> KubeSettings:

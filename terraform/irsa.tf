@@ -104,12 +104,12 @@ resource "aws_iam_role_policy_attachment" "irsa" {
   policy_arn = each.value
 }
 
-# What lib/storage.py does with the bucket decides these policies:
+# What lib/adapters/storage.py does with the bucket decides these policies:
 # - the portal lists reports/, reads report files and findings.json, and presigns GET links to them;
 # - the workflow pods (report, publish and notify steps) read the host's previous findings (hosts/<host>.json
 #   points at the last scan of a host), upload the report files and move that pointer, and presign the link the
 #   report mail carries. A presigned URL acts with its signer's permissions, hence GetObject for both.
-# ListBucket (object names only) is what makes S3 answer a missing key with 404 NoSuchKey, which lib/storage.py
+# ListBucket (object names only) is what makes S3 answer a missing key with 404 NoSuchKey, which lib/adapters/storage.py
 # handles (a host's first scan, a scan that published nothing), instead of 403 AccessDenied.
 # Two documents written out, although they share their shape: checkov judges a document's actions (wildcards,
 # escalation, writes without constraint) only where they are literal, not when they come from a for_each.

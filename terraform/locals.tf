@@ -46,7 +46,7 @@ locals {
   argocd_namespace         = "argocd"
   gitops_path              = "k8s/overlays/prod"
 
-  # The bucket's two key prefixes (lib/storage.py): reports/<scan-id>/ (report.pdf, report.html,
+  # The bucket's two key prefixes (lib/adapters/storage.py): reports/<scan-id>/ (report.pdf, report.html,
   # findings.json, raw/) and hosts/<host>.json (a host's latest scan). The IRSA policies grant nothing else.
   reports_prefix = "reports/"
   hosts_prefix   = "hosts/"

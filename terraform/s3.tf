@@ -1,5 +1,5 @@
 # The reports bucket: report files and findings.json under reports/<scan-id>/ and each host's latest-scan pointer
-# under hosts/ (lib/storage.py), written by the workflow pods and read (and presigned) by the portal and the
+# under hosts/ (lib/adapters/storage.py), written by the workflow pods and read (and presigned) by the portal and the
 # pods. Private, SSE-KMS, versioned, expiring, TLS-only.
 resource "aws_s3_bucket" "reports" {
   #checkov:skip=CKV_AWS_18:Server access logs would need a second bucket; access to reports is already limited to two IRSA roles and can be audited with CloudTrail S3 data events.

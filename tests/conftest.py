@@ -22,8 +22,12 @@ def make_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[.
         monkeypatch.delenv(var, raising=False)
 
     def make(**overrides: object) -> Settings:
-        base = {"scanboard_data_dir": tmp_path / "data", "public_base_url": "http://portal.test",
-                "retry_seconds": 0.2, "stale_scan_seconds": 30.0}
+        base = {
+            "scanboard_data_dir": tmp_path / "data",
+            "public_base_url": "http://portal.test",
+            "retry_seconds": 0.2,
+            "stale_scan_seconds": 30.0,
+        }
         return Settings(**{**base, **overrides})
 
     return make

@@ -120,8 +120,15 @@ def field_value(obj: dict, key: str) -> str | None:
 
 
 def _status(code: int, reason: str, message: str, details: dict | None = None) -> dict:
-    out = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
-           "reason": reason, "code": code}
+    out = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
     if details:
         out["details"] = details
     return out
@@ -330,8 +337,11 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path == "/version":
             return self._send_json(200, {"major": "1", "minor": "31", "gitVersion": "v1.31.0-scanboard-test"})
         m = _PATH.match(url.path)
-        if not m or m["plural"] not in RESOURCES or RESOURCES[m["plural"]][0] != m["prefix"] or (
-            m["ns"] is not None and not RESOURCES[m["plural"]][1]
+        if (
+            not m
+            or m["plural"] not in RESOURCES
+            or RESOURCES[m["plural"]][0] != m["prefix"]
+            or (m["ns"] is not None and not RESOURCES[m["plural"]][1])
         ):
             return self._send_json(404, _status(404, "NotFound", "the server could not find the requested resource"))
         plural, ns, name = m["plural"], m["ns"], m["name"]
@@ -340,8 +350,10 @@ class _Handler(BaseHTTPRequestHandler):
             verb = "watch" if q.get("watch", "").lower() in ("true", "1") else "get" if name else "list"
             where = f' in the namespace "{ns}"' if ns else " at the cluster scope"
             target = f'{plural}.{group} "{name}"' if group and name else f'{plural} "{name}"' if name else plural
-            msg = (f'{target} is forbidden: User "system:serviceaccount:scanboard:scanboard-portal" cannot {verb} '
-                   f'resource "{plural}" in API group "{group}"{where}')
+            msg = (
+                f'{target} is forbidden: User "system:serviceaccount:scanboard:scanboard-portal" cannot {verb} '
+                f'resource "{plural}" in API group "{group}"{where}'
+            )
             return self._send_json(403, _status(403, "Forbidden", msg, {"kind": plural, "group": group}))
         try:
             labels = parse_selector(q.get("labelSelector"))
@@ -364,8 +376,10 @@ class _Handler(BaseHTTPRequestHandler):
         with api._lock:
             raw = api._raw[plural]
             items = [raw[k] for k in api._select_keys(plural, ns, labels, fields)]
-            head = json.dumps({"kind": list_kind, "apiVersion": api_version,
-                               "metadata": {"resourceVersion": str(api._rv)}}, separators=(",", ":")).encode()
+            head = json.dumps(
+                {"kind": list_kind, "apiVersion": api_version, "metadata": {"resourceVersion": str(api._rv)}},
+                separators=(",", ":"),
+            ).encode()
         return self._send_raw(200, head[:-1] + b',"items":[' + b",".join(items) + b"]}")
 
     def _send_raw(self, code: int, data: bytes) -> None:

@@ -35,15 +35,36 @@ def postgres() -> Iterator[str]:
     port = free_port()
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
-    subprocess.run(_as_owner([_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "scanboard", "-E", "UTF8"]),
-                   check=True, capture_output=True)
-    server = subprocess.Popen(_as_owner([_bin("postgres"), "-D", str(data), "-p", str(port), "-k", str(root),
-                                         "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        _as_owner([_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "scanboard", "-E", "UTF8"]),
+        check=True,
+        capture_output=True,
+    )
+    server = subprocess.Popen(
+        _as_owner(
+            [
+                _bin("postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(port),
+                "-k",
+                str(root),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+            ]
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 30
-        while subprocess.run([_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
-                             capture_output=True).returncode != 0:
+        while (
+            subprocess.run([_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True).returncode
+            != 0
+        ):
             if time.monotonic() > deadline or server.poll() is not None:
                 raise RuntimeError("PostgreSQL did not start")
             time.sleep(0.2)

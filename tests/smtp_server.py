@@ -36,16 +36,20 @@ class _Handler:
 
 
 class SmtpServer:
-    def __init__(self, tls_cert: Path | None = None, tls_key: Path | None = None,
-                 credentials: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self, tls_cert: Path | None = None, tls_key: Path | None = None, credentials: tuple[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         self.handler = _Handler()
         self.tls_cert, self.tls_key, self.credentials = tls_cert, tls_key, credentials
         self.controller: Controller | None = None
 
     def _authenticate(self, server, session, envelope, mechanism, auth_data):
-        ok = (isinstance(auth_data, LoginPassword) and self.credentials is not None
-              and (auth_data.login.decode(), auth_data.password.decode()) == self.credentials)
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and self.credentials is not None
+            and (auth_data.login.decode(), auth_data.password.decode()) == self.credentials
+        )
         return AuthResult(success=ok, handled=False)  # handled=False, or the client hangs (FIELD-NOTES)
 
     def start(self) -> SmtpServer:

@@ -33,6 +33,7 @@ INSECURE_COOKIE = "sessionid=0123456789abcdef; Path=/"  # no Secure, no HttpOnly
 
 # --- open TCP ports -------------------------------------------------------------------------------------------
 
+
 @contextlib.contextmanager
 def open_ports(count: int = 3, host: str = HOST, ports: list[int] | None = None) -> Iterator[list[int]]:
     """`count` listening TCP ports (or exactly `ports`) that accept and close every connection."""
@@ -72,6 +73,7 @@ def _accept_and_close(socks: list[socket.socket], stop: threading.Event) -> None
 
 # --- HTTP without security headers ----------------------------------------------------------------------------
 
+
 class _CarelessHandler(BaseHTTPRequestHandler):
     """Answers every GET/HEAD with a page, a leaky Server banner, an insecure cookie and no security headers."""
 
@@ -88,8 +90,10 @@ class _CarelessHandler(BaseHTTPRequestHandler):
         self._answer(body=False)
 
     def _answer(self, body: bool) -> None:
-        page = (b"<!doctype html><html><head><title>scan target</title></head><body><h1>Hello</h1>"
-                b"<form action=\"/login\" method=\"post\"><input name=\"user\"></form></body></html>")
+        page = (
+            b"<!doctype html><html><head><title>scan target</title></head><body><h1>Hello</h1>"
+            b'<form action="/login" method="post"><input name="user"></form></body></html>'
+        )
         if self.path.split("?")[0] not in ("/", "/index.html", "/login"):
             self.send_response(404)
             page = b"not found"
@@ -138,8 +142,10 @@ def http_target(extra_headers: dict[str, str] | None = None, host: str = HOST) -
 
 # --- TLS with a self-signed, short-lived certificate --------------------------------------------------------
 
-def make_self_signed(directory: Path, hostname: str = "localhost", days: float = 2.0,
-                     not_before_days: float = -1.0) -> tuple[Path, Path]:
+
+def make_self_signed(
+    directory: Path, hostname: str = "localhost", days: float = 2.0, not_before_days: float = -1.0
+) -> tuple[Path, Path]:
     """A self-signed certificate for `hostname` (and 127.0.0.1) valid from now+not_before_days to now+days.
 
     Negative `days` makes an already expired certificate. Returns (cert.pem, key.pem).
@@ -150,18 +156,25 @@ def make_self_signed(directory: Path, hostname: str = "localhost", days: float =
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "scanboard tests")])
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, hostname),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "scanboard tests"),
+        ]
+    )
     now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now + dt.timedelta(days=not_before_days))
         .not_valid_after(now + dt.timedelta(days=days))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname),
-                                                    x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                       critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(hostname), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False)
@@ -169,8 +182,9 @@ def make_self_signed(directory: Path, hostname: str = "localhost", days: float =
     )
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_path, key_path
 
 
@@ -179,8 +193,10 @@ class _TlsHandler(socketserver.BaseRequestHandler):
 
     def handle(self) -> None:
         self.request.settimeout(5)
-        with contextlib.suppress(OSError, ssl.SSLError), \
-                self.context.wrap_socket(self.request, server_side=True) as tls:
+        with (
+            contextlib.suppress(OSError, ssl.SSLError),
+            self.context.wrap_socket(self.request, server_side=True) as tls,
+        ):
             tls.recv(4096)
             tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
 
@@ -195,8 +211,9 @@ class _TlsServer(socketserver.ThreadingTCPServer):
 
 
 @contextlib.contextmanager
-def tls_target(hostname: str = "localhost", days: float = 2.0, legacy_protocols: bool = False,
-               host: str = HOST) -> Iterator[int]:
+def tls_target(
+    hostname: str = "localhost", days: float = 2.0, legacy_protocols: bool = False, host: str = HOST
+) -> Iterator[int]:
     """A TLS server (Python ssl) with a freshly generated self-signed certificate that expires in `days`.
 
     `legacy_protocols=True` also offers TLS 1.0/1.1 and weak ciphers (OpenSSL security level 0), so a TLS

@@ -1,6 +1,7 @@
 """Real controller-written Workflows become the DAG view the progress page draws, exactly.
 
-The two fixtures in ../shared/argo-fixtures/ were written by Argo's own controller tests; every Workflow used
+The two fixtures in tests/fixtures/argo/ (see PROVENANCE.md there) were written by Argo's own controller tests;
+every Workflow used
 here first validates against Argo's models (hera, extra="forbid") so none can drift from what a controller writes.
 """
 
@@ -18,11 +19,11 @@ import pytest
 import yaml
 from hera.workflows.models import Workflow
 
-from lib.argo_status import workflow_summary, workflow_view
-from lib.dag_figure import dag_figure
-from lib.kube import KubeSettings, connect
+from lib.adapters.kube import KubeSettings, connect
+from lib.engines.argo_status import workflow_summary, workflow_view
+from lib.insights.dag_figure import dag_figure
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "argo-fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "argo"
 
 
 def load(name: str) -> dict:
@@ -54,8 +55,13 @@ def test_nested_dag_with_exhausted_retry(retries_wf):
     v = workflow_view(retries_wf)
     assert len(v.nodes) == 8
     assert Counter((n.kind, n.state) for n in v.nodes) == {
-        ("dag", "running"): 1, ("retry", "succeeded"): 1, ("step", "succeeded"): 1, ("dag", "failed"): 1,
-        ("retry", "failed"): 1, ("step", "failed"): 2, ("step", "omitted"): 1,
+        ("dag", "running"): 1,
+        ("retry", "succeeded"): 1,
+        ("step", "succeeded"): 1,
+        ("dag", "failed"): 1,
+        ("retry", "failed"): 1,
+        ("step", "failed"): 2,
+        ("step", "omitted"): 1,
     }
     assert v.root == "retry-with-dags" and v.phase == "running"
     by = ids_by_label(v)
@@ -118,36 +124,59 @@ SKIP_SUSPEND_EXIT = {
     "metadata": {"name": "scan-0123456789ab", "namespace": "scanboard"},
     "spec": {"workflowTemplateRef": {"name": "scanboard-scan"}},
     "status": {
-        "phase": "Running", "startedAt": "2026-01-05T10:00:00Z", "progress": "2/4",
+        "phase": "Running",
+        "startedAt": "2026-01-05T10:00:00Z",
+        "progress": "2/4",
         "message": "waiting for approval",
         "nodes": {
             "scan-0123456789ab": {
-                "id": "scan-0123456789ab", "name": "scan-0123456789ab", "displayName": "scan-0123456789ab",
-                "type": "DAG", "phase": "Running", "startedAt": "2026-01-05T10:00:00Z",
+                "id": "scan-0123456789ab",
+                "name": "scan-0123456789ab",
+                "displayName": "scan-0123456789ab",
+                "type": "DAG",
+                "phase": "Running",
+                "startedAt": "2026-01-05T10:00:00Z",
                 "children": ["scan-0123456789ab-1", "scan-0123456789ab-2"],
                 "outboundNodes": ["scan-0123456789ab-3"],
             },
             "scan-0123456789ab-1": {
-                "id": "scan-0123456789ab-1", "name": "scan-0123456789ab.portscan", "displayName": "portscan",
-                "type": "Pod", "phase": "Succeeded", "boundaryID": "scan-0123456789ab",
-                "startedAt": "2026-01-05T10:00:01Z", "finishedAt": "2026-01-05T10:01:01Z",
+                "id": "scan-0123456789ab-1",
+                "name": "scan-0123456789ab.portscan",
+                "displayName": "portscan",
+                "type": "Pod",
+                "phase": "Succeeded",
+                "boundaryID": "scan-0123456789ab",
+                "startedAt": "2026-01-05T10:00:01Z",
+                "finishedAt": "2026-01-05T10:01:01Z",
                 "children": ["scan-0123456789ab-3"],
             },
             "scan-0123456789ab-2": {
-                "id": "scan-0123456789ab-2", "name": "scan-0123456789ab.tls", "displayName": "tls",
-                "type": "Skipped", "phase": "Skipped", "boundaryID": "scan-0123456789ab",
+                "id": "scan-0123456789ab-2",
+                "name": "scan-0123456789ab.tls",
+                "displayName": "tls",
+                "type": "Skipped",
+                "phase": "Skipped",
+                "boundaryID": "scan-0123456789ab",
                 "message": "when 'false == true' evaluated false",
-                "startedAt": "2026-01-05T10:00:01Z", "finishedAt": "2026-01-05T10:00:01Z",
+                "startedAt": "2026-01-05T10:00:01Z",
+                "finishedAt": "2026-01-05T10:00:01Z",
                 "children": ["scan-0123456789ab-3"],
             },
             "scan-0123456789ab-3": {
-                "id": "scan-0123456789ab-3", "name": "scan-0123456789ab.approve", "displayName": "approve",
-                "type": "Suspend", "phase": "Running", "boundaryID": "scan-0123456789ab",
+                "id": "scan-0123456789ab-3",
+                "name": "scan-0123456789ab.approve",
+                "displayName": "approve",
+                "type": "Suspend",
+                "phase": "Running",
+                "boundaryID": "scan-0123456789ab",
                 "startedAt": "2026-01-05T10:01:02Z",
             },
             "scan-0123456789ab-4": {
-                "id": "scan-0123456789ab-4", "name": "scan-0123456789ab.onExit",
-                "displayName": "scan-0123456789ab.onExit", "type": "Pod", "phase": "Pending",
+                "id": "scan-0123456789ab-4",
+                "name": "scan-0123456789ab.onExit",
+                "displayName": "scan-0123456789ab.onExit",
+                "type": "Pod",
+                "phase": "Pending",
                 "startedAt": "2026-01-05T10:01:03Z",
             },
         },
@@ -209,8 +238,14 @@ def test_offloaded_node_status_gives_a_clear_note_and_a_figure(taskgroup_wf):
 
 
 def test_workflow_not_started_yet():
-    wf = valid({"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
-                "metadata": {"name": "scan-0123456789ab"}, "spec": {"workflowTemplateRef": {"name": "x"}}})
+    wf = valid(
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Workflow",
+            "metadata": {"name": "scan-0123456789ab"},
+            "spec": {"workflowTemplateRef": {"name": "x"}},
+        }
+    )
     v = workflow_view(wf)
     assert v.phase == "pending" and v.progress == (0, 0) and "not started" in v.notes[0]
 
@@ -221,8 +256,16 @@ def finished_scan() -> dict:
     wf_name = "scan-00aa11bb22cc"
 
     def node(i, display, ntype, phase, start, end, boundary=wf_name, children=(), message=""):
-        n = {"id": f"{wf_name}-{i}", "name": f"{wf_name}.{display}", "displayName": display, "type": ntype,
-             "phase": phase, "startedAt": start, "finishedAt": end, "boundaryID": boundary}
+        n = {
+            "id": f"{wf_name}-{i}",
+            "name": f"{wf_name}.{display}",
+            "displayName": display,
+            "type": ntype,
+            "phase": phase,
+            "startedAt": start,
+            "finishedAt": end,
+            "boundaryID": boundary,
+        }
         if children:
             n["children"] = [f"{wf_name}-{c}" for c in children]
         if message:
@@ -231,9 +274,17 @@ def finished_scan() -> dict:
 
     t = "2026-02-01T09:0{}:00Z".format
     nodes = [
-        {"id": wf_name, "name": wf_name, "displayName": wf_name, "type": "DAG", "phase": "Failed",
-         "startedAt": t(0), "finishedAt": t(8), "children": [f"{wf_name}-1", f"{wf_name}-4", f"{wf_name}-5"],
-         "outboundNodes": [f"{wf_name}-8"]},
+        {
+            "id": wf_name,
+            "name": wf_name,
+            "displayName": wf_name,
+            "type": "DAG",
+            "phase": "Failed",
+            "startedAt": t(0),
+            "finishedAt": t(8),
+            "children": [f"{wf_name}-1", f"{wf_name}-4", f"{wf_name}-5"],
+            "outboundNodes": [f"{wf_name}-8"],
+        },
         node(1, "portscan", "Retry", "Succeeded", t(0), t(2), children=(2, 3)),
         node(2, "portscan(0)", "Pod", "Failed", t(0), t(1), message="pod deleted"),
         node(3, "portscan(1)", "Pod", "Succeeded", t(1), t(2), children=(6,)),
@@ -242,17 +293,34 @@ def finished_scan() -> dict:
         node(6, "report", "Pod", "Succeeded", t(3), t(4), children=(7,)),
         node(7, "publish", "Pod", "Succeeded", t(4), t(5), children=(8,)),
         node(8, "publish-done", "Pod", "Succeeded", t(5), t(6)),
-        {"id": f"{wf_name}-9", "name": f"{wf_name}.onExit", "displayName": f"{wf_name}.onExit", "type": "Steps",
-         "phase": "Succeeded", "startedAt": t(6), "finishedAt": t(8), "children": [f"{wf_name}-10"]},
+        {
+            "id": f"{wf_name}-9",
+            "name": f"{wf_name}.onExit",
+            "displayName": f"{wf_name}.onExit",
+            "type": "Steps",
+            "phase": "Succeeded",
+            "startedAt": t(6),
+            "finishedAt": t(8),
+            "children": [f"{wf_name}-10"],
+        },
         node(10, "notify", "Pod", "Succeeded", t(6), t(7), boundary=f"{wf_name}-9"),
     ]
-    return valid({
-        "apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
-        "metadata": {"name": wf_name, "namespace": "scanboard"},
-        "spec": {"workflowTemplateRef": {"name": "scanboard-scan"}},
-        "status": {"phase": "Failed", "startedAt": t(0), "finishedAt": t(8), "progress": "6/7",
-                   "message": "child 'scan-00aa11bb22cc-4' failed", "nodes": {n["id"]: n for n in nodes}},
-    })
+    return valid(
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Workflow",
+            "metadata": {"name": wf_name, "namespace": "scanboard"},
+            "spec": {"workflowTemplateRef": {"name": "scanboard-scan"}},
+            "status": {
+                "phase": "Failed",
+                "startedAt": t(0),
+                "finishedAt": t(8),
+                "progress": "6/7",
+                "message": "child 'scan-00aa11bb22cc-4' failed",
+                "nodes": {n["id"]: n for n in nodes},
+            },
+        }
+    )
 
 
 def test_summary_of_a_finished_scan():
@@ -261,8 +329,14 @@ def test_summary_of_a_finished_scan():
     assert s.started_at == datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
     assert s.finished_at == datetime(2026, 2, 1, 9, 8, tzinfo=UTC) and s.duration_s == 480.0
     assert s.message == "child 'scan-00aa11bb22cc-4' failed"
-    assert s.tasks == {"portscan": "Succeeded", "web": "Failed", "tls": "Skipped", "report": "Succeeded",
-                       "publish": "Succeeded", "notify": "Succeeded"}
+    assert s.tasks == {
+        "portscan": "Succeeded",
+        "web": "Failed",
+        "tls": "Skipped",
+        "report": "Succeeded",
+        "publish": "Succeeded",
+        "notify": "Succeeded",
+    }
 
 
 def test_summary_of_the_fixtures_by_display_name(taskgroup_wf, retries_wf):

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from lib.tokens import make_token, new_jti
+from lib.core.tokens import make_token, new_jti
 from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, portal, wait_for_app
 from tests.targets import http_target
 
@@ -83,8 +83,9 @@ def test_error_paths_are_explained_on_the_page(browser_page, tmp_path) -> None:
 
         # A link signed with this portal's own secret, but a day and a half old.
         secret = (data / "secret.key").read_text().strip()
-        old = make_token(secret, "0123456789ab", new_jti(), datetime.now(UTC) - timedelta(hours=36),
-                         timedelta(hours=24))
+        old = make_token(
+            secret, "0123456789ab", new_jti(), datetime.now(UTC) - timedelta(hours=36), timedelta(hours=24)
+        )
         page.goto(f"{base}/confirm?token={old}")
         expect(page.get_by_text(re.compile("has expired"))).to_be_visible(timeout=30_000)
         expect(page.get_by_role("link", name="Request the scan again")).to_be_visible()

@@ -1,4 +1,5 @@
-"""lib.cluster and lib.sampler against the Kubernetes API test server over HTTP (official client, generated
+"""lib.insights.cluster and lib.insights.sampler against the Kubernetes API test server over HTTP (official
+client, generated
 kubeconfig), with nodes labelled as EKS and Karpenter label them: frames, the owner of a pending pod, autoscaler
 events and status, one API list per resource per interval for any number of viewers, the API going away."""
 
@@ -11,7 +12,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from lib.cluster import (
+from lib.adapters.kube import KubeError
+from lib.adapters.models import ClusterSample
+from lib.insights.cluster import (
     ClusterSnapshots,
     cluster_view,
     kube_from_settings,
@@ -20,9 +23,7 @@ from lib.cluster import (
     snapshot_samples,
     take_snapshot,
 )
-from lib.kube import KubeError
-from lib.models import ClusterSample
-from lib.sampler import Sampler, cluster_probe, samples_frame, scan_starts
+from lib.insights.sampler import Sampler, cluster_probe, samples_frame, scan_starts
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 WF = "workflows.argoproj.io/workflow"
@@ -33,78 +34,176 @@ def ts(minutes_ago: float) -> str:
 
 
 def node(name, labels, cpu="1930m", memory="7752604Ki", ready=True, age_min=600):
-    return {"metadata": {"name": name, "labels": {"kubernetes.io/os": "linux", **labels},
-                         "creationTimestamp": ts(age_min)},
-            "status": {"allocatable": {"cpu": cpu, "memory": memory, "pods": "29"},
-                       "conditions": [{"type": "MemoryPressure", "status": "False"},
-                                      {"type": "Ready", "status": "True" if ready else "Unknown"}]}}
+    return {
+        "metadata": {"name": name, "labels": {"kubernetes.io/os": "linux", **labels}, "creationTimestamp": ts(age_min)},
+        "status": {
+            "allocatable": {"cpu": cpu, "memory": memory, "pods": "29"},
+            "conditions": [
+                {"type": "MemoryPressure", "status": "False"},
+                {"type": "Ready", "status": "True" if ready else "Unknown"},
+            ],
+        },
+    }
 
 
 def eks(group, capacity, instance, zone):
-    return {"eks.amazonaws.com/nodegroup": group, "eks.amazonaws.com/capacityType": capacity, "role": group,
-            "node.kubernetes.io/instance-type": instance, "topology.kubernetes.io/zone": zone}
+    return {
+        "eks.amazonaws.com/nodegroup": group,
+        "eks.amazonaws.com/capacityType": capacity,
+        "role": group,
+        "node.kubernetes.io/instance-type": instance,
+        "topology.kubernetes.io/zone": zone,
+    }
 
 
-def pod(name, namespace="scanboard", node_name=None, phase="Running", labels=None, cpu="100m", memory="128Mi",
-        init_cpu=None, status_extra=None, age_min=5):
-    spec = {"containers": [{"name": "main", "resources": {"requests": {"cpu": cpu, "memory": memory}}},
-                           {"name": "wait", "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}}}]}
+def pod(
+    name,
+    namespace="scanboard",
+    node_name=None,
+    phase="Running",
+    labels=None,
+    cpu="100m",
+    memory="128Mi",
+    init_cpu=None,
+    status_extra=None,
+    age_min=5,
+):
+    spec = {
+        "containers": [
+            {"name": "main", "resources": {"requests": {"cpu": cpu, "memory": memory}}},
+            {"name": "wait", "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}}},
+        ]
+    }
     if init_cpu:
         spec["initContainers"] = [{"name": "init", "resources": {"requests": {"cpu": init_cpu}}}]
     if node_name:
         spec["nodeName"] = node_name
-    return {"metadata": {"name": name, "namespace": namespace, "labels": labels or {},
-                         "creationTimestamp": ts(age_min)},
-            "spec": spec, "status": {"phase": phase, **(status_extra or {})}}
+    return {
+        "metadata": {"name": name, "namespace": namespace, "labels": labels or {}, "creationTimestamp": ts(age_min)},
+        "spec": spec,
+        "status": {"phase": phase, **(status_extra or {})},
+    }
 
 
 def event(name, reason, obj_kind, obj_name, namespace="scanboard", component="cluster-autoscaler", minutes_ago=1):
-    return {"metadata": {"name": name, "namespace": namespace}, "reason": reason, "message": f"{reason} message",
-            "source": {"component": component}, "involvedObject": {"kind": obj_kind, "name": obj_name},
-            "lastTimestamp": ts(minutes_ago), "count": 2}
+    return {
+        "metadata": {"name": name, "namespace": namespace},
+        "reason": reason,
+        "message": f"{reason} message",
+        "source": {"component": component},
+        "involvedObject": {"kind": obj_kind, "name": obj_name},
+        "lastTimestamp": ts(minutes_ago),
+        "count": 2,
+    }
 
 
-UNSCHEDULABLE = {"conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                                 "message": "0/3 nodes are available: 1 node(s) had untolerated taint "
-                                            "{scanboard.io/spot: true}, 2 Insufficient cpu."}]}
+UNSCHEDULABLE = {
+    "conditions": [
+        {
+            "type": "PodScheduled",
+            "status": "False",
+            "reason": "Unschedulable",
+            "message": "0/3 nodes are available: 1 node(s) had untolerated taint "
+            "{scanboard.io/spot: true}, 2 Insufficient cpu.",
+        }
+    ]
+}
 
 
 @pytest.fixture
 def cluster(kube_api):
-    kube_api.put_many("nodes", [
-        node("ip-10-0-1-10.ec2.internal", eks("general", "ON_DEMAND", "m5.large", "us-east-1a")),
-        node("ip-10-0-2-20.ec2.internal", eks("spot", "SPOT", "m5.xlarge", "us-east-1b"), cpu="3920m",
-             memory="15896Mi"),
-        node("ip-10-0-2-21.ec2.internal", eks("spot", "SPOT", "c5.xlarge", "us-east-1c"), ready=False, age_min=2),
-        node("ip-10-0-3-30.ec2.internal", {"karpenter.sh/capacity-type": "spot", "karpenter.sh/nodepool": "scanners",
-                                           "node.kubernetes.io/instance-type": "c6i.large",
-                                           "topology.kubernetes.io/zone": "us-east-1a"}),
-    ])
-    kube_api.put_many("pods", [
-        pod("coredns-1", "kube-system", "ip-10-0-1-10.ec2.internal", cpu="100m", memory="70Mi"),
-        pod("scan-0123456789ab-web-1", node_name="ip-10-0-2-20.ec2.internal", cpu="500m", memory="512Mi",
-            init_cpu="1", labels={WF: "scan-0123456789ab"}),
-        pod("scan-0123456789ab-tls-2", node_name="ip-10-0-2-20.ec2.internal", cpu="250m", memory="256Mi",
-            labels={WF: "scan-0123456789ab"}),
-        pod("scan-abcdefabcdef-portscan-3", phase="Pending", labels={WF: "scan-abcdefabcdef"},
-            status_extra=UNSCHEDULABLE, age_min=7),
-        pod("tool-pull", "default", "ip-10-0-1-10.ec2.internal", phase="Pending", status_extra={
-            "containerStatuses": [{"name": "main", "state": {"waiting": {"reason": "ImagePullBackOff",
-                                                                         "message": "Back-off pulling image"}}}]}),
-        pod("other-wf-pod", phase="Pending", labels={WF: "nightly-backup"}, status_extra=UNSCHEDULABLE),
-        pod("scan-0123456789ab-report-9", node_name="ip-10-0-2-20.ec2.internal", phase="Succeeded", cpu="4",
-            labels={WF: "scan-0123456789ab"}),  # finished: holds nothing, not listed
-    ])
-    kube_api.put_many("events", [
-        event("e1", "TriggeredScaleUp", "Pod", "scan-abcdefabcdef-portscan-3"),
-        event("e2", "NotTriggerScaleUp", "Pod", "other-wf-pod", minutes_ago=3),
-        event("e3", "ScaleDown", "Node", "ip-10-0-3-30.ec2.internal", namespace="kube-system", minutes_ago=30),
-        event("e4", "Scheduled", "Pod", "scan-0123456789ab-web-1", component="default-scheduler"),
-        event("e5", "ScaledUpGroup", "ConfigMap", "cluster-autoscaler-status", namespace="kube-system"),
-    ])
-    kube_api.put("configmaps", {"metadata": {"name": "cluster-autoscaler-status", "namespace": "kube-system"},
-                                "data": {"status": "Cluster-autoscaler status at 2026-11-22 01:00:00:\n"
-                                                   "Cluster-wide:\n  Health: Healthy (ready=3 unready=1)"}})
+    kube_api.put_many(
+        "nodes",
+        [
+            node("ip-10-0-1-10.ec2.internal", eks("general", "ON_DEMAND", "m5.large", "us-east-1a")),
+            node(
+                "ip-10-0-2-20.ec2.internal",
+                eks("spot", "SPOT", "m5.xlarge", "us-east-1b"),
+                cpu="3920m",
+                memory="15896Mi",
+            ),
+            node("ip-10-0-2-21.ec2.internal", eks("spot", "SPOT", "c5.xlarge", "us-east-1c"), ready=False, age_min=2),
+            node(
+                "ip-10-0-3-30.ec2.internal",
+                {
+                    "karpenter.sh/capacity-type": "spot",
+                    "karpenter.sh/nodepool": "scanners",
+                    "node.kubernetes.io/instance-type": "c6i.large",
+                    "topology.kubernetes.io/zone": "us-east-1a",
+                },
+            ),
+        ],
+    )
+    kube_api.put_many(
+        "pods",
+        [
+            pod("coredns-1", "kube-system", "ip-10-0-1-10.ec2.internal", cpu="100m", memory="70Mi"),
+            pod(
+                "scan-0123456789ab-web-1",
+                node_name="ip-10-0-2-20.ec2.internal",
+                cpu="500m",
+                memory="512Mi",
+                init_cpu="1",
+                labels={WF: "scan-0123456789ab"},
+            ),
+            pod(
+                "scan-0123456789ab-tls-2",
+                node_name="ip-10-0-2-20.ec2.internal",
+                cpu="250m",
+                memory="256Mi",
+                labels={WF: "scan-0123456789ab"},
+            ),
+            pod(
+                "scan-abcdefabcdef-portscan-3",
+                phase="Pending",
+                labels={WF: "scan-abcdefabcdef"},
+                status_extra=UNSCHEDULABLE,
+                age_min=7,
+            ),
+            pod(
+                "tool-pull",
+                "default",
+                "ip-10-0-1-10.ec2.internal",
+                phase="Pending",
+                status_extra={
+                    "containerStatuses": [
+                        {
+                            "name": "main",
+                            "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}},
+                        }
+                    ]
+                },
+            ),
+            pod("other-wf-pod", phase="Pending", labels={WF: "nightly-backup"}, status_extra=UNSCHEDULABLE),
+            pod(
+                "scan-0123456789ab-report-9",
+                node_name="ip-10-0-2-20.ec2.internal",
+                phase="Succeeded",
+                cpu="4",
+                labels={WF: "scan-0123456789ab"},
+            ),  # finished: holds nothing, not listed
+        ],
+    )
+    kube_api.put_many(
+        "events",
+        [
+            event("e1", "TriggeredScaleUp", "Pod", "scan-abcdefabcdef-portscan-3"),
+            event("e2", "NotTriggerScaleUp", "Pod", "other-wf-pod", minutes_ago=3),
+            event("e3", "ScaleDown", "Node", "ip-10-0-3-30.ec2.internal", namespace="kube-system", minutes_ago=30),
+            event("e4", "Scheduled", "Pod", "scan-0123456789ab-web-1", component="default-scheduler"),
+            event("e5", "ScaledUpGroup", "ConfigMap", "cluster-autoscaler-status", namespace="kube-system"),
+        ],
+    )
+    kube_api.put(
+        "configmaps",
+        {
+            "metadata": {"name": "cluster-autoscaler-status", "namespace": "kube-system"},
+            "data": {
+                "status": "Cluster-autoscaler status at 2026-11-22 01:00:00:\n"
+                "Cluster-wide:\n  Health: Healthy (ready=3 unready=1)"
+            },
+        },
+    )
     return kube_api
 
 
@@ -118,8 +217,12 @@ def kube(cluster, kubeconfig, make_settings):
 def test_snapshot_is_one_request_per_resource(cluster, kube):
     snap = take_snapshot(kube)
     assert snap.api_requests == 4 and not snap.warnings
-    assert dict(cluster.request_counts) == {"/api/v1/nodes": 1, "/api/v1/pods": 1, "/api/v1/events": 1,
-                                            "/api/v1/namespaces/kube-system/configmaps/cluster-autoscaler-status": 1}
+    assert dict(cluster.request_counts) == {
+        "/api/v1/nodes": 1,
+        "/api/v1/pods": 1,
+        "/api/v1/events": 1,
+        "/api/v1/namespaces/kube-system/configmaps/cluster-autoscaler-status": 1,
+    }
     assert "Health: Healthy" in snap.autoscaler_status
     assert "scan-0123456789ab-report-9" not in {p["metadata"]["name"] for p in snap.pods}  # finished pods left out
 
@@ -128,7 +231,11 @@ def test_nodes_frame_groups_capacity_and_requests(kube):
     nodes = cluster_view(take_snapshot(kube)).nodes.set_index("node")
     spot = nodes.loc["ip-10-0-2-20.ec2.internal"]
     assert (spot["group"], spot["capacity_type"], spot["instance_type"], spot["zone"]) == (
-        "spot", "SPOT", "m5.xlarge", "us-east-1b")
+        "spot",
+        "SPOT",
+        "m5.xlarge",
+        "us-east-1b",
+    )
     # web pod: max(500m + 10m, init 1) = 1 core; tls pod: 250m + 10m; the Succeeded pod holds nothing
     assert spot["cpu_requested"] == pytest.approx(1.26) and spot["cpu_allocatable"] == pytest.approx(3.92)
     assert spot["mem_requested_gib"] == pytest.approx((512 + 32 + 256 + 32) / 1024)
@@ -160,8 +267,12 @@ def test_autoscaler_events_only_the_three_reasons_newest_first(kube):
 
 def test_samples_count_nodes_per_group_and_capacity_type(kube):
     assert snapshot_samples(take_snapshot(kube)) == [
-        ("nodes", "general", "ON_DEMAND", 1.0), ("nodes", "scanners", "SPOT", 1.0), ("nodes", "spot", "SPOT", 2.0),
-        ("pending_pods", "", "", 3.0), ("scan_pods_running", "", "", 2.0)]
+        ("nodes", "general", "ON_DEMAND", 1.0),
+        ("nodes", "scanners", "SPOT", 1.0),
+        ("nodes", "spot", "SPOT", 2.0),
+        ("pending_pods", "", "", 3.0),
+        ("scan_pods_running", "", "", 2.0),
+    ]
 
 
 def test_forbidden_events_and_missing_configmap_do_not_hide_the_nodes(cluster, kube):
@@ -234,8 +345,12 @@ def test_sampler_records_each_snapshot_once_and_prunes_old_rows(cluster, kubecon
     assert list(spot["value"]) == [2.0, 3.0]
     sampler.sample_once(t0 + timedelta(hours=2))  # retention 1 h: the two old samples go
     with runtime.sessions() as s:
-        assert s.scalar(select(func.count()).select_from(ClusterSample)
-                        .where(ClusterSample.taken_at < t0 + timedelta(hours=1))) == 0
+        assert (
+            s.scalar(
+                select(func.count()).select_from(ClusterSample).where(ClusterSample.taken_at < t0 + timedelta(hours=1))
+            )
+            == 0
+        )
     sampler.stop()
 
 
@@ -250,8 +365,11 @@ def test_embedded_runtime_samples_the_worker_pool(runtime):
 def test_node_count_figure_marks_scan_starts(kube, runtime):
 
     t0 = datetime.now(UTC)
-    rows = [{"taken_at": t0 + timedelta(minutes=i), "metric": m, "group": g, "capacity_type": c, "value": v}
-            for i in range(3) for m, g, c, v in snapshot_samples(take_snapshot(kube))]
+    rows = [
+        {"taken_at": t0 + timedelta(minutes=i), "metric": m, "group": g, "capacity_type": c, "value": v}
+        for i in range(3)
+        for m, g, c, v in snapshot_samples(take_snapshot(kube))
+    ]
     starts = pd.DataFrame({"scan": ["0123456789ab"], "started": [t0 + timedelta(minutes=1)]})
     fig = node_count_figure(pd.DataFrame(rows), starts)
     names = {t.name for t in fig.data}
@@ -260,8 +378,22 @@ def test_node_count_figure_marks_scan_starts(kube, runtime):
     assert scan_starts(runtime.sessions, t0 - timedelta(hours=1)).empty
 
 
-@pytest.mark.parametrize("text, value", [("250m", 0.25), ("2", 2.0), ("1.5", 1.5), ("512Mi", 512 * 2**20),
-                                         ("7752604Ki", 7752604 * 1024), ("1G", 1e9), ("1e3", 1000.0),
-                                         ("100n", 1e-7), ("", 0.0), (None, 0.0), ("lots", 0.0), (3, 3.0)])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("250m", 0.25),
+        ("2", 2.0),
+        ("1.5", 1.5),
+        ("512Mi", 512 * 2**20),
+        ("7752604Ki", 7752604 * 1024),
+        ("1G", 1e9),
+        ("1e3", 1000.0),
+        ("100n", 1e-7),
+        ("", 0.0),
+        (None, 0.0),
+        ("lots", 0.0),
+        (3, 3.0),
+    ],
+)
 def test_quantity(text, value):
     assert quantity(text) == pytest.approx(value)

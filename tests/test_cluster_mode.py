@@ -18,11 +18,11 @@ import requests
 from hera.workflows.models import Workflow
 from moto.server import ThreadedMotoServer
 
-from lib.engine_argo import ArgoEngine
-from lib.intake import confirm, submit
-from lib.models import QUEUED, RUNNING, SUCCEEDED
-from lib.repository import finding_rows, get_scan, get_steps
+from lib.adapters.models import QUEUED, RUNNING, SUCCEEDED
+from lib.adapters.repository import finding_rows, get_scan, get_steps
+from lib.engines.argo import ArgoEngine
 from lib.runtime import build_runtime
+from lib.services.intake import confirm, submit
 from tests.targets import http_target
 from tests.webhook_server import WebhookServer
 
@@ -57,38 +57,87 @@ def webhook():
 @pytest.fixture
 def argo_settings(make_settings, s3, webhook, kubeconfig):
     return make_settings(
-        scanboard_mode="argo", scanboard_secret_key="jwt-secret-for-tests-0123456789-abcdef",
+        scanboard_mode="argo",
+        scanboard_secret_key="jwt-secret-for-tests-0123456789-abcdef",
         argo_webhook_url=webhook.url,
-        argo_webhook_token=webhook.token, kubeconfig=str(kubeconfig), reports_bucket=BUCKET, s3_endpoint_url=s3,
-        scope_allow_loopback=True, scope_allow_private=True, ownership_proof="off")
+        argo_webhook_token=webhook.token,
+        kubeconfig=str(kubeconfig),
+        reports_bucket=BUCKET,
+        s3_endpoint_url=s3,
+        scope_allow_loopback=True,
+        scope_allow_private=True,
+        ownership_proof="off",
+    )
 
 
 def worker(settings, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, **AWS_ENV, "SCANBOARD_MODE": "argo", "REPORTS_BUCKET": BUCKET,
-           "S3_ENDPOINT_URL": settings.s3_endpoint_url, "SCOPE_ALLOW_LOOPBACK": "true", "SCOPE_ALLOW_PRIVATE": "true",
-           "SCANBOARD_DATA_DIR": str(settings.data_dir / "pod")}
-    return subprocess.run([sys.executable, "-m", "lib.worker", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    env = {
+        **os.environ,
+        **AWS_ENV,
+        "SCANBOARD_MODE": "argo",
+        "REPORTS_BUCKET": BUCKET,
+        "S3_ENDPOINT_URL": settings.s3_endpoint_url,
+        "SCOPE_ALLOW_LOOPBACK": "true",
+        "SCOPE_ALLOW_PRIVATE": "true",
+        "SCANBOARD_DATA_DIR": str(settings.data_dir / "pod"),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "lib.engines.worker", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def finished_workflow(name: str, phases: dict[str, str]) -> dict:
     """A Workflow as the controller writes it when done: a DAG root and one node per task."""
-    nodes = {name: {"id": name, "name": name, "displayName": name, "type": "DAG", "phase": "Succeeded",
-                    "startedAt": "2026-11-22T10:00:00Z", "finishedAt": "2026-11-22T10:01:00Z",
-                    "children": [f"{name}-{t}" for t in ("portscan", "web", "tls")]}}
-    after = {"portscan": ["report"], "web": ["report"], "tls": ["report"], "report": ["publish"],
-             "publish": ["notify"], "notify": []}
+    nodes = {
+        name: {
+            "id": name,
+            "name": name,
+            "displayName": name,
+            "type": "DAG",
+            "phase": "Succeeded",
+            "startedAt": "2026-11-22T10:00:00Z",
+            "finishedAt": "2026-11-22T10:01:00Z",
+            "children": [f"{name}-{t}" for t in ("portscan", "web", "tls")],
+        }
+    }
+    after = {
+        "portscan": ["report"],
+        "web": ["report"],
+        "tls": ["report"],
+        "report": ["publish"],
+        "publish": ["notify"],
+        "notify": [],
+    }
     for task, phase in phases.items():
         nodes[f"{name}-{task}"] = {
-            "id": f"{name}-{task}", "name": f"{name}.{task}", "displayName": task, "boundaryID": name,
-            "type": "Skipped" if phase == "Skipped" else "Pod", "phase": phase,
-            "startedAt": "2026-11-22T10:00:00Z", "finishedAt": "2026-11-22T10:00:30Z",
-            "children": [f"{name}-{c}" for c in after[task]]}
-    doc = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
-           "metadata": {"name": name, "namespace": "scanboard"},
-           "spec": {"workflowTemplateRef": {"name": "scanboard-scan"}},
-           "status": {"phase": "Succeeded", "startedAt": "2026-11-22T10:00:00Z",
-                      "finishedAt": "2026-11-22T10:01:00Z", "progress": "4/4", "nodes": nodes}}
+            "id": f"{name}-{task}",
+            "name": f"{name}.{task}",
+            "displayName": task,
+            "boundaryID": name,
+            "type": "Skipped" if phase == "Skipped" else "Pod",
+            "phase": phase,
+            "startedAt": "2026-11-22T10:00:00Z",
+            "finishedAt": "2026-11-22T10:00:30Z",
+            "children": [f"{name}-{c}" for c in after[task]],
+        }
+    doc = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": name, "namespace": "scanboard"},
+        "spec": {"workflowTemplateRef": {"name": "scanboard-scan"}},
+        "status": {
+            "phase": "Succeeded",
+            "startedAt": "2026-11-22T10:00:00Z",
+            "finishedAt": "2026-11-22T10:01:00Z",
+            "progress": "4/4",
+            "nodes": nodes,
+        },
+    }
     Workflow.model_validate(doc, extra="forbid")  # the shape a real controller writes, per Argo's own models
     return doc
 
@@ -129,9 +178,20 @@ def test_cluster_mode_lifecycle_with_webhook_outage(argo_settings, webhook, kube
 
         # While the API server has no Workflow yet the page says so; when it is there, the portal records it.
         assert "not been created" in " ".join(engine.progress(out.scan_id).notes)
-        kube_api.put("workflows", finished_workflow(f"scan-{out.scan_id}", {
-            "portscan": "Skipped", "web": "Succeeded", "tls": "Skipped", "report": "Succeeded",
-            "publish": "Succeeded", "notify": "Failed"}))
+        kube_api.put(
+            "workflows",
+            finished_workflow(
+                f"scan-{out.scan_id}",
+                {
+                    "portscan": "Skipped",
+                    "web": "Succeeded",
+                    "tls": "Skipped",
+                    "report": "Succeeded",
+                    "publish": "Succeeded",
+                    "notify": "Failed",
+                },
+            ),
+        )
         assert engine.sync_running() == [out.scan_id]
 
     scan = get_scan(rt.sessions, out.scan_id)
@@ -197,9 +257,20 @@ def test_webhook_s3_and_kubernetes_outages_lose_nothing(argo_settings, webhook, 
     restarted.start()
     try:
         assert worker(argo_settings, "publish", *common).returncode == 0
-        kube_api.put("workflows", finished_workflow(f"scan-{out.scan_id}", {
-            "portscan": "Skipped", "web": "Succeeded", "tls": "Skipped", "report": "Succeeded",
-            "publish": "Succeeded", "notify": "Succeeded"}))
+        kube_api.put(
+            "workflows",
+            finished_workflow(
+                f"scan-{out.scan_id}",
+                {
+                    "portscan": "Skipped",
+                    "web": "Succeeded",
+                    "tls": "Skipped",
+                    "report": "Succeeded",
+                    "publish": "Succeeded",
+                    "notify": "Succeeded",
+                },
+            ),
+        )
 
         kube_api.stop()  # the Kubernetes API goes away: nothing recorded, nothing lost
         assert engine.sync_running() == []

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lib.argo_status import workflow_view
-from lib.dag import DagNode, DagView, layers
-from lib.dag_figure import STATE_COLORS, aggregate_state, condense, dag_figure, hover_text, point_count
+from lib.core.dag import DagNode, DagView, layers
+from lib.engines.argo_status import workflow_view
+from lib.insights.dag_figure import STATE_COLORS, aggregate_state, condense, dag_figure, hover_text, point_count
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "argo-fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "argo"
 
 
 def fixture_view(name: str) -> DagView:
@@ -94,8 +94,13 @@ def test_taskgroup_over_the_limit_collapses_with_counts():
     view = fixture_view("dag-withparam-retries-taskgroup-failed.yaml")
     by_label = {n.label: n.id for n in view.nodes}
     small = condense(view, group_retries=True, max_fanout=5)
-    assert [n.label for n in small.nodes] == ["reproduce-bug-9tpfr", "gen-tasks", "process-tasks",
-                                              "process-tasks ×10", "finish"]
+    assert [n.label for n in small.nodes] == [
+        "reproduce-bug-9tpfr",
+        "gen-tasks",
+        "process-tasks",
+        "process-tasks ×10",
+        "finish",
+    ]
     c = small.nodes[3]
     assert c.kind == "collapsed" and c.state == "failed" and c.counts == {"succeeded": 9, "failed": 1}
     assert c.message == "10 items collapsed: 9 succeeded, 1 failed"
@@ -116,8 +121,7 @@ def big_view(items: int) -> DagView:
         edges.append(("tg", rid))
         for a in range(2):
             aid = f"r{i}-{a}"
-            nodes.append(DagNode(aid, f"crawl({i})({a})", state if a else "failed", "dag", t0, parent="wf",
-                                 group=rid))
+            nodes.append(DagNode(aid, f"crawl({i})({a})", state if a else "failed", "dag", t0, parent="wf", group=rid))
             inner = f"r{i}-{a}-inner"
             nodes.append(DagNode(inner, "fetch", state if a else "failed", "step", t0, parent=aid))
             edges += [(rid, aid), (aid, inner)]
@@ -143,21 +147,25 @@ def test_nested_nodes_inside_folded_attempts_are_hidden_with_them():
     view = big_view(3)
     small = condense(view, group_retries=True, max_fanout=100)
     assert {n.id for n in small.nodes} == {"wf", "tg", "r0", "r1", "r2", "report"}
-    assert sorted(small.edges) == sorted([("wf", "tg"), ("tg", "r0"), ("tg", "r1"), ("tg", "r2"),
-                                          ("r0", "report"), ("r1", "report"), ("r2", "report")])
+    assert sorted(small.edges) == sorted(
+        [("wf", "tg"), ("tg", "r0"), ("tg", "r1"), ("tg", "r2"), ("r0", "report"), ("r1", "report"), ("r2", "report")]
+    )
     assert small.by_id()["r1"].counts == {"failed": 1, "running": 1}
 
 
-@pytest.mark.parametrize("counts, state", [
-    ({"succeeded": 3}, "succeeded"),
-    ({"succeeded": 3, "failed": 1}, "failed"),
-    ({"succeeded": 3, "pending": 2}, "running"),
-    ({"pending": 2}, "pending"),
-    ({"failed": 1, "running": 1}, "running"),
-    ({"skipped": 2, "omitted": 1}, "omitted"),
-    ({"skipped": 2}, "skipped"),
-    ({"error": 1, "failed": 1}, "error"),
-])
+@pytest.mark.parametrize(
+    "counts, state",
+    [
+        ({"succeeded": 3}, "succeeded"),
+        ({"succeeded": 3, "failed": 1}, "failed"),
+        ({"succeeded": 3, "pending": 2}, "running"),
+        ({"pending": 2}, "pending"),
+        ({"failed": 1, "running": 1}, "running"),
+        ({"skipped": 2, "omitted": 1}, "omitted"),
+        ({"skipped": 2}, "skipped"),
+        ({"error": 1, "failed": 1}, "error"),
+    ],
+)
 def test_aggregate_state(counts, state):
     assert aggregate_state(Counter(counts)) == state
 

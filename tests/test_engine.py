@@ -9,11 +9,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import update
 
-from lib.engine_local import MAX_RESUMES, LocalEngine
-from lib.intake import confirm, submit
-from lib.models import FAILED, RUNNING, SUCCEEDED, Scan, Step, utcnow
-from lib.repository import ensure_steps, get_scan, get_steps
+from lib.adapters.models import FAILED, RUNNING, SUCCEEDED, Scan, Step, utcnow
+from lib.adapters.repository import ensure_steps, get_scan, get_steps
+from lib.engines.local import MAX_RESUMES, LocalEngine
 from lib.runtime import build_runtime
+from lib.services.intake import confirm, submit
 from tests.conftest import wait_until
 from tests.targets import http_target
 
@@ -47,8 +47,11 @@ def test_a_scan_left_running_by_a_dead_process_is_resumed(make_settings) -> None
             scan = s.get(Scan, scan_id)
             ensure_steps(s, scan)
             s.flush()
-            s.execute(update(Scan).where(Scan.id == scan_id).values(
-                status=RUNNING, heartbeat_at=utcnow() - timedelta(minutes=5), dispatch_attempts=1))
+            s.execute(
+                update(Scan)
+                .where(Scan.id == scan_id)
+                .values(status=RUNNING, heartbeat_at=utcnow() - timedelta(minutes=5), dispatch_attempts=1)
+            )
             s.execute(update(Step).where(Step.scan_id == scan_id, Step.name == "web").values(state="running"))
         rt.db.dispose()
         restarted = build_runtime(settings).start()
@@ -65,8 +68,11 @@ def test_a_scan_interrupted_too_often_is_failed_with_a_reason(runtime) -> None:
     with http_target() as port:
         scan_id, _ = request(runtime, port)
     with runtime.sessions.begin() as s:
-        s.execute(update(Scan).where(Scan.id == scan_id).values(
-            status=RUNNING, heartbeat_at=utcnow() - timedelta(hours=1), dispatch_attempts=MAX_RESUMES))
+        s.execute(
+            update(Scan)
+            .where(Scan.id == scan_id)
+            .values(status=RUNNING, heartbeat_at=utcnow() - timedelta(hours=1), dispatch_attempts=MAX_RESUMES)
+        )
     assert isinstance(runtime.engine, LocalEngine)
     runtime.engine.resume_stale()
     scan = get_scan(runtime.sessions, scan_id)

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lib.scope import ScopeError, ScopePolicy, check_url
-from lib.tokens import TokenError, verify_token
-from lib.validation import RequestInvalid, validate_request
+from lib.core.scope import ScopeError, ScopePolicy, check_url
+from lib.core.tokens import TokenError, verify_token
+from lib.core.validation import RequestInvalid, validate_request
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 POLICY = ScopePolicy()
@@ -23,17 +23,33 @@ def offline(host: str) -> list[str]:
 
 urls = st.one_of(
     st.text(max_size=300),
-    st.builds(lambda scheme, host, rest: f"{scheme}://{host}{rest}",
-              st.sampled_from(["http", "https", "ftp", "HTTP", "", "javascript"]),
-              st.text(alphabet=st.characters(codec="utf-8"), max_size=60),
-              st.text(max_size=60)),
-    st.sampled_from(["http://[::1", "http://a:b@c/", "http://0x7f.1/", "http://1.2.3.4.5/", "http://%00/",
-                     "https://xn--/", "http://[fd00:ec2::254]:80/", "http://" + "a." * 200 + "com/"]),
+    st.builds(
+        lambda scheme, host, rest: f"{scheme}://{host}{rest}",
+        st.sampled_from(["http", "https", "ftp", "HTTP", "", "javascript"]),
+        st.text(alphabet=st.characters(codec="utf-8"), max_size=60),
+        st.text(max_size=60),
+    ),
+    st.sampled_from(
+        [
+            "http://[::1",
+            "http://a:b@c/",
+            "http://0x7f.1/",
+            "http://1.2.3.4.5/",
+            "http://%00/",
+            "https://xn--/",
+            "http://[fd00:ec2::254]:80/",
+            "http://" + "a." * 200 + "com/",
+        ]
+    ),
 )
-options = st.dictionaries(st.sampled_from(["portscan", "web", "tls", "other"]),
-                          st.dictionaries(st.sampled_from(["ports", "path", "depth", "port", "x"]),
-                                          st.one_of(st.text(max_size=40), st.integers(), st.none(), st.floats())),
-                          max_size=4)
+options = st.dictionaries(
+    st.sampled_from(["portscan", "web", "tls", "other"]),
+    st.dictionaries(
+        st.sampled_from(["ports", "path", "depth", "port", "x"]),
+        st.one_of(st.text(max_size=40), st.integers(), st.none(), st.floats()),
+    ),
+    max_size=4,
+)
 
 
 @settings(max_examples=300, deadline=None)

@@ -1,4 +1,5 @@
-"""lib.history on a small, known set of scans in a real (SQLite) database: exact numbers behind every chart and KPI,
+"""lib.insights.history on a small, known set of scans in a real (SQLite) database: exact numbers behind every
+chart and KPI,
 filters the same in SQL (table, CSV) and in pandas (charts), the URL round trip, and the incremental scan facts."""
 
 from __future__ import annotations
@@ -11,10 +12,18 @@ import pandas as pd
 import pytest
 from sqlalchemy import delete, update
 
-from lib.db import make_engine, migrate, session_factory
-from lib.history import HistoryFilters, ScanFacts, apply_filters, build_view, export_csv, history_view, table_rows
-from lib.history_charts import history_figures
-from lib.models import Scan, Step
+from lib.adapters.db import make_engine, migrate, session_factory
+from lib.adapters.models import Scan, Step
+from lib.insights.history import (
+    HistoryFilters,
+    ScanFacts,
+    apply_filters,
+    build_view,
+    export_csv,
+    history_view,
+    table_rows,
+)
+from lib.insights.history_charts import history_figures
 
 D = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
 ALL = HistoryFilters(start=date(2026, 3, 1), end=date(2026, 3, 15))
@@ -24,18 +33,53 @@ def minutes(n: float) -> timedelta:
     return timedelta(minutes=n)
 
 
-def add_scan(s, sid, host, email, status, requested, scanners, *, confirm_after=None, run_s=None,
-             severity=None, diff=None, report=False, steps=()):
+def add_scan(
+    s,
+    sid,
+    host,
+    email,
+    status,
+    requested,
+    scanners,
+    *,
+    confirm_after=None,
+    run_s=None,
+    severity=None,
+    diff=None,
+    report=False,
+    steps=(),
+):
     confirmed = requested + confirm_after if confirm_after is not None else None
     started = confirmed + minutes(1) if confirmed is not None and run_s is not None else None
     finished = started + timedelta(seconds=run_s) if started is not None else None
-    s.add(Scan(id=sid, target=f"https://{host}/", host=host, requester_email=email, scanners={n: {} for n in scanners},
-               status=status, created_at=requested, confirmed_at=confirmed, started_at=started, finished_at=finished,
-               severity_counts=severity or {}, diff_counts=diff or {}, report_key=f"reports/{sid}/" if report else ""))
+    s.add(
+        Scan(
+            id=sid,
+            target=f"https://{host}/",
+            host=host,
+            requester_email=email,
+            scanners={n: {} for n in scanners},
+            status=status,
+            created_at=requested,
+            confirmed_at=confirmed,
+            started_at=started,
+            finished_at=finished,
+            severity_counts=severity or {},
+            diff_counts=diff or {},
+            report_key=f"reports/{sid}/" if report else "",
+        )
+    )
     s.flush()
     for name, state, seconds in steps:
-        s.add(Step(scan_id=sid, name=name, state=state, started_at=started,
-                   finished_at=started + timedelta(seconds=seconds)))
+        s.add(
+            Step(
+                scan_id=sid,
+                name=name,
+                state=state,
+                started_at=started,
+                finished_at=started + timedelta(seconds=seconds),
+            )
+        )
 
 
 def seeded(url: str):
@@ -43,23 +87,85 @@ def seeded(url: str):
     migrate(db)
     sessions = session_factory(db)
     with sessions.begin() as s:
-        add_scan(s, "aaaaaaaaaaa1", "a.example.com", "ana@example.com", "succeeded", D + timedelta(hours=10),
-                 ["web", "tls"], confirm_after=minutes(5), run_s=600, report=True,
-                 severity={"critical": 1, "high": 2, "medium": 0, "low": 0, "info": 0}, diff={"new": 3, "fixed": 0},
-                 steps=[("web", "succeeded", 300), ("tls", "succeeded", 60)])
-        add_scan(s, "aaaaaaaaaaa2", "a.example.com", "bob@example.com", "partial", D + timedelta(days=1, hours=9),
-                 ["portscan", "web"], confirm_after=minutes(1), run_s=300, report=True,
-                 severity={"high": 1, "low": 4}, diff={"new": 1, "fixed": 2, "unchanged": 2},
-                 steps=[("portscan", "failed", 120), ("web", "succeeded", 180)])
-        add_scan(s, "bbbbbbbbbbb3", "b.example.org", "ana@example.com", "failed", D + timedelta(days=1, hours=12),
-                 ["tls"], confirm_after=minutes(2), run_s=100, steps=[("tls", "failed", 50)])
-        add_scan(s, "ccccccccccc4", "shop.a.example.com", "ana@example.com", "succeeded", D + timedelta(days=8),
-                 ["web"], confirm_after=minutes(10), run_s=400, report=True, severity={"critical": 2},
-                 diff={"new": 2, "fixed": 1}, steps=[("web", "succeeded", 240)])
-        add_scan(s, "ddddddddddd5", "c.example.net", "ana@example.com", "awaiting_confirmation",
-                 D + timedelta(days=8, hours=1), ["portscan"])
-        add_scan(s, "eeeeeeeeeee6", "a.example.com", "ana@example.com", "succeeded", D - timedelta(days=30),
-                 ["web"], confirm_after=minutes(1), run_s=60, report=True, severity={"critical": 9})  # out of range
+        add_scan(
+            s,
+            "aaaaaaaaaaa1",
+            "a.example.com",
+            "ana@example.com",
+            "succeeded",
+            D + timedelta(hours=10),
+            ["web", "tls"],
+            confirm_after=minutes(5),
+            run_s=600,
+            report=True,
+            severity={"critical": 1, "high": 2, "medium": 0, "low": 0, "info": 0},
+            diff={"new": 3, "fixed": 0},
+            steps=[("web", "succeeded", 300), ("tls", "succeeded", 60)],
+        )
+        add_scan(
+            s,
+            "aaaaaaaaaaa2",
+            "a.example.com",
+            "bob@example.com",
+            "partial",
+            D + timedelta(days=1, hours=9),
+            ["portscan", "web"],
+            confirm_after=minutes(1),
+            run_s=300,
+            report=True,
+            severity={"high": 1, "low": 4},
+            diff={"new": 1, "fixed": 2, "unchanged": 2},
+            steps=[("portscan", "failed", 120), ("web", "succeeded", 180)],
+        )
+        add_scan(
+            s,
+            "bbbbbbbbbbb3",
+            "b.example.org",
+            "ana@example.com",
+            "failed",
+            D + timedelta(days=1, hours=12),
+            ["tls"],
+            confirm_after=minutes(2),
+            run_s=100,
+            steps=[("tls", "failed", 50)],
+        )
+        add_scan(
+            s,
+            "ccccccccccc4",
+            "shop.a.example.com",
+            "ana@example.com",
+            "succeeded",
+            D + timedelta(days=8),
+            ["web"],
+            confirm_after=minutes(10),
+            run_s=400,
+            report=True,
+            severity={"critical": 2},
+            diff={"new": 2, "fixed": 1},
+            steps=[("web", "succeeded", 240)],
+        )
+        add_scan(
+            s,
+            "ddddddddddd5",
+            "c.example.net",
+            "ana@example.com",
+            "awaiting_confirmation",
+            D + timedelta(days=8, hours=1),
+            ["portscan"],
+        )
+        add_scan(
+            s,
+            "eeeeeeeeeee6",
+            "a.example.com",
+            "ana@example.com",
+            "succeeded",
+            D - timedelta(days=30),
+            ["web"],
+            confirm_after=minutes(1),
+            run_s=60,
+            report=True,
+            severity={"critical": 9},
+        )  # out of range
     return sessions
 
 
@@ -90,15 +196,25 @@ def test_kpis(view):
 
 def test_scans_per_day_stacked_by_outcome(view):
     got = {(r.day, r.outcome): r.scans for r in view.per_day.itertuples()}
-    assert got == {(day(0), "succeeded"): 1, (day(1), "partial"): 1, (day(1), "failed"): 1,
-                   (day(8), "succeeded"): 1, (day(8), "awaiting_confirmation"): 1}
+    assert got == {
+        (day(0), "succeeded"): 1,
+        (day(1), "partial"): 1,
+        (day(1), "failed"): 1,
+        (day(8), "succeeded"): 1,
+        (day(8), "awaiting_confirmation"): 1,
+    }
 
 
 def test_findings_by_severity_over_time(view):
     f = view.severity_over_time
     got = {(r.day, r.severity): r.findings for r in f[f["findings"] > 0].itertuples()}
-    assert got == {(day(0), "critical"): 1, (day(0), "high"): 2, (day(1), "high"): 1, (day(1), "low"): 4,
-                   (day(8), "critical"): 2}  # the failed scan has no report: nothing reported
+    assert got == {
+        (day(0), "critical"): 1,
+        (day(0), "high"): 2,
+        (day(1), "high"): 1,
+        (day(1), "low"): 4,
+        (day(8), "critical"): 2,
+    }  # the failed scan has no report: nothing reported
 
 
 def test_top_targets_by_open_high_and_critical(view):
@@ -116,9 +232,12 @@ def test_new_vs_fixed_per_week(view):
 def test_time_from_request_to_confirmation_to_report(view):
     got = {(r.week, r.stage): (r.median_min, r.scans) for r in view.lifecycle.itertuples()}
     # week 0: scans 1 (5 min, then 1 + 10 = 11 min) and 2 (1 min, then 1 + 5 = 6 min); the failed scan has no report
-    assert got == {(day(0), "request → confirmation"): (3.0, 2), (day(0), "confirmation → report"): (8.5, 2),
-                   (day(7), "request → confirmation"): (10.0, 1),
-                   (day(7), "confirmation → report"): (pytest.approx(7 + 2 / 3), 1)}
+    assert got == {
+        (day(0), "request → confirmation"): (3.0, 2),
+        (day(0), "confirmation → report"): (8.5, 2),
+        (day(7), "request → confirmation"): (10.0, 1),
+        (day(7), "confirmation → report"): (pytest.approx(7 + 2 / 3), 1),
+    }
 
 
 def test_duration_distribution_per_scanner_from_steps(view):
@@ -131,19 +250,31 @@ def test_duration_distribution_per_scanner_from_steps(view):
     assert (d["bin_end_s"] > d["bin_start_s"]).all()
 
 
-@pytest.mark.parametrize("filters, expected", [
-    (ALL, {"aaaaaaaaaaa1", "aaaaaaaaaaa2", "bbbbbbbbbbb3", "ccccccccccc4", "ddddddddddd5"}),
-    (HistoryFilters(start=date(2026, 3, 2), end=date(2026, 3, 2)), {"aaaaaaaaaaa1"}),
-    (HistoryFilters(start=ALL.start, end=ALL.end, domain="a.example.com"),
-     {"aaaaaaaaaaa1", "aaaaaaaaaaa2", "ccccccccccc4"}),  # the host and its subdomains, not b.example.org
-    (HistoryFilters(start=ALL.start, end=ALL.end, domain="example.com"),
-     {"aaaaaaaaaaa1", "aaaaaaaaaaa2", "ccccccccccc4"}),
-    (HistoryFilters(start=ALL.start, end=ALL.end, requester="bob@example.com"), {"aaaaaaaaaaa2"}),
-    (HistoryFilters(start=ALL.start, end=ALL.end, statuses=("failed", "partial")), {"aaaaaaaaaaa2", "bbbbbbbbbbb3"}),
-    (HistoryFilters(start=ALL.start, end=ALL.end, scanners=("portscan",)), {"aaaaaaaaaaa2", "ddddddddddd5"}),
-    (HistoryFilters(start=ALL.start, end=ALL.end, scanners=("tls",), requester="ana@example.com"),
-     {"aaaaaaaaaaa1", "bbbbbbbbbbb3"}),
-])
+@pytest.mark.parametrize(
+    "filters, expected",
+    [
+        (ALL, {"aaaaaaaaaaa1", "aaaaaaaaaaa2", "bbbbbbbbbbb3", "ccccccccccc4", "ddddddddddd5"}),
+        (HistoryFilters(start=date(2026, 3, 2), end=date(2026, 3, 2)), {"aaaaaaaaaaa1"}),
+        (
+            HistoryFilters(start=ALL.start, end=ALL.end, domain="a.example.com"),
+            {"aaaaaaaaaaa1", "aaaaaaaaaaa2", "ccccccccccc4"},
+        ),  # the host and its subdomains, not b.example.org
+        (
+            HistoryFilters(start=ALL.start, end=ALL.end, domain="example.com"),
+            {"aaaaaaaaaaa1", "aaaaaaaaaaa2", "ccccccccccc4"},
+        ),
+        (HistoryFilters(start=ALL.start, end=ALL.end, requester="bob@example.com"), {"aaaaaaaaaaa2"}),
+        (
+            HistoryFilters(start=ALL.start, end=ALL.end, statuses=("failed", "partial")),
+            {"aaaaaaaaaaa2", "bbbbbbbbbbb3"},
+        ),
+        (HistoryFilters(start=ALL.start, end=ALL.end, scanners=("portscan",)), {"aaaaaaaaaaa2", "ddddddddddd5"}),
+        (
+            HistoryFilters(start=ALL.start, end=ALL.end, scanners=("tls",), requester="ana@example.com"),
+            {"aaaaaaaaaaa1", "bbbbbbbbbbb3"},
+        ),
+    ],
+)
 def test_filters_select_the_same_scans_in_sql_and_in_the_facts(sessions, filters, expected):
     assert set(table_rows(sessions, filters)["scan"]) == expected
     assert set(apply_filters(ScanFacts(sessions).frame(), filters)["scan"]) == expected
@@ -151,17 +282,37 @@ def test_filters_select_the_same_scans_in_sql_and_in_the_facts(sessions, filters
 
 
 def test_filters_round_trip_through_the_url_and_ignore_garbage():
-    f = HistoryFilters(start=date(2026, 3, 1), end=date(2026, 3, 9), domain="a.example.com",
-                       requester="ana@example.com", statuses=("succeeded", "failed"), scanners=("web",))
+    f = HistoryFilters(
+        start=date(2026, 3, 1),
+        end=date(2026, 3, 9),
+        domain="a.example.com",
+        requester="ana@example.com",
+        statuses=("succeeded", "failed"),
+        scanners=("web",),
+    )
     params = f.to_query_params()
-    assert params == {"from": "2026-03-01", "to": "2026-03-09", "domain": "a.example.com",
-                      "requester": "ana@example.com", "status": "succeeded,failed", "scanner": "web"}
+    assert params == {
+        "from": "2026-03-01",
+        "to": "2026-03-09",
+        "domain": "a.example.com",
+        "requester": "ana@example.com",
+        "status": "succeeded,failed",
+        "scanner": "web",
+    }
     assert HistoryFilters.from_query_params(params) == f
-    junk = HistoryFilters.from_query_params({"from": "yesterday", "to": "2026-02-30", "status": "bogus,failed",
-                                             "scanner": "rm -rf", "domain": " A.Example.COM. "},
-                                            today=date(2026, 3, 9))
-    assert junk == HistoryFilters(start=date(2026, 2, 8), end=date(2026, 3, 9), domain="a.example.com",
-                                  statuses=("failed",))
+    junk = HistoryFilters.from_query_params(
+        {
+            "from": "yesterday",
+            "to": "2026-02-30",
+            "status": "bogus,failed",
+            "scanner": "rm -rf",
+            "domain": " A.Example.COM. ",
+        },
+        today=date(2026, 3, 9),
+    )
+    assert junk == HistoryFilters(
+        start=date(2026, 2, 8), end=date(2026, 3, 9), domain="a.example.com", statuses=("failed",)
+    )
     swapped = HistoryFilters.from_query_params({"from": "2026-03-09", "to": "2026-03-01"})
     assert (swapped.start, swapped.end) == (date(2026, 3, 1), date(2026, 3, 9))
 
@@ -207,8 +358,11 @@ def test_every_chart_is_drawn_from_the_view(view):
 
 
 def test_empty_selection_gives_empty_charts_not_errors(sessions):
-    v = build_view(HistoryFilters(start=date(2020, 1, 1), end=date(2020, 1, 2)), ScanFacts(sessions).frame(),
-                   table_rows(sessions, HistoryFilters(start=date(2020, 1, 1), end=date(2020, 1, 2))))
+    v = build_view(
+        HistoryFilters(start=date(2020, 1, 1), end=date(2020, 1, 2)),
+        ScanFacts(sessions).frame(),
+        table_rows(sessions, HistoryFilters(start=date(2020, 1, 1), end=date(2020, 1, 2))),
+    )
     assert v.kpis.scans == 0 and v.kpis.success_rate is None and v.kpis.median_duration_s is None
     assert len(history_figures(v)) == 6
 
@@ -221,12 +375,20 @@ def test_the_same_numbers_on_postgresql(sessions):
     with postgres() as url:
         pg = seeded(url)
         try:
-            for filters in (ALL, HistoryFilters(start=ALL.start, end=ALL.end, domain="a.example.com",
-                                                scanners=("web",))):
+            for filters in (
+                ALL,
+                HistoryFilters(start=ALL.start, end=ALL.end, domain="a.example.com", scanners=("web",)),
+            ):
                 a, b = history_view(ScanFacts(sessions), filters), history_view(ScanFacts(pg), filters)
                 assert a.kpis == b.kpis
-                for name in ("per_day", "severity_over_time", "top_targets", "new_vs_fixed", "lifecycle",
-                             "duration_stats"):
+                for name in (
+                    "per_day",
+                    "severity_over_time",
+                    "top_targets",
+                    "new_vs_fixed",
+                    "lifecycle",
+                    "duration_stats",
+                ):
                     pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), check_dtype=False)
                 pd.testing.assert_frame_equal(a.rows, b.rows, check_dtype=False)
             assert export_csv(pg, ALL) == export_csv(sessions, ALL)

@@ -12,7 +12,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from lib.models import Scan, Step, utcnow
+from lib.adapters.models import Scan, Step, utcnow
 from tests.test_cluster import cluster  # noqa: F401 - the EKS-labelled cluster fixture
 from ui.runtime import get_runtime
 
@@ -20,8 +20,12 @@ APP = Path(__file__).resolve().parents[1] / "app.py"
 
 
 def start_app(monkeypatch, settings, **env: str) -> AppTest:
-    for k, v in {"SCANBOARD_DATA_DIR": str(settings.data_dir), "PUBLIC_BASE_URL": "http://portal.test",
-                 "RETRY_SECONDS": "0.2", **env}.items():
+    for k, v in {
+        "SCANBOARD_DATA_DIR": str(settings.data_dir),
+        "PUBLIC_BASE_URL": "http://portal.test",
+        "RETRY_SECONDS": "0.2",
+        **env,
+    }.items():
         monkeypatch.setenv(k, v)
     get_runtime.clear()
     st.cache_data.clear()
@@ -38,9 +42,16 @@ def app(make_settings, monkeypatch):
 
 @pytest.fixture
 def argo_app(make_settings, monkeypatch, kubeconfig):
-    at = start_app(monkeypatch, make_settings(), SCANBOARD_MODE="argo", KUBECONFIG=str(kubeconfig),
-                   SCANBOARD_SECRET_KEY="jwt-secret-for-tests-0123456789-abcdef", K8S_NAMESPACE="scanboard",
-                   SAMPLE_SECONDS="0.5", REPORTS_BUCKET="scanboard-test-reports")
+    at = start_app(
+        monkeypatch,
+        make_settings(),
+        SCANBOARD_MODE="argo",
+        KUBECONFIG=str(kubeconfig),
+        SCANBOARD_SECRET_KEY="jwt-secret-for-tests-0123456789-abcdef",
+        K8S_NAMESPACE="scanboard",
+        SAMPLE_SECONDS="0.5",
+        REPORTS_BUCKET="scanboard-test-reports",
+    )
     yield at
     get_runtime().stop()
     get_runtime.clear()
@@ -48,21 +59,41 @@ def argo_app(make_settings, monkeypatch, kubeconfig):
 
 def seed(sessions) -> None:
     now = utcnow() - timedelta(hours=2)
-    rows = [("aaaaaaaaaaa1", "a.example.com", "ana@example.com", "succeeded", {"web": {}}, {"high": 2}, True),
-            ("aaaaaaaaaaa2", "shop.a.example.com", "bob@example.com", "partial", {"web": {}, "tls": {}}, {"low": 1},
-             True),
-            ("bbbbbbbbbbb3", "b.example.org", "bob@example.com", "failed", {"tls": {}}, {}, False)]
+    rows = [
+        ("aaaaaaaaaaa1", "a.example.com", "ana@example.com", "succeeded", {"web": {}}, {"high": 2}, True),
+        ("aaaaaaaaaaa2", "shop.a.example.com", "bob@example.com", "partial", {"web": {}, "tls": {}}, {"low": 1}, True),
+        ("bbbbbbbbbbb3", "b.example.org", "bob@example.com", "failed", {"tls": {}}, {}, False),
+    ]
     with sessions.begin() as s:
         for i, (sid, host, email, status, scanners, counts, report) in enumerate(rows):
             t = now + timedelta(minutes=10 * i)
-            s.add(Scan(id=sid, target=f"https://{host}/", host=host, requester_email=email, scanners=scanners,
-                       status=status, created_at=t, confirmed_at=t + timedelta(minutes=1),
-                       started_at=t + timedelta(minutes=2), finished_at=t + timedelta(minutes=5),
-                       severity_counts=counts, report_key=f"reports/{sid}/" if report else ""))
+            s.add(
+                Scan(
+                    id=sid,
+                    target=f"https://{host}/",
+                    host=host,
+                    requester_email=email,
+                    scanners=scanners,
+                    status=status,
+                    created_at=t,
+                    confirmed_at=t + timedelta(minutes=1),
+                    started_at=t + timedelta(minutes=2),
+                    finished_at=t + timedelta(minutes=5),
+                    severity_counts=counts,
+                    report_key=f"reports/{sid}/" if report else "",
+                )
+            )
             s.flush()
             for name in scanners:
-                s.add(Step(scan_id=sid, name=name, state="succeeded", started_at=t + timedelta(minutes=2),
-                           finished_at=t + timedelta(minutes=4)))
+                s.add(
+                    Step(
+                        scan_id=sid,
+                        name=name,
+                        state="succeeded",
+                        started_at=t + timedelta(minutes=2),
+                        finished_at=t + timedelta(minutes=4),
+                    )
+                )
 
 
 def metric(at: AppTest, label: str) -> str:

@@ -3,9 +3,9 @@
 What a user of the cluster mode cares about, checked on the manifests `kubectl kustomize` really renders:
 - every overlay (and the Argo CD apps) renders; Argo objects pass Argo's own models (hera, extra="forbid"),
   core objects pass the Kubernetes OpenAPI schemas (kubernetes-validate, strict, bundled offline);
-- the WorkflowTemplate is the DAG of lib/pipeline.py: the same tasks, dependencies, run conditions,
+- the WorkflowTemplate is the DAG of lib/core/pipeline.py: the same tasks, dependencies, run conditions,
   parameters and defaults — and its `depends` expressions decide "may this step run?" exactly as
-  lib.pipeline.ready_steps does, for every combination of upstream outcomes;
+  lib.core.pipeline.ready_steps does, for every combination of upstream outcomes;
 - the Sensor's dataKeys resolve in the body the portal really POSTs (sent over HTTP to a listener on
   127.0.0.1), and applying its mapping yields a valid Workflow scan-<id> carrying every parameter;
 - RBAC is least privilege (the portal can only read), no Secret value is written in the manifests;
@@ -32,7 +32,7 @@ import pytest
 import requests
 import yaml
 
-from lib import pipeline
+from lib.core import pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "k8s"
@@ -123,8 +123,11 @@ def test_overlay_image_tag_reaches_every_container_including_the_workflow_steps(
 
 
 def _argo_workflow_kinds() -> set[str]:
-    return {k for k in ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate", "CronWorkflow",
-                        "WorkflowEventBinding") if hasattr(workflow_models, k)}
+    return {
+        k
+        for k in ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate", "CronWorkflow", "WorkflowEventBinding")
+        if hasattr(workflow_models, k)
+    }
 
 
 GO_DURATION = re.compile(r"(\d+(\.\d+)?(ns|us|ms|s|m|h))+")
@@ -236,7 +239,7 @@ def test_argocd_application_tracks_its_overlay(rendered, env):
     assert used <= allowed
 
 
-# ---------------------------------------------------------------- the DAG equals lib/pipeline.py
+# ---------------------------------------------------------------- the DAG equals lib/core/pipeline.py
 
 
 def _workflow_template(rendered, overlay="prod") -> dict:
@@ -333,12 +336,12 @@ def test_scanners_run_only_when_requested_and_others_always(rendered):
             assert "when" not in task
 
 
-# Argo's result of a finished task -> the state lib/pipeline.py gives the same outcome.
+# Argo's result of a finished task -> the state lib/core/pipeline.py gives the same outcome.
 ARGO_TO_LIB = {"Succeeded": "succeeded", "Failed": "failed", "Errored": "failed", "Skipped": "skipped"}
 
 
 def test_depends_decides_exactly_like_lib_ready_steps(rendered):
-    """For every combination of upstream outcomes, Argo runs a step iff lib.pipeline would."""
+    """For every combination of upstream outcomes, Argo runs a step iff lib.core.pipeline would."""
     for task in _dag_tasks(_workflow_template(rendered)):
         spec = pipeline.step_spec(task["name"])
         if not spec.depends:
@@ -373,8 +376,17 @@ def test_each_step_runs_the_worker_cli_with_its_parameters(rendered):
     templates = _templates(wt)
     p = "{{workflow.parameters.%s}}"
     expected_args = {
-        "report": ["report", "--scan-id", p % "scan-id", "--target", p % "target", "--email", p % "email",
-                   "--workdir", "/work"],
+        "report": [
+            "report",
+            "--scan-id",
+            p % "scan-id",
+            "--target",
+            p % "target",
+            "--email",
+            p % "email",
+            "--workdir",
+            "/work",
+        ],
         "publish": ["publish", "--scan-id", p % "scan-id", "--workdir", "/work"],
         "notify": ["notify", "--scan-id", p % "scan-id", "--email", p % "email", "--workdir", "/work"],
     }
@@ -385,7 +397,7 @@ def test_each_step_runs_the_worker_cli_with_its_parameters(rendered):
         expected_args[scanner] = args
     for task in _dag_tasks(wt):
         container = templates[task["template"]]["container"]
-        assert container["command"] == ["python", "-m", "lib.worker"], task["name"]
+        assert container["command"] == ["python", "-m", "lib.engines.worker"], task["name"]
         assert container["args"] == expected_args[task["name"]], task["name"]
         assert container["image"].startswith(WORKER_IMAGE + ":")
         # Argo substitutes parameters into separate argv items: no shell ever sees the target URL.
@@ -399,8 +411,9 @@ def test_scanner_pods_run_on_spot_and_retry_elsewhere(rendered):
         tmpl = templates[task["template"]]
         if pipeline.step_spec(task["name"]).kind == "scanner":
             assert tmpl["nodeSelector"] == {"role": "spot"}
-            assert {"key": "scanboard.io/spot", "operator": "Equal", "value": "true",
-                    "effect": "NoSchedule"} in tmpl["tolerations"]
+            assert {"key": "scanboard.io/spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"} in tmpl[
+                "tolerations"
+            ]
             assert "nodeAntiAffinity" in tmpl["retryStrategy"]["affinity"]
             assert tmpl["retryStrategy"]["retryPolicy"] in ("Always", "OnError")
         else:
@@ -504,7 +517,9 @@ def _sjson_set(obj: Any, path: str, value: Any) -> None:
 
 def _post_like_the_portal(url: str) -> tuple[dict, dict]:
     params = pipeline.workflow_parameters(
-        SCAN_ID, "https://shop.example.com:8443/app", "analyst@example.com",
+        SCAN_ID,
+        "https://shop.example.com:8443/app",
+        "analyst@example.com",
         {"portscan": {"ports": "22,80,443"}, "tls": {}},
     )
     payload = pipeline.WebhookPayload(scan_id=SCAN_ID, parameters=params).as_json()
@@ -549,8 +564,10 @@ def test_sensor_datakeys_resolve_in_the_body_the_portal_sends(rendered, webhook_
     workflow_models.Workflow.model_validate(workflow, extra="forbid")
     assert workflow["metadata"]["name"] == f"scan-{SCAN_ID}" == payload["workflow_name"]
     assert len(workflow["metadata"]["name"]) <= 63
-    assert workflow["spec"] == {"workflowTemplateRef": {"name": "scanboard-scan"},
-                                "arguments": {"parameters": [{"name": k, "value": v} for k, v in params.items()]}}
+    assert workflow["spec"] == {
+        "workflowTemplateRef": {"name": "scanboard-scan"},
+        "arguments": {"parameters": [{"name": k, "value": v} for k, v in params.items()]},
+    }
     template_params = [p["name"] for p in _workflow_template(rendered)["spec"]["arguments"]["parameters"]]
     assert list(params) == template_params
 
@@ -588,13 +605,18 @@ def test_sensor_and_eventsource_are_bounded(rendered):
 
 def _rules_of(docs: list[dict], service_account: str) -> list[dict]:
     """Every rule granted to scanboard/<service_account> through any (Cluster)RoleBinding."""
-    roles = {(d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]): d
-             for d in docs if d["kind"] in ("Role", "ClusterRole")}
+    roles = {
+        (d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]): d
+        for d in docs
+        if d["kind"] in ("Role", "ClusterRole")
+    }
     rules = []
     for binding in (d for d in docs if d["kind"] in ("RoleBinding", "ClusterRoleBinding")):
         subjects = binding.get("subjects", [])
-        if not any(s["kind"] == "ServiceAccount" and s["name"] == service_account
-                   and s.get("namespace") == "scanboard" for s in subjects):
+        if not any(
+            s["kind"] == "ServiceAccount" and s["name"] == service_account and s.get("namespace") == "scanboard"
+            for s in subjects
+        ):
             continue
         ref = binding["roleRef"]
         namespace = binding["metadata"].get("namespace") if ref["kind"] == "Role" else None
@@ -613,8 +635,14 @@ def test_portal_can_only_read(rendered, overlay):
     grants = _grants(_rules_of(_overlay(rendered, overlay), "scanboard-portal"))
     assert grants, "the portal needs read access to Workflows, Pods, Events and Nodes"
     assert not {v for _, _, v in grants} & WRITE_VERBS
-    allowed = {("argoproj.io", "workflows"), ("", "pods"), ("", "pods/log"), ("", "events"), ("", "nodes"),
-               ("", "configmaps")}
+    allowed = {
+        ("argoproj.io", "workflows"),
+        ("", "pods"),
+        ("", "pods/log"),
+        ("", "events"),
+        ("", "nodes"),
+        ("", "configmaps"),
+    }
     assert {(g, r) for g, r, _ in grants} <= allowed
     assert {(g, r) for g, r, _ in grants} == allowed, "the cluster page and the progress page need all of these"
     # ConfigMaps: only the autoscaler's status, only get.
@@ -628,7 +656,9 @@ def test_sensor_and_workflow_service_accounts_are_least_privilege(rendered, over
     docs = _overlay(rendered, overlay)
     assert _grants(_rules_of(docs, "scanboard-sensor")) == {("argoproj.io", "workflows", "create")}
     assert _grants(_rules_of(docs, "scanboard-workflow")) == {
-        ("argoproj.io", "workflowtaskresults", "create"), ("argoproj.io", "workflowtaskresults", "patch")}
+        ("argoproj.io", "workflowtaskresults", "create"),
+        ("argoproj.io", "workflowtaskresults", "patch"),
+    }
     for doc in docs:
         for rule in doc.get("rules", []) if doc["kind"] in ("Role", "ClusterRole") else []:
             assert "*" not in rule["verbs"] and "*" not in rule["resources"] and "secrets" not in rule["resources"]
@@ -685,7 +715,7 @@ def test_portal_reaches_the_webhook_with_the_token_it_checks(rendered):
 
     docs = _overlay(rendered, "prod")
     source = _one(docs, "EventSource", "scan-requests")
-    (name, webhook), = source["spec"]["webhook"].items()
+    ((name, webhook),) = source["spec"]["webhook"].items()
     url = urlsplit(_one(docs, "ConfigMap", "scanboard-config")["data"]["ARGO_WEBHOOK_URL"])
     # Argo Events exposes an EventSource as the Service <name>-eventsource-svc with spec.service's ports.
     assert url.hostname.split(".")[:2] == [f"{source['metadata']['name']}-eventsource-svc", "scanboard"]
@@ -730,6 +760,7 @@ def test_ingress_is_sticky_and_keeps_websockets_open(rendered, overlay):
         assert int(annotations["nginx.ingress.kubernetes.io/proxy-send-timeout"]) >= 3600
     else:
         assert ingress["spec"]["ingressClassName"] == "alb"
+
         def attributes(key: str) -> dict[str, str]:
             return dict(kv.split("=") for kv in annotations[f"alb.ingress.kubernetes.io/{key}"].split(","))
 
@@ -766,7 +797,8 @@ def test_portal_network_policy_admits_only_the_ingress_controller(rendered, over
                 assert "169.254.0.0/16" in block.get("except", []), "the metadata service stays closed"
     webhook_policy = _one(docs, "NetworkPolicy", "scan-requests-eventsource")
     assert webhook_policy["spec"]["ingress"][0]["from"] == [
-        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "scanboard-portal"}}}]
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "scanboard-portal"}}}
+    ]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -787,7 +819,9 @@ CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 def _checkov(path: Path, framework: str) -> list[dict]:
     proc = subprocess.run(
         [str(CHECKOV), "-f", str(path), "--framework", framework, "--output", "json", "--compact", "--skip-download"],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.stdout.strip(), f"checkov printed nothing: {proc.stderr[-2000:]}"
     report = json.loads(proc.stdout)

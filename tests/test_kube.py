@@ -1,4 +1,4 @@
-"""lib.kube reads through the official client from the Kubernetes API test server on 127.0.0.1.
+"""lib.adapters.kube reads through the official client from the Kubernetes API test server on 127.0.0.1.
 
 No patched client: a generated kubeconfig points the real `kubernetes` package at tests/kube_api_server.py,
 so selectors, namespaces, watch streaming and error answers go over HTTP as they would against EKS.
@@ -10,24 +10,31 @@ import time
 
 import pytest
 
-from lib.kube import KubeError, KubeSettings, connect
+from lib.adapters.kube import KubeError, KubeSettings, connect
 
 WF_LABEL = "workflows.argoproj.io/workflow"
 
 
 def workflow(name: str, phase: str = "Running", namespace: str = "scanboard") -> dict:
-    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {"workflowTemplateRef": {"name": "scanboard-scan"}},
-            "status": {"phase": phase, "progress": "0/3"}}
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"workflowTemplateRef": {"name": "scanboard-scan"}},
+        "status": {"phase": phase, "progress": "0/3"},
+    }
 
 
-def pod(name: str, namespace: str = "scanboard", labels: dict | None = None, phase: str = "Running",
-        node: str = "") -> dict:
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
-            "spec": {"nodeName": node, "containers": [{"name": "main", "image": "x"}]},
-            "status": {"phase": phase}}
+def pod(
+    name: str, namespace: str = "scanboard", labels: dict | None = None, phase: str = "Running", node: str = ""
+) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
+        "spec": {"nodeName": node, "containers": [{"name": "main", "image": "x"}]},
+        "status": {"phase": phase},
+    }
 
 
 @pytest.fixture
@@ -56,27 +63,32 @@ def test_namespace_comes_from_the_kubeconfig_context(kube_api, tmp_path):
 
 
 def test_list_pods_by_the_workflow_label_returns_only_that_scans_pods(kube_api, kube):
-    kube_api.put_many("pods", [
-        pod("scan-abc-portscan-1", labels={WF_LABEL: "scan-abc"}),
-        pod("scan-abc-web-2", labels={WF_LABEL: "scan-abc"}, phase="Pending"),
-        pod("scan-def-tls-3", labels={WF_LABEL: "scan-def"}),
-        pod("scanboard-portal-0", labels={"app": "scanboard-portal"}),
-        pod("scan-abc-other-ns", namespace="other", labels={WF_LABEL: "scan-abc"}),
-    ])
+    kube_api.put_many(
+        "pods",
+        [
+            pod("scan-abc-portscan-1", labels={WF_LABEL: "scan-abc"}),
+            pod("scan-abc-web-2", labels={WF_LABEL: "scan-abc"}, phase="Pending"),
+            pod("scan-def-tls-3", labels={WF_LABEL: "scan-def"}),
+            pod("scanboard-portal-0", labels={"app": "scanboard-portal"}),
+            pod("scan-abc-other-ns", namespace="other", labels={WF_LABEL: "scan-abc"}),
+        ],
+    )
     names = sorted(p["metadata"]["name"] for p in kube.list_pods(f"{WF_LABEL}=scan-abc"))
     assert names == ["scan-abc-portscan-1", "scan-abc-web-2"]
     assert kube_api.request_counts["/api/v1/namespaces/scanboard/pods"] == 1
     # set-based and inequality selectors, as the cluster page uses them
     assert len(kube.list_pods(f"{WF_LABEL} in (scan-abc,scan-def)")) == 3
     assert [p["metadata"]["name"] for p in kube.list_pods(f"{WF_LABEL} notin (scan-abc),{WF_LABEL}")] == [
-        "scan-def-tls-3"]
+        "scan-def-tls-3"
+    ]
     assert sorted(p["metadata"]["name"] for p in kube.list_pods(f"{WF_LABEL}!=scan-abc")) == [
-        "scan-def-tls-3", "scanboard-portal-0"]
+        "scan-def-tls-3",
+        "scanboard-portal-0",
+    ]
     # field selector across all namespaces: pending pods anywhere
     pending = kube.list_pods(field_selector="status.phase=Pending", all_namespaces=True)
     assert [p["metadata"]["name"] for p in pending] == ["scan-abc-web-2"]
-    everywhere = kube.list_pods(f"{WF_LABEL}=scan-abc", field_selector="status.phase!=Pending",
-                                all_namespaces=True)
+    everywhere = kube.list_pods(f"{WF_LABEL}=scan-abc", field_selector="status.phase!=Pending", all_namespaces=True)
     assert sorted(p["metadata"]["name"] for p in everywhere) == ["scan-abc-other-ns", "scan-abc-portscan-1"]
     assert kube_api.request_counts["/api/v1/pods"] == 2
 
@@ -88,28 +100,68 @@ def test_a_malformed_selector_is_a_readable_error(kube):
 
 
 def test_nodes_events_and_the_autoscaler_configmap(kube_api, kube):
-    kube_api.put_many("nodes", [
-        {"metadata": {"name": "ip-10-0-1-1", "labels": {"role": "general", "eks.amazonaws.com/nodegroup": "general",
-                                                        "eks.amazonaws.com/capacityType": "ON_DEMAND"}}},
-        {"metadata": {"name": "ip-10-0-2-1", "labels": {"role": "spot", "eks.amazonaws.com/nodegroup": "spot",
-                                                        "eks.amazonaws.com/capacityType": "SPOT"}}},
-    ])
-    kube_api.put_many("events", [
-        {"metadata": {"name": "ev1", "namespace": "kube-system"}, "reason": "ScaleDown",
-         "source": {"component": "cluster-autoscaler"}, "involvedObject": {"kind": "Node", "name": "ip-10-0-2-1"}},
-        {"metadata": {"name": "ev2", "namespace": "scanboard"}, "reason": "TriggeredScaleUp",
-         "source": {"component": "cluster-autoscaler"}, "involvedObject": {"kind": "Pod", "name": "scan-abc-web-2"}},
-        {"metadata": {"name": "ev3", "namespace": "scanboard"}, "reason": "Scheduled",
-         "source": {"component": "default-scheduler"}, "involvedObject": {"kind": "Pod", "name": "scan-abc-web-2"}},
-    ])
-    kube_api.put("configmaps", {"metadata": {"name": "cluster-autoscaler-status", "namespace": "kube-system"},
-                                "data": {"status": "Cluster-autoscaler status at 2026-01-01: Healthy"}})
+    kube_api.put_many(
+        "nodes",
+        [
+            {
+                "metadata": {
+                    "name": "ip-10-0-1-1",
+                    "labels": {
+                        "role": "general",
+                        "eks.amazonaws.com/nodegroup": "general",
+                        "eks.amazonaws.com/capacityType": "ON_DEMAND",
+                    },
+                }
+            },
+            {
+                "metadata": {
+                    "name": "ip-10-0-2-1",
+                    "labels": {
+                        "role": "spot",
+                        "eks.amazonaws.com/nodegroup": "spot",
+                        "eks.amazonaws.com/capacityType": "SPOT",
+                    },
+                }
+            },
+        ],
+    )
+    kube_api.put_many(
+        "events",
+        [
+            {
+                "metadata": {"name": "ev1", "namespace": "kube-system"},
+                "reason": "ScaleDown",
+                "source": {"component": "cluster-autoscaler"},
+                "involvedObject": {"kind": "Node", "name": "ip-10-0-2-1"},
+            },
+            {
+                "metadata": {"name": "ev2", "namespace": "scanboard"},
+                "reason": "TriggeredScaleUp",
+                "source": {"component": "cluster-autoscaler"},
+                "involvedObject": {"kind": "Pod", "name": "scan-abc-web-2"},
+            },
+            {
+                "metadata": {"name": "ev3", "namespace": "scanboard"},
+                "reason": "Scheduled",
+                "source": {"component": "default-scheduler"},
+                "involvedObject": {"kind": "Pod", "name": "scan-abc-web-2"},
+            },
+        ],
+    )
+    kube_api.put(
+        "configmaps",
+        {
+            "metadata": {"name": "cluster-autoscaler-status", "namespace": "kube-system"},
+            "data": {"status": "Cluster-autoscaler status at 2026-01-01: Healthy"},
+        },
+    )
     assert [n["metadata"]["name"] for n in kube.list_nodes()] == ["ip-10-0-1-1", "ip-10-0-2-1"]
     assert [n["metadata"]["name"] for n in kube.list_nodes("eks.amazonaws.com/capacityType=SPOT")] == ["ip-10-0-2-1"]
     scale = kube.list_events("source=cluster-autoscaler", all_namespaces=True)
     assert sorted(e["reason"] for e in scale) == ["ScaleDown", "TriggeredScaleUp"]
     assert [e["reason"] for e in kube.list_events("reason in (TriggeredScaleUp,NotTriggerScaleUp)")] == [
-        "TriggeredScaleUp"]
+        "TriggeredScaleUp"
+    ]
     assert [e["reason"] for e in kube.list_events(namespace="kube-system")] == ["ScaleDown"]
     cm = kube.get_configmap("cluster-autoscaler-status", namespace="kube-system")
     assert cm["data"]["status"].endswith("Healthy")
@@ -189,8 +241,11 @@ def test_watch_streams_modified_and_deleted_events(kube_api, kube):
             kube_api.delete("workflows", "scan-abc", "scanboard")
         else:
             break
-    assert seen == [("ADDED", "scan-abc", "Running"), ("MODIFIED", "scan-abc", "Succeeded"),
-                    ("DELETED", "scan-abc", "Succeeded")]
+    assert seen == [
+        ("ADDED", "scan-abc", "Running"),
+        ("MODIFIED", "scan-abc", "Succeeded"),
+        ("DELETED", "scan-abc", "Succeeded"),
+    ]
     assert time.monotonic() - t < 5
 
 

@@ -8,10 +8,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from lib.intake import confirm, submit
-from lib.models import SUCCEEDED
-from lib.repository import finding_rows, get_scan, get_steps
+from lib.adapters.models import SUCCEEDED
+from lib.adapters.repository import finding_rows, get_scan, get_steps
 from lib.runtime import build_runtime
+from lib.services.intake import confirm, submit
 from tests.conftest import wait_until
 from tests.smtp_server import links
 from tests.targets import http_target, open_ports, tls_target
@@ -43,14 +43,18 @@ def test_request_confirm_scan_report_mail(make_settings, smtp) -> None:
     rt = build_runtime(settings).start()
     try:
         with open_ports(2) as ports, http_target() as web, tls_target() as tls:
-            scanners = {"portscan": {"ports": ",".join(map(str, ports))}, "web": {"depth": 1},
-                        "tls": {"port": tls}}
+            scanners = {"portscan": {"ports": ",".join(map(str, ports))}, "web": {"depth": 1}, "tls": {"port": tls}}
             scan_id = run_scan(rt, smtp, f"http://127.0.0.1:{web}/", scanners)
             scan = get_scan(rt.sessions, scan_id)
             assert scan.status == SUCCEEDED, scan.status_reason
             assert [(s.name, s.state) for s in get_steps(rt.sessions, scan_id)] == [
-                ("portscan", "succeeded"), ("web", "succeeded"), ("tls", "succeeded"), ("report", "succeeded"),
-                ("publish", "succeeded"), ("notify", "succeeded")]
+                ("portscan", "succeeded"),
+                ("web", "succeeded"),
+                ("tls", "succeeded"),
+                ("report", "succeeded"),
+                ("publish", "succeeded"),
+                ("notify", "succeeded"),
+            ]
             rows = finding_rows(rt.sessions, scan_id)
             rules = {r.rule_id for r in rows}
             assert {"missing-csp", "missing-x-frame-options", "cookie-no-httponly"} <= rules
@@ -83,7 +87,8 @@ def test_rescan_after_fixing_a_header_shows_exactly_one_fixed(make_settings, smt
         assert [r.rule_id for r in rows if r.diff_state == "fixed"] == ["missing-x-content-type-options"]
         assert not [r for r in rows if r.diff_state == "new"]
         assert {r.issue_fp for r in rows if r.diff_state == "unchanged"} == fp_first - {
-            r.issue_fp for r in rows if r.diff_state == "fixed"}
+            r.issue_fp for r in rows if r.diff_state == "fixed"
+        }
         assert get_scan(rt.sessions, second).diff_counts == {"new": 0, "fixed": 1, "unchanged": len(fp_first) - 1}
     finally:
         rt.stop()

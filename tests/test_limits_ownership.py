@@ -10,11 +10,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from lib.intake import confirm, submit
-from lib.models import AWAITING_OWNERSHIP, QUEUED, SUCCEEDED, Scan
-from lib.ownership import TXT_PREFIX, check_dns
-from lib.repository import get_scan
+from lib.adapters.models import AWAITING_OWNERSHIP, QUEUED, SUCCEEDED, Scan
+from lib.adapters.repository import get_scan
+from lib.core.ownership_rules import TXT_PREFIX
 from lib.runtime import build_runtime
+from lib.services.intake import confirm, submit
+from lib.services.ownership import check_dns
 from tests.conftest import wait_until
 from tests.dns_server import TxtServer
 
@@ -39,8 +40,9 @@ def test_requests_per_hour_per_email_and_per_client(make_settings) -> None:
 def test_unconfirmed_requests_outstanding(make_settings) -> None:
     rt = build_runtime(make_settings(limit_unconfirmed=2))
     ids = [submit(rt, "http://127.0.0.1:9/", "ana@example.com", {"web": {}}).scan_id for _ in range(2)]
-    assert "waiting for confirmation" in submit(rt, "http://127.0.0.1:9/", "ana@example.com",
-                                                {"web": {}}).errors["limit"]
+    assert (
+        "waiting for confirmation" in submit(rt, "http://127.0.0.1:9/", "ana@example.com", {"web": {}}).errors["limit"]
+    )
     assert confirm(rt, token_for(rt, ids[0])).ok  # confirming one frees a place
     assert submit(rt, "http://127.0.0.1:9/", "ana@example.com", {"web": {}}).ok
     rt.db.dispose()
@@ -49,8 +51,9 @@ def test_unconfirmed_requests_outstanding(make_settings) -> None:
 def test_limit_holds_under_concurrent_requests(make_settings) -> None:
     rt = build_runtime(make_settings(limit_requests_per_hour=5, limit_unconfirmed=50))
     with ThreadPoolExecutor(max_workers=16) as pool:
-        outcomes = list(pool.map(lambda _: submit(rt, "http://127.0.0.1:9/", "ana@example.com", {"web": {}}),
-                                 range(30)))
+        outcomes = list(
+            pool.map(lambda _: submit(rt, "http://127.0.0.1:9/", "ana@example.com", {"web": {}}), range(30))
+        )
     assert sum(o.ok for o in outcomes) == 5
     with rt.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Scan)) == 5

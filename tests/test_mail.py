@@ -3,9 +3,9 @@ fails while the server is down is retried and delivered once it is back."""
 
 from __future__ import annotations
 
-from lib.db import make_engine, migrate, session_factory
-from lib.mail import Mailer, SmtpTransport
-from lib.models import MAIL_OUTBOX, MAIL_RETRYING, MAIL_SENT
+from lib.adapters.db import make_engine, migrate, session_factory
+from lib.adapters.mail import Mailer, SmtpTransport
+from lib.adapters.models import MAIL_OUTBOX, MAIL_RETRYING, MAIL_SENT
 from tests.conftest import wait_until
 from tests.smtp_server import SmtpServer, body_text, links
 from tests.targets import make_self_signed
@@ -38,13 +38,27 @@ def test_starttls_with_login(tmp_path) -> None:
     cert, key = make_self_signed(tmp_path, "localhost")
     server = SmtpServer(tls_cert=cert, tls_key=key, credentials=("mailer@portal.test", "pw-from-env")).start()
     try:
-        transport = SmtpTransport("localhost", server.port, "scanboard@portal.test", user="mailer@portal.test",
-                                  password="pw-from-env", starttls=True, ca_file=str(cert))
+        transport = SmtpTransport(
+            "localhost",
+            server.port,
+            "scanboard@portal.test",
+            user="mailer@portal.test",
+            password="pw-from-env",
+            starttls=True,
+            ca_file=str(cert),
+        )
         m = mailer(tmp_path, transport)
         m.enqueue("confirm", "ana@example.com", "Confirm", "link")
         assert len(server.messages) == 1 and m.messages()[0].status == MAIL_SENT
-        bad = SmtpTransport("localhost", server.port, "scanboard@portal.test", user="mailer@portal.test",
-                            password="wrong", starttls=True, ca_file=str(cert))
+        bad = SmtpTransport(
+            "localhost",
+            server.port,
+            "scanboard@portal.test",
+            user="mailer@portal.test",
+            password="wrong",
+            starttls=True,
+            ca_file=str(cert),
+        )
         (tmp_path / "other").mkdir()
         m2 = mailer(tmp_path / "other", bad)
         m2.enqueue("confirm", "ana@example.com", "Confirm", "link")

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from lib.findings import deduplicate
+from lib.core.findings import deduplicate
 from lib.scanners import choose
 from lib.scanners.base import ScanContext, ScannerError
 from lib.scanners.nmap import NmapScanner, compact_port_spec, nmap_findings, parse_nmap_xml
@@ -63,8 +63,7 @@ def test_rescan_gives_identical_fingerprints(tmp_path):
 @pytest.mark.slow
 def test_service_version_names_the_product(tmp_path):
     with http_target() as port:
-        result = NmapScanner().run(_ctx(tmp_path, f"http://127.0.0.1:{port}/", ports=str(port),
-                                        service_version="true"))
+        result = NmapScanner().run(_ctx(tmp_path, f"http://127.0.0.1:{port}/", ports=str(port), service_version="true"))
     (f,) = result.findings
     assert "http" in f.evidence and "Apache httpd 2.4.41" in f.evidence
 
@@ -81,16 +80,24 @@ def test_bad_port_option_fails_before_running(tmp_path):
         NmapScanner().run(_ctx(tmp_path, "http://127.0.0.1/", ports="1-70000"))
 
 
-@pytest.mark.parametrize("text, reason", [
-    ("", "unreadable"),
-    ("<nmaprun version='7.93'><host>", "unreadable"),
-    ("<html><body>hi</body></html>", "not nmap XML"),
-    ("<nmaprun version='7.93'></nmaprun>", "incomplete"),
-    ("<nmaprun><runstats><finished exit='error' errormsg='Failed to resolve'/></runstats></nmaprun>",
-     "Failed to resolve"),
-    ("<nmaprun><host><ports><port protocol='tcp' portid='99999'><state state='open'/></port></ports></host>"
-     "<runstats><finished exit='success'/></runstats></nmaprun>", "invalid port"),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("", "unreadable"),
+        ("<nmaprun version='7.93'><host>", "unreadable"),
+        ("<html><body>hi</body></html>", "not nmap XML"),
+        ("<nmaprun version='7.93'></nmaprun>", "incomplete"),
+        (
+            "<nmaprun><runstats><finished exit='error' errormsg='Failed to resolve'/></runstats></nmaprun>",
+            "Failed to resolve",
+        ),
+        (
+            "<nmaprun><host><ports><port protocol='tcp' portid='99999'><state state='open'/></port></ports></host>"
+            "<runstats><finished exit='success'/></runstats></nmaprun>",
+            "invalid port",
+        ),
+    ],
+)
 def test_malformed_xml_is_a_clear_step_failure(text, reason):
     with pytest.raises(ScannerError, match=reason):
         parse_nmap_xml(text)

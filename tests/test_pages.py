@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.intake import submit
-from lib.models import utcnow
+from lib.adapters.models import utcnow
+from lib.services.intake import submit
 from tests.conftest import wait_until
 from tests.targets import http_target
 from ui.runtime import get_runtime
@@ -138,8 +138,13 @@ def test_cluster_page_in_embedded_mode_shows_the_worker_pool(app) -> None:
 
 def test_progress_page_says_which_mail_is_waiting_and_why(make_settings, monkeypatch, smtp) -> None:
     settings = make_settings()
-    for k, v in {"SCANBOARD_DATA_DIR": str(settings.data_dir), "SMTP_HOST": "127.0.0.1",
-                 "SMTP_PORT": str(smtp.port), "SMTP_STARTTLS": "false", "RETRY_SECONDS": "60"}.items():
+    for k, v in {
+        "SCANBOARD_DATA_DIR": str(settings.data_dir),
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp.port),
+        "SMTP_STARTTLS": "false",
+        "RETRY_SECONDS": "60",
+    }.items():
         monkeypatch.setenv(k, v)
     smtp.stop()  # the mail server is down when the request comes in
     get_runtime.clear()
@@ -150,8 +155,9 @@ def test_progress_page_says_which_mail_is_waiting_and_why(make_settings, monkeyp
         at.query_params["scan"] = out.scan_id
         at.switch_page("views/progress.py").run()
         assert not at.exception
-        assert any("confirm email to ana@example.com is not sent yet" in w.value and "retried" in w.value
-                   for w in at.warning)
+        assert any(
+            "confirm email to ana@example.com is not sent yet" in w.value and "retried" in w.value for w in at.warning
+        )
     finally:
         get_runtime().stop()
         get_runtime.clear()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from lib.dag import layers
-from lib.findings import Asset, Finding, canonical_url, deduplicate, diff
-from lib.pipeline import STEPS, blocked_steps, plan, ready_steps, workflow_parameters
+from lib.core.dag import layers
+from lib.core.findings import Asset, Finding, canonical_url, deduplicate, diff
+from lib.core.pipeline import STEPS, blocked_steps, plan, ready_steps, workflow_parameters
 
 
 def test_scanners_run_in_parallel_then_report_publish_notify() -> None:
@@ -37,8 +37,15 @@ def test_workflow_parameters_are_strings_for_every_scanner() -> None:
 
 
 def header(name: str, url: str = "http://Example.com:80/login", tool: str = "web", cwe: str = "CWE-693") -> Finding:
-    return Finding(tool, f"missing-{name}", f"{name} missing", "medium", Asset(host="example.com", port=80,
-                   url=url, param=name), cwe=(cwe,), evidence="changes every run: 12:00:01")
+    return Finding(
+        tool,
+        f"missing-{name}",
+        f"{name} missing",
+        "medium",
+        Asset(host="example.com", port=80, url=url, param=name),
+        cwe=(cwe,),
+        evidence="changes every run: 12:00:01",
+    )
 
 
 def test_fingerprints_ignore_run_to_run_text_and_canonicalise_urls() -> None:

@@ -9,25 +9,30 @@ import socket
 
 import pytest
 
+from lib.core.ports import parse_port_spec
 from lib.scanners import choose
 from lib.scanners.base import ScanContext, ScannerError
-from lib.scanners.portscan_builtin import BuiltinPortScanner, _self_connected, parse_port_spec, sweep
+from lib.scanners.portscan_builtin import BuiltinPortScanner, _self_connected, sweep
 from tests.targets import open_ports
 
 
 def _ctx(tmp_path, target: str, ports: str) -> ScanContext:
-    return ScanContext(scan_id="0123456789ab", target=target, options={"ports": ports}, raw_dir=tmp_path / "raw",
-                       timeout=60)
+    return ScanContext(
+        scan_id="0123456789ab", target=target, options={"ports": ports}, raw_dir=tmp_path / "raw", timeout=60
+    )
 
 
-@pytest.mark.parametrize("spec, expected", [
-    ("80", [80]),
-    ("1-5", [1, 2, 3, 4, 5]),
-    ("22,80,443,8000-8002", [22, 80, 443, 8000, 8001, 8002]),
-    (" 443 , 80,80 ", [80, 443]),
-    ("65535", [65535]),
-    (8080, [8080]),
-])
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("80", [80]),
+        ("1-5", [1, 2, 3, 4, 5]),
+        ("22,80,443,8000-8002", [22, 80, 443, 8000, 8001, 8002]),
+        (" 443 , 80,80 ", [80, 443]),
+        ("65535", [65535]),
+        (8080, [8080]),
+    ],
+)
 def test_port_spec_parses_lists_and_ranges(spec, expected):
     assert parse_port_spec(spec) == expected
 
@@ -36,11 +41,21 @@ def test_port_spec_full_range():
     assert len(parse_port_spec("1-65535")) == 65535
 
 
-@pytest.mark.parametrize("spec, hint", [
-    ("", "Enter ports"), ("0", "out of range"), ("65536", "out of range"), ("80-20", "backwards"),
-    ("http", "not a port"), ("22,,80", "Empty entry"), ("1-2-3", "not a port"), ("-5", "not a port"),
-    ("٣", "not a port"), (None, "Enter ports"),
-])
+@pytest.mark.parametrize(
+    "spec, hint",
+    [
+        ("", "Enter ports"),
+        ("0", "out of range"),
+        ("65536", "out of range"),
+        ("80-20", "backwards"),
+        ("http", "not a port"),
+        ("22,,80", "Empty entry"),
+        ("1-2-3", "not a port"),
+        ("-5", "not a port"),
+        ("٣", "not a port"),
+        (None, "Enter ports"),
+    ],
+)
 def test_port_spec_rejects_bad_input_with_a_reason(spec, hint):
     with pytest.raises(ValueError, match=hint):
         parse_port_spec(spec)
@@ -58,7 +73,12 @@ def test_finds_exactly_the_open_ports(tmp_path):
     assert found == expected
     f = result.findings[0]
     assert (f.tool, f.rule_id, f.severity, f.asset.protocol, f.asset.ip) == (
-        "scanboard-portscan", "open-port", "info", "tcp", "127.0.0.1")
+        "scanboard-portscan",
+        "open-port",
+        "info",
+        "tcp",
+        "127.0.0.1",
+    )
     assert result.tool_version
     raw = json.loads((tmp_path / "raw" / "portscan.json").read_text())
     assert [p["port"] for p in raw["open"]] == found
@@ -152,6 +172,7 @@ def test_registry_falls_back_to_builtin():
 
 def _open_fds() -> int:
     import os
+
     return len(os.listdir("/proc/self/fd")) - 1  # minus the descriptor listdir itself had open
 
 
@@ -168,9 +189,17 @@ def _listening_now(lo: int, hi: int) -> set[int]:
             local, state = cols[1], cols[3]
             addr, port_hex = local.rsplit(":", 1)
             port = int(port_hex, 16)
-            if state == "0A" and lo <= port <= hi and addr in ("0100007F", "00000000",
-                                                              "00000000000000000000000000000000",
-                                                              "00000000000000000000000001000000",
-                                                              "0000000000000000FFFF00000100007F"):
+            if (
+                state == "0A"
+                and lo <= port <= hi
+                and addr
+                in (
+                    "0100007F",
+                    "00000000",
+                    "00000000000000000000000000000000",
+                    "00000000000000000000000001000000",
+                    "0000000000000000FFFF00000100007F",
+                )
+            ):
                 found.add(port)
     return found

@@ -9,31 +9,57 @@ import subprocess
 import pytest
 from PIL import Image
 
-from lib.findings import Asset, Finding
-from lib.report import build_report
-from lib.workspace import ScanMeta, StepOutcome, Workspace
+from lib.core.findings import Asset, Finding
+from lib.engines.report import build_report
+from lib.engines.workspace import ScanMeta, StepOutcome, Workspace
 
 pytestmark = pytest.mark.slow
 
 
 def finding(title: str, severity: str, param: str, step: str = "web") -> Finding:
-    return Finding("scanboard-web", f"rule-{param}", title, severity,
-                   Asset(host="shop.example", port=443, url="https://shop.example/", param=param),
-                   "1.0", cwe=("CWE-693",), evidence=f"evidence for {param}", remediation=f"fix {param}",
-                   steps=(step,))
+    return Finding(
+        "scanboard-web",
+        f"rule-{param}",
+        title,
+        severity,
+        Asset(host="shop.example", port=443, url="https://shop.example/", param=param),
+        "1.0",
+        cwe=("CWE-693",),
+        evidence=f"evidence for {param}",
+        remediation=f"fix {param}",
+        steps=(step,),
+    )
 
 
 def test_pdf_first_page_is_not_blank_and_text_holds_the_findings(tmp_path) -> None:
     ws = Workspace(tmp_path, "abc123def456")
-    ws.write_meta(ScanMeta("abc123def456", "https://shop.example/", "ana@example.com",
-                           {"web": {"path": "/", "depth": 1}, "tls": {"port": 0}}, "2026-11-22T10:00:00+00:00"))
-    ws.write_step(StepOutcome("web", "succeeded", "scanboard-web", "1.0", "1 page(s) checked", findings=[
-        finding("Content-Security-Policy header missing", "medium", "csp"),
-        finding("Cookie without the HttpOnly flag", "low", "sessionid"),
-    ]))
+    ws.write_meta(
+        ScanMeta(
+            "abc123def456",
+            "https://shop.example/",
+            "ana@example.com",
+            {"web": {"path": "/", "depth": 1}, "tls": {"port": 0}},
+            "2026-11-22T10:00:00+00:00",
+        )
+    )
+    ws.write_step(
+        StepOutcome(
+            "web",
+            "succeeded",
+            "scanboard-web",
+            "1.0",
+            "1 page(s) checked",
+            findings=[
+                finding("Content-Security-Policy header missing", "medium", "csp"),
+                finding("Cookie without the HttpOnly flag", "low", "sessionid"),
+            ],
+        )
+    )
     ws.write_step(StepOutcome("tls", "failed", "sslyze", message="TLS handshake with shop.example:443 timed out"))
-    previous = [finding("Directory listing enabled", "medium", "listing"),
-                finding("Content-Security-Policy header missing", "medium", "csp")]
+    previous = [
+        finding("Directory listing enabled", "medium", "listing"),
+        finding("Content-Security-Policy header missing", "medium", "csp"),
+    ]
     result = build_report(ws, previous, previous_scan="0000aaaa1111")
 
     png = tmp_path / "page"
@@ -42,11 +68,19 @@ def test_pdf_first_page_is_not_blank_and_text_holds_the_findings(tmp_path) -> No
     dark = sum(1 for v in page.getdata() if v < 200)
     assert dark > 0.01 * page.width * page.height  # text and the severity chart, not an empty page
 
-    text = " ".join(subprocess.run(["pdftotext", str(result.pdf), "-"], check=True, capture_output=True,
-                                   text=True).stdout.split())
-    for expected in ("https://shop.example/", "ana@example.com", "Content-Security-Policy header missing",
-                     "Cookie without the HttpOnly flag", "Directory listing enabled",  # listed as fixed
-                     "1 new, 1 fixed, 1 unchanged", "TLS handshake with shop.example:443", "sslyze"):
+    text = " ".join(
+        subprocess.run(["pdftotext", str(result.pdf), "-"], check=True, capture_output=True, text=True).stdout.split()
+    )
+    for expected in (
+        "https://shop.example/",
+        "ana@example.com",
+        "Content-Security-Policy header missing",
+        "Cookie without the HttpOnly flag",
+        "Directory listing enabled",  # listed as fixed
+        "1 new, 1 fixed, 1 unchanged",
+        "TLS handshake with shop.example:443",
+        "sslyze",
+    ):
         assert expected in text, expected
 
     doc = json.loads(result.json.read_text())

@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.intake import submit
-from lib.roles import RolePolicy, Viewer, roles_for, visible_pages
+from lib.core.roles import RolePolicy, Viewer, roles_for, visible_pages
+from lib.services.intake import submit
 from ui.runtime import get_runtime
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -29,18 +29,26 @@ def test_roles_from_lists_domains_and_claims() -> None:
 @pytest.fixture
 def signed_app(make_settings, monkeypatch):
     settings = make_settings()
-    for k, v in {"SCANBOARD_DATA_DIR": str(settings.data_dir), "PUBLIC_BASE_URL": "http://portal.test",
-                 "SCANBOARD_AUTH": "oidc", "ROLE_MANAGERS": "boss@corp.example",
-                 "ROLE_OPERATORS": "ops@corp.example"}.items():
+    for k, v in {
+        "SCANBOARD_DATA_DIR": str(settings.data_dir),
+        "PUBLIC_BASE_URL": "http://portal.test",
+        "SCANBOARD_AUTH": "oidc",
+        "ROLE_MANAGERS": "boss@corp.example",
+        "ROLE_OPERATORS": "ops@corp.example",
+    }.items():
         monkeypatch.setenv(k, v)
     get_runtime.clear()
 
     def make(user: dict) -> AppTest:
         at = AppTest.from_file(APP, default_timeout=30)
         at.user = user
-        at.secrets["auth"] = {"redirect_uri": "http://portal.test/oauth2callback", "cookie_secret": "x" * 32,
-                              "client_id": "scanboard", "client_secret": "y" * 32,
-                              "server_metadata_url": "https://idp.example/.well-known/openid-configuration"}
+        at.secrets["auth"] = {
+            "redirect_uri": "http://portal.test/oauth2callback",
+            "cookie_secret": "x" * 32,
+            "client_id": "scanboard",
+            "client_secret": "y" * 32,
+            "server_metadata_url": "https://idp.example/.well-known/openid-configuration",
+        }
         return at
 
     yield make

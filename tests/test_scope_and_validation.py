@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lib.scope import ScopeError, ScopePolicy, check_url, normalise_host
-from lib.validation import RequestInvalid, validate_request
+from lib.core.scope import ScopeError, ScopePolicy, check_url, normalise_host
+from lib.core.validation import RequestInvalid, validate_request
 
 CLUSTER = ScopePolicy()  # the argo-mode default: public addresses only
 LAPTOP = ScopePolicy(allow_loopback=True, allow_private=True)
@@ -15,24 +15,34 @@ def fixed(*addresses: str):
     return lambda host: list(addresses)
 
 
-@pytest.mark.parametrize("host,expected", [
-    ("2130706433", "127.0.0.1"), ("0x7f000001", "127.0.0.1"), ("0177.0.0.1", "127.0.0.1"), ("127.1", "127.0.0.1"),
-    ("::ffff:127.0.0.1", "127.0.0.1"), ("Example.COM.", "example.com"),
-])
+@pytest.mark.parametrize(
+    "host,expected",
+    [
+        ("2130706433", "127.0.0.1"),
+        ("0x7f000001", "127.0.0.1"),
+        ("0177.0.0.1", "127.0.0.1"),
+        ("127.1", "127.0.0.1"),
+        ("::ffff:127.0.0.1", "127.0.0.1"),
+        ("Example.COM.", "example.com"),
+    ],
+)
 def test_odd_spellings_are_normalised(host: str, expected: str) -> None:
     assert normalise_host(host) == expected
 
 
-@pytest.mark.parametrize("url,addr,why", [
-    ("http://169.254.169.254/latest/meta-data/", "169.254.169.254", "metadata"),
-    ("http://[fd00:ec2::254]/", "fd00:ec2::254", "metadata"),
-    ("http://internal.example/", "10.0.0.5", "private"),
-    ("http://cgnat.example/", "100.64.1.1", "carrier-grade"),
-    ("http://localhost/", "127.0.0.1", "loopback"),
-    ("http://0x7f000001/", "127.0.0.1", "loopback"),
-    ("http://link.example/", "169.254.10.10", "link-local"),
-    ("http://any.example/", "0.0.0.0", "not a unicast"),
-])
+@pytest.mark.parametrize(
+    "url,addr,why",
+    [
+        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254", "metadata"),
+        ("http://[fd00:ec2::254]/", "fd00:ec2::254", "metadata"),
+        ("http://internal.example/", "10.0.0.5", "private"),
+        ("http://cgnat.example/", "100.64.1.1", "carrier-grade"),
+        ("http://localhost/", "127.0.0.1", "loopback"),
+        ("http://0x7f000001/", "127.0.0.1", "loopback"),
+        ("http://link.example/", "169.254.10.10", "link-local"),
+        ("http://any.example/", "0.0.0.0", "not a unicast"),
+    ],
+)
 def test_cluster_default_refuses_internal_addresses(url: str, addr: str, why: str) -> None:
     with pytest.raises(ScopeError, match=why):
         check_url(url, CLUSTER, fixed(addr))
@@ -50,10 +60,16 @@ def test_public_target_is_allowed_and_laptop_may_scan_itself() -> None:
         check_url("http://169.254.169.254/", LAPTOP, fixed("169.254.169.254"))
 
 
-@pytest.mark.parametrize("url,msg", [
-    ("ftp://example.com/", "Only http"), ("http://user:pw@example.com/", "user name"), ("http:///x", "no host"),
-    ("http://example.com:99999/", "not valid"), ("https://" + "a" * 3000 + ".com/", "too long"),
-])
+@pytest.mark.parametrize(
+    "url,msg",
+    [
+        ("ftp://example.com/", "Only http"),
+        ("http://user:pw@example.com/", "user name"),
+        ("http:///x", "no host"),
+        ("http://example.com:99999/", "not valid"),
+        ("https://" + "a" * 3000 + ".com/", "too long"),
+    ],
+)
 def test_malformed_urls(url: str, msg: str) -> None:
     with pytest.raises(ScopeError, match=msg):
         check_url(url, CLUSTER, fixed("93.184.215.14"))
@@ -69,17 +85,25 @@ def test_domain_allow_and_deny_lists() -> None:
 
 
 def test_valid_request_fills_defaults() -> None:
-    req = validate_request("http://127.0.0.1:8000/", " Ana@Example.com ", {"portscan": {}, "web": {"depth": "2"}},
-                           LAPTOP, fixed("127.0.0.1"))
+    req = validate_request(
+        "http://127.0.0.1:8000/",
+        " Ana@Example.com ",
+        {"portscan": {}, "web": {"depth": "2"}},
+        LAPTOP,
+        fixed("127.0.0.1"),
+    )
     assert req.email == "Ana@example.com"
     assert req.scanners == {"portscan": {"ports": "1-1024"}, "web": {"path": "/", "depth": 2}}
 
 
 def test_every_problem_is_reported_at_its_field() -> None:
     with pytest.raises(RequestInvalid) as e:
-        validate_request("example.com", "not-an-email\r\nBcc: x@y.z", {"portscan": {"ports": "99999"},
-                                                                        "web": {"path": "x", "depth": 9},
-                                                                        "tls": {"port": -1}}, LAPTOP)
+        validate_request(
+            "example.com",
+            "not-an-email\r\nBcc: x@y.z",
+            {"portscan": {"ports": "99999"}, "web": {"path": "x", "depth": 9}, "tls": {"port": -1}},
+            LAPTOP,
+        )
     assert set(e.value.errors) == {"target", "email", "portscan.ports", "web.path", "web.depth", "tls.port"}
     with pytest.raises(RequestInvalid) as e:
         validate_request("http://127.0.0.1/", "a@b.example", {}, LAPTOP, fixed("127.0.0.1"))

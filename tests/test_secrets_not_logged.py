@@ -6,11 +6,11 @@ from __future__ import annotations
 import logging
 from urllib.parse import parse_qs, urlsplit
 
+from lib.adapters.webhook import Webhook, WebhookError
 from lib.config import Settings
-from lib.intake import confirm, submit
-from lib.pipeline import WebhookPayload
+from lib.core.pipeline import WebhookPayload
 from lib.runtime import build_runtime
-from lib.webhook import Webhook, WebhookError
+from lib.services.intake import confirm, submit
 from tests.conftest import wait_until
 from tests.smtp_server import SmtpServer
 from tests.targets import http_target, make_self_signed
@@ -29,8 +29,9 @@ def test_secrets_stay_out_of_logs_and_stored_errors(make_settings, monkeypatch, 
     monkeypatch.setenv("ARGO_WEBHOOK_TOKEN", WEBHOOK_TOKEN)
     cert, key = make_self_signed(tmp_path, "localhost")
     smtp = SmtpServer(tls_cert=cert, tls_key=key, credentials=("mailer@portal.test", "another-password")).start()
-    settings = make_settings(smtp_host="localhost", smtp_port=smtp.port, smtp_user="mailer@portal.test",
-                             smtp_ca_file=str(cert))
+    settings = make_settings(
+        smtp_host="localhost", smtp_port=smtp.port, smtp_user="mailer@portal.test", smtp_ca_file=str(cert)
+    )
     assert settings.smtp_password.get_secret_value() == SMTP_PASSWORD  # read from the environment
     rt = build_runtime(settings).start()
     try:

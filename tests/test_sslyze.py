@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lib.findings import deduplicate
+from lib.core.findings import deduplicate
 from lib.scanners import choose
 from lib.scanners.base import ScanContext, ScannerError
 from lib.scanners.sslyze_tls import SslyzeScanner, classify_cipher, hostname_matches, parse_sslyze_json
@@ -40,11 +40,24 @@ def legacy_scan(tmp_path_factory):
 def test_real_scan_finds_legacy_protocols_weak_ciphers_and_certificate_problems(legacy_scan):
     result = legacy_scan["result"]
     rules = {f.rule_id: f for f in result.findings}
-    assert {"protocol-tlsv1", "protocol-tlsv1.1", "weak-cipher-anon", "cert-expiring", "cert-self-signed",
-            "cert-untrusted"} <= set(rules)
+    assert {
+        "protocol-tlsv1",
+        "protocol-tlsv1.1",
+        "weak-cipher-anon",
+        "cert-expiring",
+        "cert-self-signed",
+        "cert-untrusted",
+    } <= set(rules)
     # what the server does right is not reported
-    assert not {"protocol-sslv2", "protocol-sslv3", "heartbleed", "robot", "cert-hostname-mismatch",
-                "cert-expired", "protocol-no-modern-tls"} & set(rules)
+    assert not {
+        "protocol-sslv2",
+        "protocol-sslv3",
+        "heartbleed",
+        "robot",
+        "cert-hostname-mismatch",
+        "cert-expired",
+        "protocol-no-modern-tls",
+    } & set(rules)
     assert rules["protocol-tlsv1"].severity == "high" and rules["protocol-tlsv1"].cwe == ("CWE-327",)
     assert "TLS_ECDH_anon_WITH_AES_256_CBC_SHA" in rules["weak-cipher-anon"].evidence
     assert rules["cert-untrusted"].asset.port == legacy_scan["port"]
@@ -121,8 +134,9 @@ def test_vulnerabilities_in_sslyze_output_become_findings(legacy_scan):
     scan["session_renegotiation"]["result"]["supports_secure_renegotiation"] = False
     scan["tls_fallback_scsv"]["result"]["supports_fallback_scsv"] = False
     scan["ssl_3_0_cipher_suites"]["result"]["is_tls_version_supported"] = True
-    scan["ssl_3_0_cipher_suites"]["result"]["accepted_cipher_suites"] = [copy.deepcopy(
-        {"cipher_suite": {"name": "TLS_RSA_WITH_RC4_128_MD5", "is_anonymous": False, "key_size": 128}})]
+    scan["ssl_3_0_cipher_suites"]["result"]["accepted_cipher_suites"] = [
+        copy.deepcopy({"cipher_suite": {"name": "TLS_RSA_WITH_RC4_128_MD5", "is_anonymous": False, "key_size": 128}})
+    ]
     _, findings = parse_sslyze_json(json.dumps(doc), "localhost")
     by_rule = {f.rule_id: f for f in findings}
     assert by_rule["heartbleed"].severity == "critical" and by_rule["heartbleed"].cve == ("CVE-2014-0160",)
@@ -139,46 +153,56 @@ def test_vulnerabilities_in_sslyze_output_become_findings(legacy_scan):
 
 @pytest.mark.slow
 def test_expiry_is_judged_against_the_clock(legacy_scan):
-    _, in_a_year = parse_sslyze_json(legacy_scan["raw"], "localhost",
-                                     now=datetime.now(UTC) + timedelta(days=365))
-    _, last_month = parse_sslyze_json(legacy_scan["raw"], "localhost",
-                                      now=datetime.now(UTC) - timedelta(days=40))
+    _, in_a_year = parse_sslyze_json(legacy_scan["raw"], "localhost", now=datetime.now(UTC) + timedelta(days=365))
+    _, last_month = parse_sslyze_json(legacy_scan["raw"], "localhost", now=datetime.now(UTC) - timedelta(days=40))
     assert "cert-expired" in {f.rule_id for f in in_a_year}
     assert {"cert-not-yet-valid"} <= {f.rule_id for f in last_month}
 
 
-@pytest.mark.parametrize("name, size, anon, key", [
-    ("TLS_RSA_WITH_NULL_SHA256", 0, False, "null"),
-    ("TLS_DH_anon_WITH_AES_128_CBC_SHA", 128, True, "anon"),
-    ("TLS_RSA_WITH_RC4_128_SHA", 128, False, "weak-encryption"),
-    ("TLS_RSA_WITH_3DES_EDE_CBC_SHA", 168, False, "weak-encryption"),
-    ("TLS_RSA_EXPORT_WITH_DES40_CBC_SHA", 40, False, "weak-encryption"),
-    ("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", 128, False, None),
-    ("TLS_AES_256_GCM_SHA384", 256, False, None),
-])
+@pytest.mark.parametrize(
+    "name, size, anon, key",
+    [
+        ("TLS_RSA_WITH_NULL_SHA256", 0, False, "null"),
+        ("TLS_DH_anon_WITH_AES_128_CBC_SHA", 128, True, "anon"),
+        ("TLS_RSA_WITH_RC4_128_SHA", 128, False, "weak-encryption"),
+        ("TLS_RSA_WITH_3DES_EDE_CBC_SHA", 168, False, "weak-encryption"),
+        ("TLS_RSA_EXPORT_WITH_DES40_CBC_SHA", 40, False, "weak-encryption"),
+        ("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", 128, False, None),
+        ("TLS_AES_256_GCM_SHA384", 256, False, None),
+    ],
+)
 def test_cipher_classification(name, size, anon, key):
     rule = classify_cipher(name, size, anon)
     assert (rule.key if rule else None) == key
 
 
-@pytest.mark.parametrize("host, dns, ips, ok", [
-    ("localhost", ["localhost"], [], True),
-    ("www.example.com", ["*.example.com"], [], True),
-    ("a.b.example.com", ["*.example.com"], [], False),
-    ("example.com", ["*.example.com"], [], False),
-    ("127.0.0.1", ["localhost"], ["127.0.0.1"], True),
-    ("127.0.0.1", ["127.0.0.1"], [], False),
-    ("other.example", ["localhost"], ["127.0.0.1"], False),
-])
+@pytest.mark.parametrize(
+    "host, dns, ips, ok",
+    [
+        ("localhost", ["localhost"], [], True),
+        ("www.example.com", ["*.example.com"], [], True),
+        ("a.b.example.com", ["*.example.com"], [], False),
+        ("example.com", ["*.example.com"], [], False),
+        ("127.0.0.1", ["localhost"], ["127.0.0.1"], True),
+        ("127.0.0.1", ["127.0.0.1"], [], False),
+        ("other.example", ["localhost"], ["127.0.0.1"], False),
+    ],
+)
 def test_hostname_matching(host, dns, ips, ok):
     assert hostname_matches(host, dns, ips) is ok
 
 
-@pytest.mark.parametrize("text, reason", [
-    ("", "unreadable"), ("{", "unreadable"), ("[]", "unexpected shape"), ('{"server_scan_results": 3}', "shape"),
-    ('{"server_scan_results": []}', "scanned nothing"),
-    ('{"server_scan_results": [{"server_location": {"hostname": "h", "port": 0}}]}', "bad port"),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("", "unreadable"),
+        ("{", "unreadable"),
+        ("[]", "unexpected shape"),
+        ('{"server_scan_results": 3}', "shape"),
+        ('{"server_scan_results": []}', "scanned nothing"),
+        ('{"server_scan_results": [{"server_location": {"hostname": "h", "port": 0}}]}', "bad port"),
+    ],
+)
 def test_malformed_json_is_a_clear_step_failure(text, reason):
     with pytest.raises(ScannerError, match=reason):
         parse_sslyze_json(text)

@@ -189,8 +189,19 @@ def _walk(node: Any) -> Iterator[dict[str, Any]]:
 
 def test_terraform_dir_has_the_expected_files() -> None:
     names = {p.name for p in TF_FILES}
-    for expected in ("versions.tf", "providers.tf", "variables.tf", "outputs.tf", "vpc.tf", "eks.tf", "efs.tf",
-                     "s3.tf", "irsa.tf", "autoscaler.tf", "argo.tf"):
+    for expected in (
+        "versions.tf",
+        "providers.tf",
+        "variables.tf",
+        "outputs.tf",
+        "vpc.tf",
+        "eks.tf",
+        "efs.tf",
+        "s3.tf",
+        "irsa.tf",
+        "autoscaler.tf",
+        "argo.tf",
+    ):
         assert expected in names
 
 
@@ -403,7 +414,8 @@ def fmt_problems(source: str) -> list[str]:
             for ln in comment_run:
                 if ln.comment_col != want:
                     problems.append(
-                        f"line {ln.number}: trailing comment in column {ln.comment_col + 1}, want {want + 1}")
+                        f"line {ln.number}: trailing comment in column {ln.comment_col + 1}, want {want + 1}"
+                    )
             comment_run.clear()
 
     for line in lines:
@@ -452,38 +464,48 @@ def test_tf_file_is_canonically_formatted(path: Path) -> None:
 
 
 _FMT_SAMPLES = {
-    "aligned": 'locals {\n  a    = 1\n  bbbb = 2\n}\n',
-    "misaligned": 'locals {\n  a = 1\n  bbbb = 2\n}\n',
-    "opening_line_breaks_run": 'locals {\n  a = 1\n  bbb = {\n    x  = 1\n    yy = 2\n  }\n  c    = 2\n  dddd = 3\n}\n',
-    "wrongly_aligned_opening_line": 'locals {\n  a   = 1\n  bbb = {\n    x = 1\n  }\n}\n',
-    "comment_breaks_run": 'locals {\n  c    = 2\n  dddd = 3\n  # comment\n  e = 4\n}\n',
-    "aligned_across_comment": 'locals {\n  c    = 2\n  # comment\n  dddd = 3\n}\n',
+    "aligned": "locals {\n  a    = 1\n  bbbb = 2\n}\n",
+    "misaligned": "locals {\n  a = 1\n  bbbb = 2\n}\n",
+    "opening_line_breaks_run": "locals {\n  a = 1\n  bbb = {\n    x  = 1\n    yy = 2\n  }\n  c    = 2\n  dddd = 3\n}\n",
+    "wrongly_aligned_opening_line": "locals {\n  a   = 1\n  bbb = {\n    x = 1\n  }\n}\n",
+    "comment_breaks_run": "locals {\n  c    = 2\n  dddd = 3\n  # comment\n  e = 4\n}\n",
+    "aligned_across_comment": "locals {\n  c    = 2\n  # comment\n  dddd = 3\n}\n",
     "trailing_comments": 'locals {\n  a    = 1  # one\n  bbbb = 22 # two\n  c    = "x"\n}\n',
-    "trailing_comments_unaligned": 'locals {\n  a    = 1 # one\n  bbbb = 22 # two\n}\n',
-    "indent_two_brackets_one_level": 'locals {\n  z = merge(var.a, {\n    x   = 1\n    yyy = 2\n  })\n}\n',
-    "indent_two_levels": 'locals {\n  z = merge(var.a, {\n      x = 1\n  })\n}\n',
-    "bad_indent": 'locals {\n   a = 1\n}\n',
-    "trailing_space": 'locals {\n  a = 1 \n}\n',
-    "spaces_in_brackets": 'locals {\n  c = [ 1 , 2 ]\n}\n',
+    "trailing_comments_unaligned": "locals {\n  a    = 1 # one\n  bbbb = 22 # two\n}\n",
+    "indent_two_brackets_one_level": "locals {\n  z = merge(var.a, {\n    x   = 1\n    yyy = 2\n  })\n}\n",
+    "indent_two_levels": "locals {\n  z = merge(var.a, {\n      x = 1\n  })\n}\n",
+    "bad_indent": "locals {\n   a = 1\n}\n",
+    "trailing_space": "locals {\n  a = 1 \n}\n",
+    "spaces_in_brackets": "locals {\n  c = [ 1 , 2 ]\n}\n",
     "canonical_brackets": 'locals {\n  c = [1, 2]\n  d = { a = 1 }\n  e = f(1, "x = y")\n}\n',
-    "double_space_in_object": 'locals {\n  d = {  a = 1 }\n}\n',
-    "operator_spacing": 'locals {\n  r = x==1 ? 1 : 2\n}\n',
+    "double_space_in_object": "locals {\n  d = {  a = 1 }\n}\n",
+    "operator_spacing": "locals {\n  r = x==1 ? 1 : 2\n}\n",
     "string_equals_ignored": 'locals {\n  q  = "a=b"\n  rr = x == 1 ? 1 : 2\n}\n',
     "block_labels": 'resource "a" "b" {\n  x = 1\n}\n',
     "block_label_spacing": 'resource  "a" "b" {\n  x = 1\n}\n',
-    "close_and_reopen": 'locals {\n  l = [{\n    a = 1\n    }, {\n    b = 2\n  }]\n}\n',
-    "list_of_objects": 'locals {\n  l = [\n    { a = 1, bb = 2 },\n    { aaaa = 1 },\n  ]\n}\n',
-    "empty_brackets": 'locals {\n  a = {}\n  b = []\n  c = f()\n  d = !x\n  e = -1\n  h = x[0]\n}\n',
-    "spaced_empty_brackets": 'locals {\n  a = { }\n}\n',
-    "tight_object": 'locals {\n  j = {a = 1}\n}\n',
-    "tight_conditional": 'locals {\n  g = a?b:c\n}\n',
-    "for_expressions": 'locals {\n  m = { for k, v in x : k => v if v != null }\n  l = [for v in x : v]\n}\n',
-    "heredoc_untouched": 'locals {\n  h = <<-EOT\n      anything   =  goes\n    EOT\n}\n',
+    "close_and_reopen": "locals {\n  l = [{\n    a = 1\n    }, {\n    b = 2\n  }]\n}\n",
+    "list_of_objects": "locals {\n  l = [\n    { a = 1, bb = 2 },\n    { aaaa = 1 },\n  ]\n}\n",
+    "empty_brackets": "locals {\n  a = {}\n  b = []\n  c = f()\n  d = !x\n  e = -1\n  h = x[0]\n}\n",
+    "spaced_empty_brackets": "locals {\n  a = { }\n}\n",
+    "tight_object": "locals {\n  j = {a = 1}\n}\n",
+    "tight_conditional": "locals {\n  g = a?b:c\n}\n",
+    "for_expressions": "locals {\n  m = { for k, v in x : k => v if v != null }\n  l = [for v in x : v]\n}\n",
+    "heredoc_untouched": "locals {\n  h = <<-EOT\n      anything   =  goes\n    EOT\n}\n",
 }
 _FMT_CANONICAL = {
-    "aligned", "opening_line_breaks_run", "comment_breaks_run", "trailing_comments", "indent_two_brackets_one_level",
-    "canonical_brackets", "string_equals_ignored", "block_labels", "close_and_reopen", "list_of_objects",
-    "empty_brackets", "for_expressions", "heredoc_untouched",
+    "aligned",
+    "opening_line_breaks_run",
+    "comment_breaks_run",
+    "trailing_comments",
+    "indent_two_brackets_one_level",
+    "canonical_brackets",
+    "string_equals_ignored",
+    "block_labels",
+    "close_and_reopen",
+    "list_of_objects",
+    "empty_brackets",
+    "for_expressions",
+    "heredoc_untouched",
 }
 
 
@@ -509,7 +531,10 @@ def _terraform_env() -> dict[str, str]:
 def test_terraform_fmt_check() -> None:
     proc = subprocess.run(
         [_terraform(), "fmt", "-check", "-recursive", "-diff", "-no-color", str(TF_DIR)],
-        capture_output=True, text=True, timeout=120, env=_terraform_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_terraform_env(),
     )
     assert proc.returncode == 0, f"terraform fmt would change:\n{proc.stdout}\n{proc.stderr}"
 
@@ -519,8 +544,13 @@ def test_fmt_checker_agrees_with_terraform_fmt(tmp_path: Path) -> None:
     for name, source in _FMT_SAMPLES.items():
         path = tmp_path / f"{name}.tf"
         path.write_text(source)
-        proc = subprocess.run([_terraform(), "fmt", "-no-color", str(path)], capture_output=True, text=True,
-                              timeout=60, env=_terraform_env())
+        proc = subprocess.run(
+            [_terraform(), "fmt", "-no-color", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=_terraform_env(),
+        )
         assert proc.returncode == 0, proc.stderr
         formatted = path.read_text()
         assert (formatted == source) == (not fmt_problems(source)), (
@@ -576,9 +606,18 @@ def test_variables_are_described_typed_and_validated() -> None:
 
 def test_outputs() -> None:
     outputs = _config()["output"]
-    for name in ("cluster_name", "cluster_endpoint", "reports_bucket", "efs_file_system_id", "portal_role_arn",
-                 "workflow_role_arn", "cluster_autoscaler_role_arn", "efs_csi_role_arn", "ebs_csi_role_arn",
-                 "lb_controller_role_arn"):
+    for name in (
+        "cluster_name",
+        "cluster_endpoint",
+        "reports_bucket",
+        "efs_file_system_id",
+        "portal_role_arn",
+        "workflow_role_arn",
+        "cluster_autoscaler_role_arn",
+        "efs_csi_role_arn",
+        "ebs_csi_role_arn",
+        "lb_controller_role_arn",
+    ):
         assert name in outputs, f"output {name} missing"
     for name, body in outputs.items():
         assert body.get("description"), f"output {name} needs a description"
@@ -608,9 +647,12 @@ def test_node_groups() -> None:
 
 def test_autoscaler_asg_tags_cover_discovery_and_node_templates() -> None:
     expr = _config()["locals"]["autoscaler_asg_tags"]  # an expression: check the tag keys it builds
-    for key in ("k8s.io/cluster-autoscaler/enabled", "k8s.io/cluster-autoscaler/${var.cluster_name}",
-                "k8s.io/cluster-autoscaler/node-template/label/${k}",
-                "k8s.io/cluster-autoscaler/node-template/taint/${t.key}"):
+    for key in (
+        "k8s.io/cluster-autoscaler/enabled",
+        "k8s.io/cluster-autoscaler/${var.cluster_name}",
+        "k8s.io/cluster-autoscaler/node-template/label/${k}",
+        "k8s.io/cluster-autoscaler/node-template/taint/${t.key}",
+    ):
         assert f'key = "{key}"' in expr, key
     assert "for ng, cfg in local.node_groups" in expr
     assert 'value = "${t.value}:${local.taint_effects[t.effect]}"' in expr
@@ -696,7 +738,9 @@ def test_irsa_roles_trust_exact_service_accounts() -> None:
     assert {roles[k]["namespace"] for k in ("portal", "workflow")} == {local("app_namespace")}
     autoscaler_sa = helm_values("cluster_autoscaler")["rbac"]["serviceAccount"]["name"]
     assert (roles["cluster-autoscaler"]["namespace"], roles["cluster-autoscaler"]["service_account"]) == (
-        local("cluster_autoscaler_namespace"), autoscaler_sa)
+        local("cluster_autoscaler_namespace"),
+        autoscaler_sa,
+    )
     addons = _config()["module"]["eks"]["addons"]
     assert addons["aws-efs-csi-driver"]["service_account_role_arn"] == '${aws_iam_role.irsa["efs-csi"].arn}'
     assert addons["aws-ebs-csi-driver"]["service_account_role_arn"] == '${aws_iam_role.irsa["ebs-csi"].arn}'
@@ -706,41 +750,53 @@ def test_irsa_roles_keep_their_names_descriptions_and_policies() -> None:
     roles = for_each_instances("resource", "aws_iam_role", "irsa")
     assert {k: r["name"] for k, r in roles.items()} == {k: f"${{var.cluster_name}}-{k}" for k in _IRSA_TRUST}
     assert roles["cluster-autoscaler"]["description"] == (
-        "Cluster Autoscaler of ${var.cluster_name} (IRSA, kube-system/cluster-autoscaler)")
+        "Cluster Autoscaler of ${var.cluster_name} (IRSA, kube-system/cluster-autoscaler)"
+    )
     assert roles["efs-csi"]["description"] == "EFS CSI driver of ${var.cluster_name} (IRSA, kube-system/efs-csi-*)"
     assert roles["portal"]["description"].endswith("(IRSA, scanboard/scanboard-portal)")
     res = _config()["resource"]
     assert res[("aws_iam_role", "irsa")]["assume_role_policy"] == (
-        "${data.aws_iam_policy_document.irsa_assume[each.key].json}")
+        "${data.aws_iam_policy_document.irsa_assume[each.key].json}"
+    )
     # Inline policies for our own least-privilege documents, AWS's managed policies for the CSI drivers.
     inline = res[("aws_iam_role_policy", "irsa")]
     assert inline["for_each"] == "${{for k, r in local.irsa_roles : k => r.inline_policy if r.inline_policy != null}}"
     assert (inline["name"], inline["policy"], inline["role"]) == (
-        "${each.value.name}", "${each.value.json}", "${aws_iam_role.irsa[each.key].id}")
+        "${each.value.name}",
+        "${each.value.json}",
+        "${aws_iam_role.irsa[each.key].id}",
+    )
     managed = res[("aws_iam_role_policy_attachment", "irsa")]
     assert managed["for_each"] == (
-        "${{for k, r in local.irsa_roles : k => r.managed_policy if r.managed_policy != null}}")
+        "${{for k, r in local.irsa_roles : k => r.managed_policy if r.managed_policy != null}}"
+    )
     assert (managed["policy_arn"], managed["role"]) == ("${each.value}", "${aws_iam_role.irsa[each.key].name}")
     spec = local("irsa_roles")
     assert {k: r["inline_policy"] for k, r in spec.items() if r["inline_policy"] is not None} == {
-        "cluster-autoscaler": {"name": "cluster-autoscaler",
-                               "json": "${data.aws_iam_policy_document.cluster_autoscaler.json}"},
+        "cluster-autoscaler": {
+            "name": "cluster-autoscaler",
+            "json": "${data.aws_iam_policy_document.cluster_autoscaler.json}",
+        },
         "portal": {"name": "reports-read", "json": "${data.aws_iam_policy_document.portal.json}"},
-        "workflow": {"name": "reports-write",
-                     "json": "${data.aws_iam_policy_document.workflow.json}"},
+        "workflow": {"name": "reports-write", "json": "${data.aws_iam_policy_document.workflow.json}"},
     }
     managed_arn = "arn:${local.partition}:iam::aws:policy/service-role/Amazon%sCSIDriverPolicy"
     assert {k: r["managed_policy"] for k, r in spec.items() if r["managed_policy"] is not None} == {
-        "ebs-csi": managed_arn % "EBS", "efs-csi": managed_arn % "EFS",
+        "ebs-csi": managed_arn % "EBS",
+        "efs-csi": managed_arn % "EFS",
     }
     assert all((r["inline_policy"] is None) != (r["managed_policy"] is None) for r in spec.values())
 
 
 def test_role_outputs_name_their_roles() -> None:
     outputs = _config()["output"]
-    for output, key in (("portal_role_arn", "portal"), ("workflow_role_arn", "workflow"),
-                        ("cluster_autoscaler_role_arn", "cluster-autoscaler"), ("efs_csi_role_arn", "efs-csi"),
-                        ("ebs_csi_role_arn", "ebs-csi")):
+    for output, key in (
+        ("portal_role_arn", "portal"),
+        ("workflow_role_arn", "workflow"),
+        ("cluster_autoscaler_role_arn", "cluster-autoscaler"),
+        ("efs_csi_role_arn", "efs-csi"),
+        ("ebs_csi_role_arn", "ebs-csi"),
+    ):
         assert outputs[output]["value"] == f'${{aws_iam_role.irsa["{key}"].arn}}', output
     assert outputs["lb_controller_role_arn"]["value"] == "${module.lb_controller_irsa.arn}"
 
@@ -774,9 +830,9 @@ def test_moved_blocks_land_on_declared_instances() -> None:
 
 
 def test_app_policies_stay_inside_the_apps_prefixes() -> None:
-    """The portal reads reports/; the workflow pods read and write reports/ and hosts/ (lib/storage.py)."""
-    storage = (ROOT / "lib" / "storage.py").read_text()
-    assert 'PREFIX = "reports"' in storage and 'f"hosts/' in storage, "lib/storage.py changed its key layout"
+    """The portal reads reports/; the workflow pods read and write reports/ and hosts/ (lib/adapters/storage.py)."""
+    storage = (ROOT / "lib" / "adapters" / "storage.py").read_text()
+    assert 'PREFIX = "reports"' in storage and 'f"hosts/' in storage, "lib/adapters/storage.py changed its key layout"
     assert (local("reports_prefix"), local("hosts_prefix")) == ("reports/", "hosts/")
     reports, hosts = "${local.reports_objects_arn}", "${local.hosts_objects_arn}"
     bucket = "${aws_s3_bucket.reports.arn}"
@@ -799,8 +855,10 @@ def test_app_policies_stay_inside_the_apps_prefixes() -> None:
 def test_reports_bucket_is_private_encrypted_versioned_expiring_and_tls_only() -> None:
     res = _config()["resource"]
     pab = res[("aws_s3_bucket_public_access_block", "reports")]
-    assert all(pab[k] is True for k in ("block_public_acls", "block_public_policy", "ignore_public_acls",
-                                        "restrict_public_buckets"))
+    assert all(
+        pab[k] is True
+        for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+    )
     sse = res[("aws_s3_bucket_server_side_encryption_configuration", "reports")]
     assert sse["rule"][0]["apply_server_side_encryption_by_default"][0]["sse_algorithm"] == "aws:kms"
     assert res[("aws_s3_bucket_versioning", "reports")]["versioning_configuration"][0]["status"] == "Enabled"
@@ -882,8 +940,20 @@ def test_checkov_finds_no_failed_check() -> None:
         "CKV_PARSE_ERROR_FAIL": "true",  # a file checkov cannot parse fails the run instead of being skipped
         "HCL_PARSE_TIMEOUT_SEC": "120",  # 2 loaded cores: the default 10 s per file is tight
     }
-    cmd = [str(CHECKOV), "-d", "terraform", "--framework", "terraform", "--quiet", "--compact", "-o", "json",
-           "--download-external-modules", "false", "--skip-download"]
+    cmd = [
+        str(CHECKOV),
+        "-d",
+        "terraform",
+        "--framework",
+        "terraform",
+        "--quiet",
+        "--compact",
+        "-o",
+        "json",
+        "--download-external-modules",
+        "false",
+        "--skip-download",
+    ]
     started = time.monotonic()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
     elapsed = time.monotonic() - started
@@ -894,7 +964,8 @@ def test_checkov_finds_no_failed_check() -> None:
     reports = report if isinstance(report, list) else [report]
     failed = [
         f"{c['check_id']} {c['resource']} {c['file_path']}:{c['file_line_range']} {c['check_name']}"
-        for r in reports for c in r.get("results", {}).get("failed_checks", [])
+        for r in reports
+        for c in r.get("results", {}).get("failed_checks", [])
     ]
     summaries = [r["summary"] for r in reports if "summary" in r]
     assert summaries and summaries[0]["resource_count"] > 20, summaries
@@ -932,8 +1003,11 @@ def _objects(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 
 
 def _one(docs: list[dict[str, Any]], kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
-    found = [d for d in _objects(docs, kind) if d["metadata"]["name"] == name
-             and (namespace is None or d["metadata"].get("namespace") == namespace)]
+    found = [
+        d
+        for d in _objects(docs, kind)
+        if d["metadata"]["name"] == name and (namespace is None or d["metadata"].get("namespace") == namespace)
+    ]
     assert len(found) == 1, f"k8s/ renders {len(found)} {kind} {namespace}/{name}, terraform expects 1"
     return found[0]
 
@@ -978,8 +1052,12 @@ def test_k8s_config_carries_the_bucket_and_region(prod: list[dict[str, Any]]) ->
     # Every container of ours (the portal and the workflow steps running our image) reads it.
     (portal,) = [d for d in _objects(prod, "Deployment") if d["metadata"]["name"] == local("portal_ingress")]
     image = portal["spec"]["template"]["spec"]["containers"][0]["image"].split(":")[0]
-    containers = [c for d in _walk(prod) for c in [*d.get("containers", []), d.get("container")]
-                  if isinstance(c, dict) and str(c.get("image", "")).split(":")[0] == image]
+    containers = [
+        c
+        for d in _walk(prod)
+        for c in [*d.get("containers", []), d.get("container")]
+        if isinstance(c, dict) and str(c.get("image", "")).split(":")[0] == image
+    ]
     assert len(containers) >= 2, "expected the portal and the workflow steps to run our image"
     for c in containers:
         refs = [e.get("configMapRef", {}).get("name") for e in c.get("envFrom", [])]
@@ -1016,7 +1094,8 @@ def test_k8s_node_selectors_and_tolerations_match_the_node_groups(prod: list[dic
         if ours & spot_labels:
             on_spot += 1
             assert _tolerates(spec.get("tolerations"), taint), (
-                f"selects the spot group without tolerating {taint}: {selector}")
+                f"selects the spot group without tolerating {taint}: {selector}"
+            )
         elif _tolerates(spec.get("tolerations"), taint):
             pytest.fail(f"tolerates the spot taint but does not select role=spot: {selector}")
     assert on_spot, "no pod of k8s/ runs on the spot node group"
@@ -1066,10 +1145,12 @@ def test_k8s_workflow_controller_settings_are_the_ones_helm_applies(prod: list[d
         where = f"ConfigMap {cm['metadata']['namespace']}/{cm['metadata']['name']} in k8s/"
         if "workflowRestrictions" in data:
             assert yaml.safe_load(data["workflowRestrictions"]) == helm["controller"]["workflowRestrictions"], (
-                f"{where}: workflowRestrictions differ from terraform's Argo Workflows Helm values")
+                f"{where}: workflowRestrictions differ from terraform's Argo Workflows Helm values"
+            )
         if "executor" in data:
             assert yaml.safe_load(data["executor"]).get("securityContext") == helm["executor"]["securityContext"], (
-                f"{where}: executor securityContext differs from terraform's Argo Workflows Helm values")
+                f"{where}: executor securityContext differs from terraform's Argo Workflows Helm values"
+            )
 
 
 def test_k8s_network_policies_name_terraforms_cidrs(prod: list[dict[str, Any]]) -> None:
@@ -1177,8 +1258,10 @@ def test_gitops_patches_land_on_k8s(tmp_path: Path) -> None:
     docs = _kustomize_with_patches(tmp_path / "child", ROOT / source["path"], source["kustomize"]["patches"])
     ns = local("app_namespace")
     annotation = "eks.amazonaws.com/role-arn"
-    for sa, arn in ((local("portal_sa"), values["portal_role_arn"]),
-                    (local("workflow_sa"), values["workflow_role_arn"])):
+    for sa, arn in (
+        (local("portal_sa"), values["portal_role_arn"]),
+        (local("workflow_sa"), values["workflow_role_arn"]),
+    ):
         assert _one(docs, "ServiceAccount", sa, ns)["metadata"]["annotations"][annotation] == arn
     data = _one(docs, "ConfigMap", local("app_configmap"), ns)["data"]
     assert data[local("bucket_env_var")] == values["reports_bucket"]

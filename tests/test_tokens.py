@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from lib.tokens import AUDIENCE, ISSUER, MAX_TOKEN_LENGTH, TokenError, make_token, verify_token
+from lib.core.tokens import AUDIENCE, ISSUER, MAX_TOKEN_LENGTH, TokenError, make_token, verify_token
 
 SECRET = "s3cret-for-tests-only-0123456789abcdef"
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -22,8 +22,15 @@ TTL = timedelta(hours=24)
 
 
 def claims(**over: object) -> dict:
-    base = {"iss": ISSUER, "aud": AUDIENCE, "sub": "abc123def456", "jti": "j1", "iat": NOW, "nbf": NOW,
-            "exp": NOW + TTL}
+    base = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "abc123def456",
+        "jti": "j1",
+        "iat": NOW,
+        "nbf": NOW,
+        "exp": NOW + TTL,
+    }
     base.update(over)
     return {k: v for k, v in base.items() if v is not None}
 
@@ -68,8 +75,11 @@ def test_alg_none_is_refused() -> None:
 
 def test_rs256_hs256_key_confusion_is_refused() -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                               serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     rs_token = jwt.encode(claims(), key, algorithm="RS256")
     assert reason(rs_token, secret=public_pem) == "malformed"  # RS256 is not an accepted algorithm
     # An attacker signing HS256 with the public key gets nowhere: our secret is not the public key.

@@ -15,14 +15,33 @@ ZAP_REPORT = ROOT / "tests" / "fixtures" / "zap" / "baseline-careless-site.json"
 def worker(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("SMTP_HOST", "REPORTS_BUCKET", "SCANBOARD_MODE")}
     env["SCANBOARD_DATA_DIR"] = str(tmp_path / "data")
-    return subprocess.run([sys.executable, "-m", "lib.worker", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "lib.engines.worker", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_zap_report_from_another_image_is_parsed_into_the_web_step(tmp_path) -> None:
     work = tmp_path / "work"
-    run = worker(tmp_path, "parse", "web", "--tool", "zap", "--input", str(ZAP_REPORT), "--scan-id", "abc123abc123",
-                 "--target", "https://shop.example/", "--workdir", str(work))
+    run = worker(
+        tmp_path,
+        "parse",
+        "web",
+        "--tool",
+        "zap",
+        "--input",
+        str(ZAP_REPORT),
+        "--scan-id",
+        "abc123abc123",
+        "--target",
+        "https://shop.example/",
+        "--workdir",
+        str(work),
+    )
     assert run.returncode == 0, run.stderr
     step = json.loads((work / "abc123abc123" / "steps" / "web.json").read_text())
     assert step["state"] == "succeeded" and step["tool"] == "zap" and step["findings"]
@@ -33,8 +52,18 @@ def test_zap_report_from_another_image_is_parsed_into_the_web_step(tmp_path) -> 
 def test_report_says_a_requested_scanner_that_left_no_result_failed(tmp_path) -> None:
     work = tmp_path / "work"
     common = ["--scan-id", "abc123abc123", "--workdir", str(work)]
-    worker(tmp_path, "parse", "web", "--tool", "zap", "--input", str(ZAP_REPORT), *common,
-           "--target", "https://shop.example/")
+    worker(
+        tmp_path,
+        "parse",
+        "web",
+        "--tool",
+        "zap",
+        "--input",
+        str(ZAP_REPORT),
+        *common,
+        "--target",
+        "https://shop.example/",
+    )
     marker = work / "abc123abc123" / "steps" / "tls.requested.json"
     marker.write_text("{}")  # the tls pod started, then was killed before writing its result
     run = worker(tmp_path, "report", *common, "--target", "https://shop.example/", "--email", "ana@example.com")
@@ -52,6 +81,19 @@ def test_report_says_a_requested_scanner_that_left_no_result_failed(tmp_path) ->
 
 def test_bad_usage_and_unreadable_input_fail_with_a_reason(tmp_path) -> None:
     assert worker(tmp_path, "scan", "nope", "--scan-id", "a", "--workdir", "/tmp").returncode == 2
-    run = worker(tmp_path, "parse", "web", "--tool", "zap", "--input", str(tmp_path / "missing.json"),
-                 "--scan-id", "abc123abc123", "--target", "https://shop.example/", "--workdir", str(tmp_path))
+    run = worker(
+        tmp_path,
+        "parse",
+        "web",
+        "--tool",
+        "zap",
+        "--input",
+        str(tmp_path / "missing.json"),
+        "--scan-id",
+        "abc123abc123",
+        "--target",
+        "https://shop.example/",
+        "--workdir",
+        str(tmp_path),
+    )
     assert run.returncode == 1 and "cannot be read" in run.stdout

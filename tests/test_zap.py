@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.findings import deduplicate
+from lib.core.findings import deduplicate
 from lib.scanners import choose
 from lib.scanners.base import ScanContext, ScannerError
 from lib.scanners.http_baseline import HttpBaseline
@@ -34,11 +34,18 @@ def test_careless_site_report():
     by = {(f.rule_id, f.asset.url): f for f in findings}
     csp = by[("zap-10038-1", "http://127.0.0.1:8080/")]
     assert (csp.title, csp.severity, csp.confidence, csp.cwe) == (
-        "Content Security Policy (CSP) Header Not Set", "medium", "high", ("CWE-693",))
+        "Content Security Policy (CSP) Header Not Set",
+        "medium",
+        "high",
+        ("CWE-693",),
+    )
     assert csp.asset.param == "content-security-policy"  # ZAP leaves it empty; named like the builtin does
     assert (csp.asset.host, csp.asset.port, csp.asset.protocol) == ("127.0.0.1", 8080, "http")
     assert "<p>" not in csp.remediation and csp.remediation.startswith("Ensure that your web server")
-    assert csp.references[0] == "https://developer.mozilla.org/en-US/docs/Web/Security/CSP/Introducing_Content_Security_Policy"
+    assert (
+        csp.references[0]
+        == "https://developer.mozilla.org/en-US/docs/Web/Security/CSP/Introducing_Content_Security_Policy"
+    )
     assert ("zap-10038-1", "http://127.0.0.1:8080/sitemap.xml") in by
     cookie = by[("zap-10010", "http://127.0.0.1:8080/")]
     assert (cookie.asset.param, cookie.severity, cookie.cwe) == ("sessionid", "low", ("CWE-1004",))
@@ -112,22 +119,34 @@ def test_missing_report_file_is_a_clear_step_failure(tmp_path):
         parse_zap_file(tmp_path / "nope.json", _ctx(tmp_path, "http://127.0.0.1/"))
 
 
-@pytest.mark.parametrize("text, reason", [
-    ("", "unreadable"),
-    ("<html>", "unreadable"),
-    ("[]", "not a ZAP JSON report"),
-    ('{"site": "http://x"}', "list of objects"),
-    ('{"site": [{"alerts": [{"pluginid": "1", "riskcode": "7", "confidence": "2", "alert": "x"}]}]}',
-     "unknown riskcode"),
-    ('{"site": [{"alerts": [{"pluginid": "1", "riskcode": "1", "confidence": "9", "alert": "x"}]}]}',
-     "unknown confidence"),
-    ('{"site": [{"alerts": [{"pluginid": "1", "riskcode": "1", "confidence": "2"}]}]}', "no name"),
-    ('{"site": [{"alerts": [{"riskcode": "1", "confidence": "2", "alert": "x", "instances": [3]}]}]}',
-     "list of objects"),
-    ('{"site": [{"alerts": [{"riskcode": "1", "confidence": "2", "alert": "x", '
-     '"instances": [{"uri": "http://h:99999/"}]}]}]}', "bad URL"),
-    ('{"site": [{"alerts": [{"riskcode": ["1"], "confidence": "2", "alert": "x"}]}]}', "should be text"),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("", "unreadable"),
+        ("<html>", "unreadable"),
+        ("[]", "not a ZAP JSON report"),
+        ('{"site": "http://x"}', "list of objects"),
+        (
+            '{"site": [{"alerts": [{"pluginid": "1", "riskcode": "7", "confidence": "2", "alert": "x"}]}]}',
+            "unknown riskcode",
+        ),
+        (
+            '{"site": [{"alerts": [{"pluginid": "1", "riskcode": "1", "confidence": "9", "alert": "x"}]}]}',
+            "unknown confidence",
+        ),
+        ('{"site": [{"alerts": [{"pluginid": "1", "riskcode": "1", "confidence": "2"}]}]}', "no name"),
+        (
+            '{"site": [{"alerts": [{"riskcode": "1", "confidence": "2", "alert": "x", "instances": [3]}]}]}',
+            "list of objects",
+        ),
+        (
+            '{"site": [{"alerts": [{"riskcode": "1", "confidence": "2", "alert": "x", '
+            '"instances": [{"uri": "http://h:99999/"}]}]}]}',
+            "bad URL",
+        ),
+        ('{"site": [{"alerts": [{"riskcode": ["1"], "confidence": "2", "alert": "x"}]}]}', "should be text"),
+    ],
+)
 def test_malformed_report_is_a_clear_step_failure(text, reason):
     with pytest.raises(ScannerError, match=reason):
         parse_zap_json(text)

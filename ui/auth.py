@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from lib.config import Settings
-from lib.roles import LOCAL_VIEWER, Viewer, roles_for, visible_pages
+from lib.core.roles import LOCAL_VIEWER, Viewer, roles_for, visible_pages
 
 VIEWER_KEY = "scanboard_viewer"
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib.findings import SEVERITIES
+from lib.core.findings import SEVERITIES
 
 STATUS_ICONS = {
-    "awaiting_confirmation": ":material/mail:", "awaiting_ownership": ":material/verified_user:",
-    "queued": ":material/hourglass_top:", "running": ":material/autorenew:",
-    "succeeded": ":material/check_circle:", "partial": ":material/warning:", "failed": ":material/cancel:",
+    "awaiting_confirmation": ":material/mail:",
+    "awaiting_ownership": ":material/verified_user:",
+    "queued": ":material/hourglass_top:",
+    "running": ":material/autorenew:",
+    "succeeded": ":material/check_circle:",
+    "partial": ":material/warning:",
+    "failed": ":material/cancel:",
 }
 
 

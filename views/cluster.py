@@ -1,14 +1,14 @@
 """Where scans run. Embedded: the local worker pool, now and over time. Argo: nodes, pending pods (with the scan that
 owns them) and autoscaler events from one shared Kubernetes snapshot per interval, and node counts over time from
 the sampler. Live: the fragment below re-runs every interval; the API is listed at most once per interval for all
-viewers together (lib.cluster.ClusterSnapshots).
+viewers together (lib.insights.cluster.ClusterSnapshots).
 """
 
 from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
-from lib.cluster import (
+from lib.insights.cluster import (
     ClusterSnapshots,
     ClusterView,
     cluster_view,
@@ -17,7 +17,7 @@ from lib.cluster import (
     pool_figure,
     summary,
 )
-from lib.sampler import samples_frame, scan_starts
+from lib.insights.sampler import samples_frame, scan_starts
 from ui.runtime import get_runtime
 
 WINDOWS = {"1 hour": 1, "6 hours": 6, "24 hours": 24, "7 days": 24 * 7}
@@ -78,8 +78,11 @@ def live() -> None:
     state = snapshots.get()
     snap = state.snapshot
     if state.error:
-        last = (f"Showing the last good snapshot, from {snap.taken_at:%Y-%m-%d %H:%M:%S} UTC." if snap
-                else "No snapshot has been read yet.")
+        last = (
+            f"Showing the last good snapshot, from {snap.taken_at:%Y-%m-%d %H:%M:%S} UTC."
+            if snap
+            else "No snapshot has been read yet."
+        )
         st.error(f"Cannot read the cluster from the Kubernetes API: {state.error} {last}", icon=":material/cloud_off:")
     if snap is None:
         return
@@ -108,16 +111,28 @@ def live() -> None:
     if view.pending.empty:
         st.caption("None: every pod is scheduled.")
     else:
-        st.dataframe(view.pending.drop(columns=["scan"]), hide_index=True, key="c_pending", column_config={
-            "scan_link": st.column_config.LinkColumn("Scan", display_text=r"/progress\?scan=(.*)"),
-            "age_min": st.column_config.NumberColumn("Age (min)", format="%.0f")})
+        st.dataframe(
+            view.pending.drop(columns=["scan"]),
+            hide_index=True,
+            key="c_pending",
+            column_config={
+                "scan_link": st.column_config.LinkColumn("Scan", display_text=r"/progress\?scan=(.*)"),
+                "age_min": st.column_config.NumberColumn("Age (min)", format="%.0f"),
+            },
+        )
     st.subheader("Nodes")
-    st.dataframe(view.nodes, hide_index=True, key="c_nodes", column_config={
-        "age_h": st.column_config.NumberColumn("Age (h)", format="%.1f"),
-        "cpu_pct": st.column_config.ProgressColumn("CPU requested", min_value=0, max_value=100, format="%.0f%%"),
-        "mem_pct": st.column_config.ProgressColumn("Memory requested", min_value=0, max_value=100, format="%.0f%%"),
-        "mem_allocatable_gib": st.column_config.NumberColumn("Mem alloc (GiB)", format="%.1f"),
-        "mem_requested_gib": st.column_config.NumberColumn("Mem req (GiB)", format="%.1f")})
+    st.dataframe(
+        view.nodes,
+        hide_index=True,
+        key="c_nodes",
+        column_config={
+            "age_h": st.column_config.NumberColumn("Age (h)", format="%.1f"),
+            "cpu_pct": st.column_config.ProgressColumn("CPU requested", min_value=0, max_value=100, format="%.0f%%"),
+            "mem_pct": st.column_config.ProgressColumn("Memory requested", min_value=0, max_value=100, format="%.0f%%"),
+            "mem_allocatable_gib": st.column_config.NumberColumn("Mem alloc (GiB)", format="%.1f"),
+            "mem_requested_gib": st.column_config.NumberColumn("Mem req (GiB)", format="%.1f"),
+        },
+    )
     st.subheader("Cluster autoscaler")
     if view.events.empty:
         st.caption("No TriggeredScaleUp / NotTriggerScaleUp / ScaleDown events.")

@@ -5,7 +5,7 @@ Reachable signed out (its token is the proof); links to other pages are drawn on
 
 import streamlit as st
 
-from lib.intake import confirm
+from lib.services.intake import confirm
 from ui.auth import can_open
 from ui.runtime import get_runtime
 
@@ -15,13 +15,19 @@ outcome = confirm(rt, st.query_params.get("token", ""))
 if outcome.ok and can_open("progress"):
     st.switch_page("views/progress.py", query_params={"scan": outcome.scan_id})
 elif outcome.ok:
-    st.success(f"{outcome.message} Scan {outcome.scan_id}: the report link will be emailed to you; sign in to "
-               "follow it live.", icon=":material/check_circle:")
+    st.success(
+        f"{outcome.message} Scan {outcome.scan_id}: the report link will be emailed to you; sign in to follow it live.",
+        icon=":material/check_circle:",
+    )
 elif outcome.status == "already":
     st.info(f"Already confirmed: {outcome.message}", icon=":material/check_circle:")
     if can_open("progress"):
-        st.page_link("views/progress.py", label=f"See the progress of scan {outcome.scan_id}",
-                     query_params={"scan": outcome.scan_id}, icon=":material/account_tree:")
+        st.page_link(
+            "views/progress.py",
+            label=f"See the progress of scan {outcome.scan_id}",
+            query_params={"scan": outcome.scan_id},
+            icon=":material/account_tree:",
+        )
 elif outcome.status == "busy":
     st.warning(outcome.message, icon=":material/hourglass_top:")
 else:

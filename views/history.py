@@ -1,6 +1,7 @@
 """Managers' history: filters kept in the URL (shareable), KPIs, charts, the table with links, CSV export.
 
-Thin: the numbers come from lib.history (per-process scan facts + pandas) and lib.history_charts; this page reads
+Thin: the numbers come from lib.insights.history (per-process scan facts + pandas) and
+lib.insights.history_charts; this page reads
 the filters, caches one view per filter set for TTL_S seconds and draws it.
 """
 
@@ -8,11 +9,11 @@ from datetime import timedelta
 
 import streamlit as st
 
-from lib.findings import SEVERITIES
-from lib.history import HistoryFilters, HistoryView, export_csv, history_view
-from lib.history_charts import history_figures
-from lib.models import SCAN_STATUSES
-from lib.pipeline import SCANNER_LABELS, SCANNERS
+from lib.adapters.models import SCAN_STATUSES
+from lib.core.findings import SEVERITIES
+from lib.core.pipeline import SCANNER_LABELS, SCANNERS
+from lib.insights.history import HistoryFilters, HistoryView, export_csv, history_view
+from lib.insights.history_charts import history_figures
 from ui.auth import viewer
 from ui.runtime import get_runtime
 from ui.widgets import status_label
@@ -48,23 +49,43 @@ current = HistoryFilters.from_query_params(st.query_params.to_dict())
 
 with st.container(border=True):
     c1, c2, c3 = st.columns([2, 2, 2])
-    picked = c1.date_input("Requested between", value=(current.start, current.end), key="h_dates",
-                           format="YYYY-MM-DD")
-    domain = c2.text_input("Target domain", value=current.domain, key="h_domain", placeholder="example.com",
-                           help="The host or any subdomain of it.")
-    requester = c3.text_input("Requester", value=current.requester, key="h_requester",
-                              placeholder="ana@example.com")
+    picked = c1.date_input("Requested between", value=(current.start, current.end), key="h_dates", format="YYYY-MM-DD")
+    domain = c2.text_input(
+        "Target domain",
+        value=current.domain,
+        key="h_domain",
+        placeholder="example.com",
+        help="The host or any subdomain of it.",
+    )
+    requester = c3.text_input("Requester", value=current.requester, key="h_requester", placeholder="ana@example.com")
     c4, c5 = st.columns(2)
-    statuses = c4.multiselect("Status", SCAN_STATUSES, default=list(current.statuses), key="h_status",
-                              format_func=status_label, placeholder="any status")
-    scanners = c5.multiselect("Scanner", SCANNERS, default=list(current.scanners), key="h_scanner",
-                              format_func=lambda s: SCANNER_LABELS.get(s, s), placeholder="any scanner")
+    statuses = c4.multiselect(
+        "Status",
+        SCAN_STATUSES,
+        default=list(current.statuses),
+        key="h_status",
+        format_func=status_label,
+        placeholder="any status",
+    )
+    scanners = c5.multiselect(
+        "Scanner",
+        SCANNERS,
+        default=list(current.scanners),
+        key="h_scanner",
+        format_func=lambda s: SCANNER_LABELS.get(s, s),
+        placeholder="any scanner",
+    )
 
 start, end = (*tuple(picked), None, None)[:2] if isinstance(picked, (tuple, list)) else (picked, picked)
 me = viewer()
-filters = HistoryFilters(start=start or current.start, end=end or start or current.end, domain=domain,
-                         requester=requester if me.sees_all_scans() else me.email,
-                         statuses=tuple(statuses), scanners=tuple(scanners)).normalised()
+filters = HistoryFilters(
+    start=start or current.start,
+    end=end or start or current.end,
+    domain=domain,
+    requester=requester if me.sees_all_scans() else me.email,
+    statuses=tuple(statuses),
+    scanners=tuple(scanners),
+).normalised()
 params = filters.to_query_params()
 if params != st.query_params.to_dict():
     st.query_params.from_dict(params)  # the URL now says what is shown: copy it to share this view
@@ -77,8 +98,11 @@ if k.scans == 0:
 
 m = st.columns(5)
 m[0].metric("Scans", f"{k.scans:,}")
-m[1].metric("Success rate", f"{k.success_rate:.0%}" if k.success_rate is not None else "–",
-            help="Succeeded / finished (partial and failed count against it).")
+m[1].metric(
+    "Success rate",
+    f"{k.success_rate:.0%}" if k.success_rate is not None else "–",
+    help="Succeeded / finished (partial and failed count against it).",
+)
 m[2].metric("Median duration", str(timedelta(seconds=round(k.median_duration_s))) if k.median_duration_s else "–")
 m[3].metric("Targets scanned", f"{k.targets:,}")
 m[4].metric("Finished", f"{k.finished:,}")
@@ -93,17 +117,37 @@ for left, right in (("per_day", "severity"), ("durations", "top_targets"), ("new
     b.plotly_chart(figs[right], key=f"h_fig_{right}", config={"displaylogo": False})
 st.subheader("Scans")
 shown = len(view.rows)
-st.caption(f"Newest {shown:,} of {k.scans:,} matching scans; the CSV has them all." if shown < k.scans
-           else f"{k.scans:,} matching scans.")
-st.dataframe(view.rows, hide_index=True, key="h_table", column_config={
-    "progress": st.column_config.LinkColumn("Progress", display_text="open"),
-    "report": st.column_config.LinkColumn("Report", display_text="report"),
-    "duration_s": st.column_config.NumberColumn("Duration (s)", format="%.1f"),
-})
-st.download_button("Download CSV", data=lambda: _csv(db_url, key), file_name="scanboard-history.csv",
-                   mime="text/csv", icon=":material/download:", on_click="ignore", key="h_csv")
+st.caption(
+    f"Newest {shown:,} of {k.scans:,} matching scans; the CSV has them all."
+    if shown < k.scans
+    else f"{k.scans:,} matching scans."
+)
+st.dataframe(
+    view.rows,
+    hide_index=True,
+    key="h_table",
+    column_config={
+        "progress": st.column_config.LinkColumn("Progress", display_text="open"),
+        "report": st.column_config.LinkColumn("Report", display_text="report"),
+        "duration_s": st.column_config.NumberColumn("Duration (s)", format="%.1f"),
+    },
+)
+st.download_button(
+    "Download CSV",
+    data=lambda: _csv(db_url, key),
+    file_name="scanboard-history.csv",
+    mime="text/csv",
+    icon=":material/download:",
+    on_click="ignore",
+    key="h_csv",
+)
 if not view.duration_stats.empty:
     with st.expander("Scanner durations"):
-        st.dataframe(view.duration_stats, hide_index=True, column_config={
-            "median_s": st.column_config.NumberColumn("median (s)", format="%.0f"),
-            "p90_s": st.column_config.NumberColumn("p90 (s)", format="%.0f")})
+        st.dataframe(
+            view.duration_stats,
+            hide_index=True,
+            column_config={
+                "median_s": st.column_config.NumberColumn("median (s)", format="%.0f"),
+                "p90_s": st.column_config.NumberColumn("p90 (s)", format="%.0f"),
+            },
+        )

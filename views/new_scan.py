@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from lib.intake import submit
-from lib.pipeline import MAX_WEB_DEPTH, OPTION_DEFAULTS, SCANNER_LABELS
+from lib.core.pipeline import MAX_WEB_DEPTH, OPTION_DEFAULTS, SCANNER_LABELS
+from lib.services.intake import submit
 from ui.auth import viewer
 from ui.runtime import get_runtime
 from ui.widgets import client_id, field_error
@@ -15,48 +15,68 @@ errors: dict[str, str] = st.session_state.get("new_scan_errors", {})
 
 st.title("New scan")
 if rt.settings.scope_policy().allow_loopback:
-    st.info("This portal runs in embedded mode: targets on this machine (localhost) and on private networks "
-            "may be scanned. Only scan systems you are allowed to test.", icon=":material/info:")
+    st.info(
+        "This portal runs in embedded mode: targets on this machine (localhost) and on private networks "
+        "may be scanned. Only scan systems you are allowed to test.",
+        icon=":material/info:",
+    )
 elif rt.settings.ownership_proof != "off":
-    st.info("Only public addresses can be scanned. For domains not on this portal's allowlist you will be asked "
-            "to prove that you control them (a file under /.well-known/ or a DNS TXT record).",
-            icon=":material/verified_user:")
+    st.info(
+        "Only public addresses can be scanned. For domains not on this portal's allowlist you will be asked "
+        "to prove that you control them (a file under /.well-known/ or a DNS TXT record).",
+        icon=":material/verified_user:",
+    )
 
 with st.form("new_scan"):
     st.text_input("Target URL", key="target", placeholder="https://example.com/", max_chars=2048)
     field_error(errors, "target")
-    st.text_input("Your email (the confirmation link is sent here)", key="email", placeholder="you@example.com",
-                  max_chars=254)
+    st.text_input(
+        "Your email (the confirmation link is sent here)", key="email", placeholder="you@example.com", max_chars=254
+    )
     field_error(errors, "email")
     st.markdown("**Scanners**")
     c1, c2, c3 = st.columns(3)
     with c1:
         st.checkbox(SCANNER_LABELS["portscan"], value=True, key="use_portscan")
-        st.text_input("Ports", value=OPTION_DEFAULTS["portscan"]["ports"], key="portscan_ports",
-                      help="e.g. 1-1024 or 22,80,443,8000-8100")
+        st.text_input(
+            "Ports",
+            value=OPTION_DEFAULTS["portscan"]["ports"],
+            key="portscan_ports",
+            help="e.g. 1-1024 or 22,80,443,8000-8100",
+        )
         field_error(errors, "portscan.ports")
     with c2:
         st.checkbox(SCANNER_LABELS["web"], value=True, key="use_web")
         st.text_input("Start path", value=OPTION_DEFAULTS["web"]["path"], key="web_path")
         field_error(errors, "web.path")
-        st.number_input("Crawl depth", min_value=0, max_value=MAX_WEB_DEPTH, value=OPTION_DEFAULTS["web"]["depth"],
-                        key="web_depth")
+        st.number_input(
+            "Crawl depth", min_value=0, max_value=MAX_WEB_DEPTH, value=OPTION_DEFAULTS["web"]["depth"], key="web_depth"
+        )
         field_error(errors, "web.depth")
     with c3:
         st.checkbox(SCANNER_LABELS["tls"], value=True, key="use_tls")
-        st.number_input("TLS port (0 = the URL's port, or 443)", min_value=0, max_value=65535,
-                        value=OPTION_DEFAULTS["tls"]["port"], key="tls_port")
+        st.number_input(
+            "TLS port (0 = the URL's port, or 443)",
+            min_value=0,
+            max_value=65535,
+            value=OPTION_DEFAULTS["tls"]["port"],
+            key="tls_port",
+        )
         field_error(errors, "tls.port")
     field_error(errors, "scanners")
     submitted = st.form_submit_button("Request scan", type="primary")
 
 if submitted:
     ss = st.session_state
-    scanners = {name: opts for name, opts in (
-        ("portscan", {"ports": ss.portscan_ports}),
-        ("web", {"path": ss.web_path, "depth": ss.web_depth}),
-        ("tls", {"port": ss.tls_port}),
-    ) if ss[f"use_{name}"]}
+    scanners = {
+        name: opts
+        for name, opts in (
+            ("portscan", {"ports": ss.portscan_ports}),
+            ("web", {"path": ss.web_path, "depth": ss.web_depth}),
+            ("tls", {"port": ss.tls_port}),
+        )
+        if ss[f"use_{name}"]
+    }
     outcome = submit(rt, ss.target, ss.email, scanners, client_id=client_id())
     ss.new_scan_errors = outcome.errors
     ss.new_scan_done = outcome.scan_id if outcome.ok else ""
@@ -68,12 +88,21 @@ if "limit" in errors:
 elif errors:
     st.error("The request was not stored: please correct the fields marked above.")
 elif scan_id := st.session_state.get("new_scan_done"):
-    st.success(f"Scan **{scan_id}** requested. A confirmation link was emailed to "
-               f"{st.session_state.get('email')}: the scan starts when you open it.")
+    st.success(
+        f"Scan **{scan_id}** requested. A confirmation link was emailed to "
+        f"{st.session_state.get('email')}: the scan starts when you open it."
+    )
     if st.session_state.get("new_scan_mail") == "outbox":
-        st.page_link("views/outbox.py", label="No mail server is configured: open the Outbox to find the link",
-                     icon=":material/mail:")
+        st.page_link(
+            "views/outbox.py",
+            label="No mail server is configured: open the Outbox to find the link",
+            icon=":material/mail:",
+        )
     elif st.session_state.get("new_scan_mail") == "retrying":
         st.warning("The mail server did not accept the message yet. It is stored and will be retried.")
-    st.page_link("views/progress.py", label=f"Follow scan {scan_id}", query_params={"scan": scan_id},
-                 icon=":material/account_tree:")
+    st.page_link(
+        "views/progress.py",
+        label=f"Follow scan {scan_id}",
+        query_params={"scan": scan_id},
+        icon=":material/account_tree:",
+    )

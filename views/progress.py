@@ -3,11 +3,11 @@
 import pandas as pd
 import streamlit as st
 
-from lib.dag_figure import dag_figure
-from lib.models import AWAITING_CONFIRMATION, AWAITING_OWNERSHIP, QUEUED, Scan
-from lib.ownership import instructions as ownership_instructions
-from lib.progress import findings_table, steps_table
-from lib.repository import finding_rows, get_scan, list_scans
+from lib.adapters.models import AWAITING_CONFIRMATION, AWAITING_OWNERSHIP, QUEUED, Scan
+from lib.adapters.repository import finding_rows, get_scan, list_scans
+from lib.insights.dag_figure import dag_figure
+from lib.insights.progress import findings_table, steps_table
+from lib.services.ownership import instructions as ownership_instructions
 from ui.auth import viewer
 from ui.runtime import get_runtime
 from ui.widgets import severity_metrics, status_label
@@ -23,8 +23,11 @@ if not scan_id:
         st.info("No scans yet.")
         st.page_link("views/new_scan.py", label="Request a scan", icon=":material/add_circle:")
         st.stop()
-    scan_id = st.selectbox("Scan", [s.id for s in recent],
-                           format_func=lambda i: next(f"{s.id} · {s.target} · {s.status}" for s in recent if s.id == i))
+    scan_id = st.selectbox(
+        "Scan",
+        [s.id for s in recent],
+        format_func=lambda i: next(f"{s.id} · {s.target} · {s.status}" for s in recent if s.id == i),
+    )
 scan = get_scan(rt.sessions, scan_id)
 if scan is None or not me.may_see(scan.requester_email):
     st.error(f"There is no scan with id {scan_id!r} that you can see.")
@@ -45,16 +48,22 @@ def results(scan: Scan) -> None:
     severity_metrics(scan.severity_counts or {})
     if scan.diff_counts:
         d = scan.diff_counts
-        st.caption(f"Since the previous scan of this host: {d.get('new', 0)} new, {d.get('fixed', 0)} fixed, "
-                   f"{d.get('unchanged', 0)} unchanged.")
+        st.caption(
+            f"Since the previous scan of this host: {d.get('new', 0)} new, {d.get('fixed', 0)} fixed, "
+            f"{d.get('unchanged', 0)} unchanged."
+        )
     else:
         st.caption("First scan of this host: nothing to compare with yet.")
     rows = findings_table(finding_rows(rt.sessions, scan.id))
     if rows:
         st.dataframe(pd.DataFrame(rows), hide_index=True)
     if scan.report_key:
-        st.page_link("views/reports.py", label="Download the report", query_params={"scan": scan.id},
-                     icon=":material/description:")
+        st.page_link(
+            "views/reports.py",
+            label="Download the report",
+            query_params={"scan": scan.id},
+            icon=":material/description:",
+        )
 
 
 # Refreshes every 2 s while the scan runs; a page opened on a finished scan does not poll.
@@ -73,8 +82,11 @@ def live() -> None:
     for note in view.notes:
         st.info(note)
     for m in rt.mailer.waiting(scan_id):
-        st.warning(f"The {m.kind} email to {m.to_addr} is not sent yet ({m.attempts} attempt(s); last error: "
-                   f"{m.last_error or 'none yet'}). It is kept and retried.", icon=":material/outgoing_mail:")
+        st.warning(
+            f"The {m.kind} email to {m.to_addr} is not sent yet ({m.attempts} attempt(s); last error: "
+            f"{m.last_error or 'none yet'}). It is kept and retried.",
+            icon=":material/outgoing_mail:",
+        )
     st.plotly_chart(dag_figure(view), key="dag")
     st.dataframe(pd.DataFrame(steps_table(view)), hide_index=True)
     with st.expander("Step logs"):

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from lib.reports_view import report_groups
-from lib.repository import list_scans
+from lib.adapters.repository import list_scans
+from lib.insights.reports_view import report_groups
 from ui.auth import viewer
 from ui.runtime import get_runtime
 
@@ -24,6 +24,11 @@ for g in groups:
                 if rt.store.direct_links:  # S3: a presigned URL, made fresh on every visit
                     st.link_button(f"{f.name} ({f.size // 1024 + 1} KB)", rt.store.link(g.scan_id, f.name))
                     continue
-                st.download_button(f"{f.name} ({f.size // 1024 + 1} KB)", data=rt.store.read(g.scan_id, f.name),
-                                   file_name=f"scanboard-{g.scan_id}-{f.name}", mime=f.mime,
-                                   key=f"dl-{g.scan_id}-{f.name}", on_click="ignore")
+                st.download_button(
+                    f"{f.name} ({f.size // 1024 + 1} KB)",
+                    data=rt.store.read(g.scan_id, f.name),
+                    file_name=f"scanboard-{g.scan_id}-{f.name}",
+                    mime=f.mime,
+                    key=f"dl-{g.scan_id}-{f.name}",
+                    on_click="ignore",
+                )

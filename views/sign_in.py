@@ -6,9 +6,11 @@ from ui.auth import provider_configured
 
 st.title("scanboard")
 if not provider_configured():
-    st.error("Sign-in is switched on (SCANBOARD_AUTH=oidc) but no identity provider is configured: add an [auth] "
-             "section to .streamlit/secrets.toml (see the README), or set SCANBOARD_AUTH=none.",
-             icon=":material/key_off:")
+    st.error(
+        "Sign-in is switched on (SCANBOARD_AUTH=oidc) but no identity provider is configured: add an [auth] "
+        "section to .streamlit/secrets.toml (see the README), or set SCANBOARD_AUTH=none.",
+        icon=":material/key_off:",
+    )
     st.stop()
 st.write("Sign in with your organisation account to request scans and read reports.")
 st.caption("A confirmation link from an email works without signing in.")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from lib.findings import Finding
+from lib.core.findings import Finding
 
 
 class ScannerError(Exception):

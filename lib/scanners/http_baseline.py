@@ -17,7 +17,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import requests
 import urllib3
 
-from lib.findings import Asset, Finding
+from lib.core.findings import Asset, Finding
 from lib.scanners.base import ScanContext, ScannerError, ScannerResult
 
 TOOL = "scanboard-web"
@@ -39,19 +39,55 @@ class HeaderRule:
 
 
 HEADER_RULES: tuple[HeaderRule, ...] = (
-    HeaderRule("content-security-policy", "missing-csp", "Content-Security-Policy header missing", "medium",
-               "CWE-693", "Send a Content-Security-Policy that restricts script, style and frame sources."),
-    HeaderRule("x-frame-options", "missing-x-frame-options", "Clickjacking protection missing (X-Frame-Options)",
-               "medium", "CWE-1021",
-               "Send X-Frame-Options: DENY (or SAMEORIGIN), or a CSP frame-ancestors directive."),
-    HeaderRule("x-content-type-options", "missing-x-content-type-options", "X-Content-Type-Options header missing",
-               "low", "CWE-693", "Send X-Content-Type-Options: nosniff."),
-    HeaderRule("referrer-policy", "missing-referrer-policy", "Referrer-Policy header missing", "low", "CWE-200",
-               "Send Referrer-Policy: strict-origin-when-cross-origin (or stricter)."),
-    HeaderRule("permissions-policy", "missing-permissions-policy", "Permissions-Policy header missing", "info",
-               "CWE-693", "Send a Permissions-Policy that disables browser features the site does not use."),
-    HeaderRule("strict-transport-security", "missing-hsts", "Strict-Transport-Security header missing", "medium",
-               "CWE-319", "Send Strict-Transport-Security: max-age=31536000; includeSubDomains.", https_only=True),
+    HeaderRule(
+        "content-security-policy",
+        "missing-csp",
+        "Content-Security-Policy header missing",
+        "medium",
+        "CWE-693",
+        "Send a Content-Security-Policy that restricts script, style and frame sources.",
+    ),
+    HeaderRule(
+        "x-frame-options",
+        "missing-x-frame-options",
+        "Clickjacking protection missing (X-Frame-Options)",
+        "medium",
+        "CWE-1021",
+        "Send X-Frame-Options: DENY (or SAMEORIGIN), or a CSP frame-ancestors directive.",
+    ),
+    HeaderRule(
+        "x-content-type-options",
+        "missing-x-content-type-options",
+        "X-Content-Type-Options header missing",
+        "low",
+        "CWE-693",
+        "Send X-Content-Type-Options: nosniff.",
+    ),
+    HeaderRule(
+        "referrer-policy",
+        "missing-referrer-policy",
+        "Referrer-Policy header missing",
+        "low",
+        "CWE-200",
+        "Send Referrer-Policy: strict-origin-when-cross-origin (or stricter).",
+    ),
+    HeaderRule(
+        "permissions-policy",
+        "missing-permissions-policy",
+        "Permissions-Policy header missing",
+        "info",
+        "CWE-693",
+        "Send a Permissions-Policy that disables browser features the site does not use.",
+    ),
+    HeaderRule(
+        "strict-transport-security",
+        "missing-hsts",
+        "Strict-Transport-Security header missing",
+        "medium",
+        "CWE-319",
+        "Send Strict-Transport-Security: max-age=31536000; includeSubDomains.",
+        https_only=True,
+    ),
 )
 BANNER_HEADERS = ("server", "x-powered-by", "x-aspnet-version", "x-aspnetmvc-version", "x-generator")
 _VERSION = re.compile(r"\d+\.\d+")
@@ -115,8 +151,15 @@ class HttpBaseline:
                 resp = session.get(url, timeout=timeout, allow_redirects=True, stream=True)
                 body = resp.raw.read(MAX_BODY, decode_content=True).decode(resp.encoding or "utf-8", "replace")
                 resp.close()
-                pages.append({"url": url, "final_url": resp.url, "status": resp.status_code,
-                              "headers": dict(resp.headers), "set_cookie": resp.raw.headers.getlist("Set-Cookie")})
+                pages.append(
+                    {
+                        "url": url,
+                        "final_url": resp.url,
+                        "status": resp.status_code,
+                        "headers": dict(resp.headers),
+                        "set_cookie": resp.raw.headers.getlist("Set-Cookie"),
+                    }
+                )
                 ctx.log(f"GET {url} -> {resp.status_code}")
                 if len(pages) == 1:
                     findings += self._check_headers(resp, ctx)
@@ -137,24 +180,41 @@ class HttpBaseline:
             raise ScannerError(f"The site could not be fetched: {type(e).__name__}: {e}") from None
         (ctx.raw_dir / "web.json").write_text(json.dumps({"pages": pages}, indent=2))
         findings = list({f.rule_fp: f for f in findings}.values())
-        return ScannerResult(TOOL, VERSION, findings, ["web.json"],
-                             f"{len(pages)} page(s) checked, {len(findings)} finding(s)")
+        return ScannerResult(
+            TOOL, VERSION, findings, ["web.json"], f"{len(pages)} page(s) checked, {len(findings)} finding(s)"
+        )
 
     def _asset(self, ctx: ScanContext, url: str, param: str = "") -> Asset:
         parts = urlsplit(url)
-        return Asset(host=ctx.host, port=parts.port or (443 if parts.scheme == "https" else 80),
-                     protocol=parts.scheme, url=url, param=param)
+        return Asset(
+            host=ctx.host,
+            port=parts.port or (443 if parts.scheme == "https" else 80),
+            protocol=parts.scheme,
+            url=url,
+            param=param,
+        )
 
-    def _check_https_redirect(self, session: requests.Session, url: str, timeout: float,
-                              ctx: ScanContext) -> list[Finding]:
+    def _check_https_redirect(
+        self, session: requests.Session, url: str, timeout: float, ctx: ScanContext
+    ) -> list[Finding]:
         resp = session.get(url, timeout=timeout, allow_redirects=False)
         location = resp.headers.get("location", "")
         if resp.is_redirect and urljoin(url, location).startswith("https://"):
             return []
-        return [Finding(TOOL, "no-https-redirect", "HTTP is not redirected to HTTPS", "medium",
-                        self._asset(ctx, url), VERSION, "high", ("CWE-319",),
-                        evidence=f"GET {url} answered {resp.status_code} without a redirect to https://",
-                        remediation="Redirect every http:// request to https:// (301) and send HSTS.")]
+        return [
+            Finding(
+                TOOL,
+                "no-https-redirect",
+                "HTTP is not redirected to HTTPS",
+                "medium",
+                self._asset(ctx, url),
+                VERSION,
+                "high",
+                ("CWE-319",),
+                evidence=f"GET {url} answered {resp.status_code} without a redirect to https://",
+                remediation="Redirect every http:// request to https:// (301) and send HSTS.",
+            )
+        ]
 
     def _check_headers(self, resp: requests.Response, ctx: ScanContext) -> list[Finding]:
         out = []
@@ -167,17 +227,37 @@ class HttpBaseline:
                 continue
             if rule.header == "x-frame-options" and "frame-ancestors" in csp:
                 continue
-            out.append(Finding(TOOL, rule.rule_id, rule.title, rule.severity,
-                               self._asset(ctx, resp.url, rule.header), VERSION, "high", (rule.cwe,),
-                               evidence=f"The response to GET {resp.url} has no {rule.header} header.",
-                               remediation=rule.remediation))
+            out.append(
+                Finding(
+                    TOOL,
+                    rule.rule_id,
+                    rule.title,
+                    rule.severity,
+                    self._asset(ctx, resp.url, rule.header),
+                    VERSION,
+                    "high",
+                    (rule.cwe,),
+                    evidence=f"The response to GET {resp.url} has no {rule.header} header.",
+                    remediation=rule.remediation,
+                )
+            )
         for h in BANNER_HEADERS:
             value = resp.headers.get(h, "")
             if value and (_VERSION.search(value) or h != "server"):
-                out.append(Finding(TOOL, "banner-leak", f"Software version disclosed in the {h} header", "low",
-                                   self._asset(ctx, resp.url, h), VERSION, "high", ("CWE-497",),
-                                   evidence=f"{h}: {value}",
-                                   remediation=f"Remove the {h} header or strip product versions from it."))
+                out.append(
+                    Finding(
+                        TOOL,
+                        "banner-leak",
+                        f"Software version disclosed in the {h} header",
+                        "low",
+                        self._asset(ctx, resp.url, h),
+                        VERSION,
+                        "high",
+                        ("CWE-497",),
+                        evidence=f"{h}: {value}",
+                        remediation=f"Remove the {h} header or strip product versions from it.",
+                    )
+                )
         return out
 
     def _check_cookies(self, resp: requests.Response, ctx: ScanContext) -> list[Finding]:
@@ -186,30 +266,82 @@ class HttpBaseline:
         for raw in resp.raw.headers.getlist("Set-Cookie"):
             name = raw.split("=", 1)[0].strip()
             attrs = {a.strip().split("=", 1)[0].lower() for a in raw.split(";")[1:]}
-            checks = (("secure", "cookie-no-secure", "Cookie without the Secure flag", "low" if not https else "medium",
-                       "CWE-614", "Set the Secure flag so the cookie is only sent over HTTPS."),
-                      ("httponly", "cookie-no-httponly", "Cookie without the HttpOnly flag", "low", "CWE-1004",
-                       "Set HttpOnly so scripts cannot read the cookie."),
-                      ("samesite", "cookie-no-samesite", "Cookie without a SameSite attribute", "low", "CWE-1275",
-                       "Set SameSite=Lax (or Strict) to limit cross-site sending."))
+            checks = (
+                (
+                    "secure",
+                    "cookie-no-secure",
+                    "Cookie without the Secure flag",
+                    "low" if not https else "medium",
+                    "CWE-614",
+                    "Set the Secure flag so the cookie is only sent over HTTPS.",
+                ),
+                (
+                    "httponly",
+                    "cookie-no-httponly",
+                    "Cookie without the HttpOnly flag",
+                    "low",
+                    "CWE-1004",
+                    "Set HttpOnly so scripts cannot read the cookie.",
+                ),
+                (
+                    "samesite",
+                    "cookie-no-samesite",
+                    "Cookie without a SameSite attribute",
+                    "low",
+                    "CWE-1275",
+                    "Set SameSite=Lax (or Strict) to limit cross-site sending.",
+                ),
+            )
             for attr, rule_id, title, severity, cwe, fix in checks:
                 if attr not in attrs:
-                    out.append(Finding(TOOL, rule_id, title, severity, self._asset(ctx, resp.url, name), VERSION,
-                                       "high", (cwe,), evidence=f"Set-Cookie: {raw[:200]}", remediation=fix))
+                    out.append(
+                        Finding(
+                            TOOL,
+                            rule_id,
+                            title,
+                            severity,
+                            self._asset(ctx, resp.url, name),
+                            VERSION,
+                            "high",
+                            (cwe,),
+                            evidence=f"Set-Cookie: {raw[:200]}",
+                            remediation=fix,
+                        )
+                    )
         return out
 
     def _check_body(self, url: str, body: str, parser: _Links, ctx: ScanContext) -> list[Finding]:
         out = []
         if _LISTING.search(body):
-            out.append(Finding(TOOL, "directory-listing", "Directory listing enabled", "medium",
-                               self._asset(ctx, url), VERSION, "high", ("CWE-548",),
-                               evidence=f"{url} shows an index of files.",
-                               remediation="Disable automatic directory indexes on the web server."))
+            out.append(
+                Finding(
+                    TOOL,
+                    "directory-listing",
+                    "Directory listing enabled",
+                    "medium",
+                    self._asset(ctx, url),
+                    VERSION,
+                    "high",
+                    ("CWE-548",),
+                    evidence=f"{url} shows an index of files.",
+                    remediation="Disable automatic directory indexes on the web server.",
+                )
+            )
         if url.startswith("https://"):
             insecure = sorted({r for r in parser.resources if r.startswith("http://")})
             if insecure:
-                out.append(Finding(TOOL, "mixed-content", "Mixed content: page loads resources over HTTP", "medium",
-                                   self._asset(ctx, url), VERSION, "high", ("CWE-319",),
-                                   evidence="; ".join(insecure[:5]),
-                                   remediation="Load every script, style and image over https://."))
+                out.append(
+                    Finding(
+                        TOOL,
+                        "mixed-content",
+                        "Mixed content: page loads resources over HTTP",
+                        "medium",
+                        self._asset(ctx, url),
+                        VERSION,
+                        "high",
+                        ("CWE-319",),
+                        evidence="; ".join(insecure[:5]),
+                        remediation="Load every script, style and image over https://.",
+                    )
+                )
         return out

@@ -14,9 +14,10 @@ import socket
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from lib.findings import Finding
+from lib.core.findings import Finding
+from lib.core.ports import DEFAULT_PORTS, parse_port_spec
 from lib.scanners.base import ScanContext, ScannerError, ScannerResult
-from lib.scanners.portscan_builtin import DEFAULT_PORTS, guess_service, open_port_finding, parse_port_spec, resolve
+from lib.scanners.portscan_builtin import guess_service, open_port_finding, resolve
 from lib.scanners.process import run_tool, tool_version
 
 TOOL = "nmap"
@@ -70,8 +71,7 @@ def parse_nmap_xml(text: str | bytes) -> NmapReport:
         raise ScannerError(f"nmap reported an error: {finished.get('errormsg') or 'no message'}")
     hosts: dict[str, list[NmapPort]] = {}
     for host in root.iter("host"):
-        addr = next((a.get("addr") or "" for a in host.findall("address")
-                     if a.get("addrtype") in ("ipv4", "ipv6")), "")
+        addr = next((a.get("addr") or "" for a in host.findall("address") if a.get("addrtype") in ("ipv4", "ipv6")), "")
         open_ports = []
         for port in host.findall("ports/port"):
             state = port.find("state")
@@ -82,7 +82,8 @@ def parse_nmap_xml(text: str | bytes) -> NmapReport:
                 raise ScannerError(f"nmap XML has an invalid port number {portid!r}")
             svc = port.find("service")
             name, product, version, extra = (
-                (svc.get(k) or "") if svc is not None else "" for k in ("name", "product", "version", "extrainfo"))
+                (svc.get(k) or "") if svc is not None else "" for k in ("name", "product", "version", "extrainfo")
+            )
             open_ports.append(NmapPort(int(portid), port.get("protocol", "tcp"), name, product, version, extra))
         hosts.setdefault(addr, []).extend(open_ports)
     return NmapReport(root.get("version", ""), hosts)
@@ -96,8 +97,17 @@ def nmap_findings(report: NmapReport, hostname: str) -> list[Finding]:
             if p.protocol != "tcp":
                 continue
             evidence = f"nmap: {p.port}/tcp open {p.describe()}"
-            findings.append(open_port_finding(hostname or ip, ip, p.port, p.service or guess_service(p.port),
-                                              TOOL, report.version, evidence=evidence))
+            findings.append(
+                open_port_finding(
+                    hostname or ip,
+                    ip,
+                    p.port,
+                    p.service or guess_service(p.port),
+                    TOOL,
+                    report.version,
+                    evidence=evidence,
+                )
+            )
     return findings
 
 
@@ -124,8 +134,9 @@ class NmapScanner:
         if str(ctx.options.get("service_version", "")).lower() in TRUE_WORDS:
             cmd.append("-sV")
         cmd.append(ip)
-        run = run_tool(cmd, timeout=ctx.timeout, raw_dir=ctx.raw_dir, name=TOOL, stderr_file="nmap.stderr.txt",
-                       log=ctx.log)
+        run = run_tool(
+            cmd, timeout=ctx.timeout, raw_dir=ctx.raw_dir, name=TOOL, stderr_file="nmap.stderr.txt", log=ctx.log
+        )
         try:
             text = xml_path.read_bytes()
         except OSError as exc:
@@ -134,5 +145,10 @@ class NmapScanner:
         version = report.version or tool_version(["nmap", "--version"])
         findings = nmap_findings(report, ctx.host)
         ctx.log(f"nmap {version}: {len(findings)} open TCP ports in {run.seconds:.1f} s")
-        return ScannerResult(TOOL, version, findings, [RAW_FILE],
-                             f"{len(findings)} open of {len(ports)} TCP ports in {run.seconds:.1f} s (nmap {version})")
+        return ScannerResult(
+            TOOL,
+            version,
+            findings,
+            [RAW_FILE],
+            f"{len(findings)} open of {len(ports)} TCP ports in {run.seconds:.1f} s (nmap {version})",
+        )

@@ -25,12 +25,12 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
-from lib.findings import Asset, Finding
+from lib.core.findings import Asset, Finding
+from lib.core.ports import DEFAULT_PORTS, parse_port_spec
 from lib.scanners.base import ScanContext, ScannerError, ScannerResult
 
 TOOL = "scanboard-portscan"
 VERSION = "1.0"
-DEFAULT_PORTS = "1-1024"
 RAW_FILE = "portscan.json"
 
 _NO_RESOURCE = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
@@ -39,49 +39,55 @@ _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHO
 
 # A short guess of the service behind a port, for the finding's evidence (nmap -sV gives the real one).
 COMMON_SERVICES: dict[int, str] = {
-    21: "ftp", 22: "ssh", 23: "telnet", 25: "smtp", 53: "domain", 80: "http", 110: "pop3", 111: "rpcbind",
-    135: "msrpc", 139: "netbios-ssn", 143: "imap", 389: "ldap", 443: "https", 445: "microsoft-ds", 465: "smtps",
-    587: "submission", 631: "ipp", 636: "ldaps", 873: "rsync", 993: "imaps", 995: "pop3s", 1433: "ms-sql-s",
-    1521: "oracle", 2049: "nfs", 2375: "docker", 2376: "docker-tls", 2379: "etcd", 3000: "http-alt",
-    3306: "mysql", 3389: "ms-wbt-server", 5000: "http-alt", 5432: "postgresql", 5601: "kibana", 5672: "amqp",
-    5900: "vnc", 6379: "redis", 6443: "kubernetes-api", 8000: "http-alt", 8080: "http-proxy", 8443: "https-alt",
-    8501: "streamlit", 9000: "http-alt", 9090: "http-alt", 9200: "elasticsearch", 10250: "kubelet",
-    11211: "memcached", 12000: "argo-events-webhook", 27017: "mongodb",
+    21: "ftp",
+    22: "ssh",
+    23: "telnet",
+    25: "smtp",
+    53: "domain",
+    80: "http",
+    110: "pop3",
+    111: "rpcbind",
+    135: "msrpc",
+    139: "netbios-ssn",
+    143: "imap",
+    389: "ldap",
+    443: "https",
+    445: "microsoft-ds",
+    465: "smtps",
+    587: "submission",
+    631: "ipp",
+    636: "ldaps",
+    873: "rsync",
+    993: "imaps",
+    995: "pop3s",
+    1433: "ms-sql-s",
+    1521: "oracle",
+    2049: "nfs",
+    2375: "docker",
+    2376: "docker-tls",
+    2379: "etcd",
+    3000: "http-alt",
+    3306: "mysql",
+    3389: "ms-wbt-server",
+    5000: "http-alt",
+    5432: "postgresql",
+    5601: "kibana",
+    5672: "amqp",
+    5900: "vnc",
+    6379: "redis",
+    6443: "kubernetes-api",
+    8000: "http-alt",
+    8080: "http-proxy",
+    8443: "https-alt",
+    8501: "streamlit",
+    9000: "http-alt",
+    9090: "http-alt",
+    9200: "elasticsearch",
+    10250: "kubelet",
+    11211: "memcached",
+    12000: "argo-events-webhook",
+    27017: "mongodb",
 }
-
-
-def parse_port_spec(spec: object) -> list[int]:
-    """Ports named by a spec like "1-1024" or "22,80,443,8000-8100", sorted and without duplicates.
-
-    Raises ValueError with a message fit to show next to a form field.
-    """
-    text = str(spec if spec is not None else "").strip()
-    if not text:
-        raise ValueError("Enter ports, e.g. 1-1024 or 22,80,443,8000-8100.")
-    ports: set[int] = set()
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            raise ValueError(f"Empty entry in port list {text!r}: remove the extra comma.")
-        lo_text, sep, hi_text = part.partition("-")
-        lo, hi = _port_number(lo_text, part), (_port_number(hi_text, part) if sep else None)
-        if hi is None:
-            ports.add(lo)
-        elif lo > hi:
-            raise ValueError(f"Port range {part!r} runs backwards: write it as {hi}-{lo}.")
-        else:
-            ports.update(range(lo, hi + 1))
-    return sorted(ports)
-
-
-def _port_number(text: str, part: str) -> int:
-    text = text.strip()
-    if not (text.isdigit() and text.isascii()):
-        raise ValueError(f"{part!r} is not a port or a range of ports (use numbers like 80 or 8000-8100).")
-    n = int(text) if len(text) <= 6 else 65536
-    if not 1 <= n <= 65535:
-        raise ValueError(f"Port {text[:10]} is out of range: ports are 1 to 65535.")
-    return n
 
 
 def guess_service(port: int) -> str:
@@ -123,8 +129,15 @@ def default_concurrency() -> int:
     return max(8, min(2048, room))
 
 
-def sweep(ip: str, ports: list[int], family: socket.AddressFamily = socket.AF_INET, *, timeout: float = 1.0,
-          concurrency: int | None = None, deadline: float | None = None) -> SweepResult:
+def sweep(
+    ip: str,
+    ports: list[int],
+    family: socket.AddressFamily = socket.AF_INET,
+    *,
+    timeout: float = 1.0,
+    concurrency: int | None = None,
+    deadline: float | None = None,
+) -> SweepResult:
     """Connect-scan `ports` on `ip`; ports that time out get one retry with twice the timeout."""
     limit = concurrency or default_concurrency()
     result = SweepResult(open=[], filtered=[], max_concurrency=limit)
@@ -140,8 +153,15 @@ def sweep(ip: str, ports: list[int], family: socket.AddressFamily = socket.AF_IN
     return result
 
 
-def _sweep_once(ip: str, ports: list[int], family: socket.AddressFamily, timeout: float, limit: int,
-                deadline: float | None, warnings: list[str]) -> tuple[list[int], list[int]]:
+def _sweep_once(
+    ip: str,
+    ports: list[int],
+    family: socket.AddressFamily,
+    timeout: float,
+    limit: int,
+    deadline: float | None,
+    warnings: list[str],
+) -> tuple[list[int], list[int]]:
     """One pass over `ports`: (open, silent) where silent ports gave no answer within `timeout`.
 
     Connects are issued in batches. Right after a batch, SO_ERROR already holds the answer of every port that
@@ -156,8 +176,10 @@ def _sweep_once(ip: str, ports: list[int], family: socket.AddressFamily, timeout
     try:
         poller = _Poller()
     except OSError as exc:
-        raise ScannerError(f"The system refuses to open a poller ({exc.strerror or exc}); "
-                           "raise the open-files limit (ulimit -n) and retry.") from exc
+        raise ScannerError(
+            f"The system refuses to open a poller ({exc.strerror or exc}); "
+            "raise the open-files limit (ulimit -n) and retry."
+        ) from exc
     stype = socket.SOCK_STREAM | getattr(socket, "SOCK_NONBLOCK", 0)
     sol, so_error, in_progress = socket.SOL_SOCKET, socket.SO_ERROR, errno.EINPROGRESS
     try:
@@ -273,13 +295,17 @@ class _Poller:
 def _shrink(limit: int, in_flight: int, exc: OSError, warnings: list[str]) -> int:
     """Lower the concurrency to what the system allows right now; fail when it allows nothing."""
     if in_flight == 0:
-        raise ScannerError(f"The system refuses to open even one socket ({exc.strerror or exc}); "
-                           "raise the open-files limit (ulimit -n) and retry.")
+        raise ScannerError(
+            f"The system refuses to open even one socket ({exc.strerror or exc}); "
+            "raise the open-files limit (ulimit -n) and retry."
+        )
     new_limit = max(1, in_flight)
     if new_limit < limit:
         name = errno.errorcode.get(exc.errno or 0, "OSError")
-        warnings.append(f"{name}: concurrency lowered from {limit} to {new_limit}; those ports were re-probed, "
-                        "not counted as closed.")
+        warnings.append(
+            f"{name}: concurrency lowered from {limit} to {new_limit}; those ports were re-probed, "
+            "not counted as closed."
+        )
     return new_limit
 
 
@@ -314,10 +340,16 @@ class BuiltinPortScanner:
             ctx.log(f"warning: {w}")
         findings = [open_port_finding(ctx.host, ip, port, guess_service(port), TOOL, VERSION) for port in res.open]
         raw = {
-            "tool": TOOL, "version": VERSION, "host": ctx.host, "ip": ip, "ports": str(ctx.options.get("ports",
-                                                                                                      DEFAULT_PORTS)),
-            "scanned": len(ports), "open": [{"port": p, "service": guess_service(p)} for p in res.open],
-            "filtered": res.filtered, "warnings": res.warnings, "seconds": round(elapsed, 3),
+            "tool": TOOL,
+            "version": VERSION,
+            "host": ctx.host,
+            "ip": ip,
+            "ports": str(ctx.options.get("ports", DEFAULT_PORTS)),
+            "scanned": len(ports),
+            "open": [{"port": p, "service": guess_service(p)} for p in res.open],
+            "filtered": res.filtered,
+            "warnings": res.warnings,
+            "seconds": round(elapsed, 3),
         }
         ctx.raw_dir.mkdir(parents=True, exist_ok=True)
         (ctx.raw_dir / RAW_FILE).write_text(json.dumps(raw, indent=2))
@@ -327,12 +359,18 @@ class BuiltinPortScanner:
         return ScannerResult(TOOL, VERSION, findings, [RAW_FILE], summary)
 
 
-def open_port_finding(host: str, ip: str, port: int, service: str, tool: str, version: str,
-                      evidence: str = "") -> Finding:
+def open_port_finding(
+    host: str, ip: str, port: int, service: str, tool: str, version: str, evidence: str = ""
+) -> Finding:
     """The one shape of an open-port finding, shared with the nmap parser so both tools de-duplicate."""
     return Finding(
-        tool=tool, tool_version=version, rule_id="open-port", title=f"Open TCP port {port}", severity="info",
-        confidence="high", asset=Asset(host=host, ip=ip, port=port, protocol="tcp"),
+        tool=tool,
+        tool_version=version,
+        rule_id="open-port",
+        title=f"Open TCP port {port}",
+        severity="info",
+        confidence="high",
+        asset=Asset(host=host, ip=ip, port=port, protocol="tcp"),
         evidence=evidence or f"TCP connect to {ip}:{port} succeeded (service guess: {service})",
         remediation="Close the port or restrict it with a firewall if the service need not be reachable.",
     )

@@ -29,9 +29,18 @@ class ToolRun:
     seconds: float
 
 
-def run_tool(cmd: Sequence[str], *, timeout: float, raw_dir: Path | None = None, name: str = "",
-             stdout_file: str = "", stderr_file: str = "", ok_codes: Sequence[int] = (0,),
-             env: dict[str, str] | None = None, log: Callable[[str], None] = lambda line: None) -> ToolRun:
+def run_tool(
+    cmd: Sequence[str],
+    *,
+    timeout: float,
+    raw_dir: Path | None = None,
+    name: str = "",
+    stdout_file: str = "",
+    stderr_file: str = "",
+    ok_codes: Sequence[int] = (0,),
+    env: dict[str, str] | None = None,
+    log: Callable[[str], None] = lambda line: None,
+) -> ToolRun:
     """Run `cmd` (never through a shell) with a timeout; raise ScannerError on missing tool, timeout or bad exit.
 
     `stdout_file`/`stderr_file` (names inside `raw_dir`) keep the tool's output beside the findings.
@@ -41,9 +50,16 @@ def run_tool(cmd: Sequence[str], *, timeout: float, raw_dir: Path | None = None,
     log(f"$ {' '.join(cmd)}")
     started = time.monotonic()
     try:
-        proc = subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                text=True, errors="replace", start_new_session=True,
-                                env={**os.environ, **env} if env else None)
+        proc = subprocess.Popen(
+            list(cmd),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+            env={**os.environ, **env} if env else None,
+        )
     except FileNotFoundError as exc:
         raise ScannerError(f"{tool} is not installed (cannot run {cmd[0]!r}).") from exc
     except OSError as exc:
@@ -60,8 +76,9 @@ def run_tool(cmd: Sequence[str], *, timeout: float, raw_dir: Path | None = None,
     _keep(raw_dir, stdout_file, out)
     _keep(raw_dir, stderr_file, err)
     if proc.returncode not in ok_codes:
-        how = (f"was killed by signal {-proc.returncode}" if proc.returncode < 0
-               else f"exited with code {proc.returncode}")
+        how = (
+            f"was killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exited with code {proc.returncode}"
+        )
         tail = err.strip()[-STDERR_TAIL:] or out.strip()[-STDERR_TAIL:]
         raise ScannerError(f"{tool} {how}" + (f": {tail}" if tail else "."))
     return ToolRun(proc.returncode, out, err, seconds)
@@ -70,8 +87,9 @@ def run_tool(cmd: Sequence[str], *, timeout: float, raw_dir: Path | None = None,
 def tool_version(cmd: Sequence[str], pattern: str = r"(\d+(?:\.\d+)+\S*)", timeout: float = 20.0) -> str:
     """The version a tool prints for `cmd` (e.g. ["nmap", "--version"]), or "" when it cannot tell."""
     try:
-        run = subprocess.run(list(cmd), capture_output=True, text=True, errors="replace", timeout=timeout,
-                             stdin=subprocess.DEVNULL)
+        run = subprocess.run(
+            list(cmd), capture_output=True, text=True, errors="replace", timeout=timeout, stdin=subprocess.DEVNULL
+        )
     except (OSError, subprocess.SubprocessError):
         return ""
     m = re.search(pattern, run.stdout + run.stderr)

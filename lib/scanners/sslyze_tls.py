@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from lib.findings import Asset, Finding, canonical_url
+from lib.core.findings import Asset, Finding, canonical_url
 from lib.scanners.base import ScanContext, ScannerError, ScannerResult
 from lib.scanners.portscan_builtin import resolve
 from lib.scanners.process import run_tool
@@ -28,8 +28,21 @@ from lib.scanners.process import run_tool
 TOOL = "sslyze"
 RAW_FILE = "sslyze.json"
 EXPIRY_WARNING_DAYS = 30  # the builtin TLS check's threshold
-SCAN_COMMANDS = ("--certinfo", "--sslv2", "--sslv3", "--tlsv1", "--tlsv1_1", "--tlsv1_2", "--tlsv1_3",
-                 "--heartbleed", "--robot", "--openssl_ccs", "--reneg", "--compression", "--fallback")
+SCAN_COMMANDS = (
+    "--certinfo",
+    "--sslv2",
+    "--sslv3",
+    "--tlsv1",
+    "--tlsv1_1",
+    "--tlsv1_2",
+    "--tlsv1_3",
+    "--heartbleed",
+    "--robot",
+    "--openssl_ccs",
+    "--reneg",
+    "--compression",
+    "--fallback",
+)
 
 # sslyze's result key -> (name the builtin uses, severity when accepted)
 LEGACY_PROTOCOLS = (
@@ -52,14 +65,30 @@ class WeakCipherRule:
 
 # A cipher suite is weak for the first rule that matches it; each rule gives one finding listing its suites.
 WEAK_CIPHER_RULES = (
-    WeakCipherRule("null", "Cipher suites without encryption (NULL) accepted", "high", "CWE-319",
-                   "Disable NULL cipher suites."),
-    WeakCipherRule("anon", "Anonymous cipher suites (no server authentication) accepted", "high", "CWE-287",
-                   "Disable anonymous (aNULL, ADH, AECDH) cipher suites: they allow man-in-the-middle attacks."),
-    WeakCipherRule("weak-encryption", "Weak cipher suites accepted (EXPORT, DES, 3DES, RC4, RC2, IDEA or < 128 bits)",
-                   "medium", "CWE-326", "Offer only AEAD suites (AES-GCM, ChaCha20-Poly1305) with ECDHE key exchange."),
-    WeakCipherRule("md5", "Cipher suites with MD5 message authentication accepted", "medium", "CWE-328",
-                   "Disable cipher suites that use MD5."),
+    WeakCipherRule(
+        "null", "Cipher suites without encryption (NULL) accepted", "high", "CWE-319", "Disable NULL cipher suites."
+    ),
+    WeakCipherRule(
+        "anon",
+        "Anonymous cipher suites (no server authentication) accepted",
+        "high",
+        "CWE-287",
+        "Disable anonymous (aNULL, ADH, AECDH) cipher suites: they allow man-in-the-middle attacks.",
+    ),
+    WeakCipherRule(
+        "weak-encryption",
+        "Weak cipher suites accepted (EXPORT, DES, 3DES, RC4, RC2, IDEA or < 128 bits)",
+        "medium",
+        "CWE-326",
+        "Offer only AEAD suites (AES-GCM, ChaCha20-Poly1305) with ECDHE key exchange.",
+    ),
+    WeakCipherRule(
+        "md5",
+        "Cipher suites with MD5 message authentication accepted",
+        "medium",
+        "CWE-328",
+        "Disable cipher suites that use MD5.",
+    ),
 )
 
 
@@ -116,6 +145,7 @@ def tls_port(ctx: ScanContext) -> int:
 
 
 # --- parsing ----------------------------------------------------------------------------------------------------
+
 
 class _Bad(Exception):
     """The JSON does not have the shape sslyze writes."""
@@ -218,9 +248,20 @@ def _server_findings(server: Any, host: str, version: str, now: datetime) -> lis
         trace = _str(server, "connectivity_error_trace").strip().splitlines()
         reason = trace[-1] if trace else "no reason given"
         if "rejected the connection" in reason or "timed out" in reason.lower() or "refused" in reason.lower():
-            return [Finding(TOOL, "tls-unavailable", f"No TLS service on port {port}", "medium", asset, version,
-                            "high", ("CWE-319",), evidence=f"sslyze: {reason[-300:]}",
-                            remediation="Serve the site over HTTPS (TLS 1.2 or newer).")]
+            return [
+                Finding(
+                    TOOL,
+                    "tls-unavailable",
+                    f"No TLS service on port {port}",
+                    "medium",
+                    asset,
+                    version,
+                    "high",
+                    ("CWE-319",),
+                    evidence=f"sslyze: {reason[-300:]}",
+                    remediation="Serve the site over HTTPS (TLS 1.2 or newer).",
+                )
+            ]
         raise ScannerError(f"sslyze could not complete a TLS handshake with {host}:{port}: {reason[-300:]}")
     scan = _obj(server, "scan_result")
 
@@ -230,8 +271,17 @@ def _server_findings(server: Any, host: str, version: str, now: datetime) -> lis
             return None
         return _opt_obj(attempt, "result")
 
-    def finding(rule_id: str, title: str, severity: str, cwe: tuple[str, ...] = (), cve: tuple[str, ...] = (),
-                evidence: str = "", remediation: str = "", param: str = "", refs: tuple[str, ...] = ()) -> Finding:
+    def finding(
+        rule_id: str,
+        title: str,
+        severity: str,
+        cwe: tuple[str, ...] = (),
+        cve: tuple[str, ...] = (),
+        evidence: str = "",
+        remediation: str = "",
+        param: str = "",
+        refs: tuple[str, ...] = (),
+    ) -> Finding:
         a = Asset(asset.host, asset.ip, asset.port, asset.protocol, asset.url, param)
         return Finding(TOOL, rule_id, title, severity, a, version, "high", cwe, cve, evidence, remediation, refs)
 
@@ -243,9 +293,17 @@ def _server_findings(server: Any, host: str, version: str, now: datetime) -> lis
         r = result(key)
         if r and r.get("is_tls_version_supported") is True and _list(r, "accepted_cipher_suites"):
             legacy_offered = True
-            out.append(finding(f"protocol-{name.lower()}", f"Legacy protocol {name} accepted", severity, ("CWE-327",),
-                               evidence=f"sslyze: {name} accepted with {len(_list(r, 'accepted_cipher_suites'))} "
-                                        "cipher suites", remediation="Accept only TLS 1.2 and TLS 1.3.", param=name))
+            out.append(
+                finding(
+                    f"protocol-{name.lower()}",
+                    f"Legacy protocol {name} accepted",
+                    severity,
+                    ("CWE-327",),
+                    evidence=f"sslyze: {name} accepted with {len(_list(r, 'accepted_cipher_suites'))} cipher suites",
+                    remediation="Accept only TLS 1.2 and TLS 1.3.",
+                    param=name,
+                )
+            )
     modern = False
     for key in [k for k, _, _ in LEGACY_PROTOCOLS] + list(MODERN_PROTOCOLS):
         r = result(key)
@@ -262,13 +320,29 @@ def _server_findings(server: Any, host: str, version: str, now: datetime) -> lis
                 weak.setdefault(rule.key, (rule, set()))[1].add(name)
     scanned_modern = any(result(k) is not None for k in MODERN_PROTOCOLS)
     if scanned_modern and not modern:
-        out.append(finding("protocol-no-modern-tls", "Neither TLS 1.2 nor TLS 1.3 is offered", "high", ("CWE-757",),
-                           evidence="sslyze: no cipher suite accepted with TLS 1.2 or TLS 1.3",
-                           remediation="Enable TLS 1.2 and TLS 1.3.", param="modern-protocols"))
+        out.append(
+            finding(
+                "protocol-no-modern-tls",
+                "Neither TLS 1.2 nor TLS 1.3 is offered",
+                "high",
+                ("CWE-757",),
+                evidence="sslyze: no cipher suite accepted with TLS 1.2 or TLS 1.3",
+                remediation="Enable TLS 1.2 and TLS 1.3.",
+                param="modern-protocols",
+            )
+        )
     for rule, names in sorted(weak.values(), key=lambda x: x[0].key):
-        out.append(finding(f"weak-cipher-{rule.key}", rule.title, rule.severity, (rule.cwe,),
-                           evidence="Accepted: " + ", ".join(sorted(names)), remediation=rule.remediation,
-                           param=f"cipher:{rule.key}"))
+        out.append(
+            finding(
+                f"weak-cipher-{rule.key}",
+                rule.title,
+                rule.severity,
+                (rule.cwe,),
+                evidence="Accepted: " + ", ".join(sorted(names)),
+                remediation=rule.remediation,
+                param=f"cipher:{rule.key}",
+            )
+        )
     # certificate
     ci = result("certificate_info")
     if ci:
@@ -276,43 +350,100 @@ def _server_findings(server: Any, host: str, version: str, now: datetime) -> lis
     # vulnerabilities
     r = result("heartbleed")
     if r and r.get("is_vulnerable_to_heartbleed") is True:
-        out.append(finding("heartbleed", "Vulnerable to Heartbleed", "critical", ("CWE-126",), ("CVE-2014-0160",),
-                           "sslyze: the server answered a malformed heartbeat with its memory",
-                           "Upgrade OpenSSL and rotate the server's keys and certificates.",
-                           refs=("https://heartbleed.com/",)))
+        out.append(
+            finding(
+                "heartbleed",
+                "Vulnerable to Heartbleed",
+                "critical",
+                ("CWE-126",),
+                ("CVE-2014-0160",),
+                "sslyze: the server answered a malformed heartbeat with its memory",
+                "Upgrade OpenSSL and rotate the server's keys and certificates.",
+                refs=("https://heartbleed.com/",),
+            )
+        )
     r = result("robot")
     robot = _str(r, "robot_result") if r else ""
     if robot.startswith("VULNERABLE"):
         strong = robot == "VULNERABLE_STRONG_ORACLE"
-        out.append(finding("robot", "Vulnerable to ROBOT (RSA padding oracle)", "high" if strong else "medium",
-                           ("CWE-203",), ("CVE-2017-13099",), f"sslyze: {robot}",
-                           "Disable RSA key exchange cipher suites (TLS_RSA_*) or patch the TLS stack.",
-                           refs=("https://robotattack.org/",)))
+        out.append(
+            finding(
+                "robot",
+                "Vulnerable to ROBOT (RSA padding oracle)",
+                "high" if strong else "medium",
+                ("CWE-203",),
+                ("CVE-2017-13099",),
+                f"sslyze: {robot}",
+                "Disable RSA key exchange cipher suites (TLS_RSA_*) or patch the TLS stack.",
+                refs=("https://robotattack.org/",),
+            )
+        )
     r = result("openssl_ccs_injection")
     if r and r.get("is_vulnerable_to_ccs_injection") is True:
-        out.append(finding("ccs-injection", "Vulnerable to OpenSSL CCS injection", "high", ("CWE-310",),
-                           ("CVE-2014-0224",), "sslyze: early ChangeCipherSpec accepted", "Upgrade OpenSSL."))
+        out.append(
+            finding(
+                "ccs-injection",
+                "Vulnerable to OpenSSL CCS injection",
+                "high",
+                ("CWE-310",),
+                ("CVE-2014-0224",),
+                "sslyze: early ChangeCipherSpec accepted",
+                "Upgrade OpenSSL.",
+            )
+        )
     r = result("tls_compression")
     if r and r.get("supports_compression") is True:
-        out.append(finding("tls-compression", "TLS compression enabled (CRIME)", "medium", ("CWE-200",),
-                           ("CVE-2012-4929",), "sslyze: the server accepts DEFLATE compression",
-                           "Disable TLS-level compression."))
+        out.append(
+            finding(
+                "tls-compression",
+                "TLS compression enabled (CRIME)",
+                "medium",
+                ("CWE-200",),
+                ("CVE-2012-4929",),
+                "sslyze: the server accepts DEFLATE compression",
+                "Disable TLS-level compression.",
+            )
+        )
     r = result("session_renegotiation")
     if r:
         if r.get("supports_secure_renegotiation") is False:
-            out.append(finding("insecure-renegotiation", "Secure renegotiation not supported", "medium",
-                               ("CWE-310",), ("CVE-2009-3555",), "sslyze: no RFC 5746 renegotiation_info",
-                               "Upgrade the TLS stack so it supports secure renegotiation (RFC 5746)."))
+            out.append(
+                finding(
+                    "insecure-renegotiation",
+                    "Secure renegotiation not supported",
+                    "medium",
+                    ("CWE-310",),
+                    ("CVE-2009-3555",),
+                    "sslyze: no RFC 5746 renegotiation_info",
+                    "Upgrade the TLS stack so it supports secure renegotiation (RFC 5746).",
+                )
+            )
         if r.get("is_vulnerable_to_client_renegotiation_dos") is True:
-            out.append(finding("client-renegotiation-dos", "Client-initiated renegotiation allowed (DoS)", "low",
-                               ("CWE-400",), (), "sslyze: the client could renegotiate repeatedly",
-                               "Disable client-initiated renegotiation."))
+            out.append(
+                finding(
+                    "client-renegotiation-dos",
+                    "Client-initiated renegotiation allowed (DoS)",
+                    "low",
+                    ("CWE-400",),
+                    (),
+                    "sslyze: the client could renegotiate repeatedly",
+                    "Disable client-initiated renegotiation.",
+                )
+            )
     r = result("tls_fallback_scsv")
     if r and r.get("supports_fallback_scsv") is False and legacy_offered:
-        out.append(finding("no-fallback-scsv", "TLS_FALLBACK_SCSV not supported (downgrade possible)", "low",
-                           ("CWE-757",), (), "sslyze: the server ignores TLS_FALLBACK_SCSV",
-                           "Support TLS_FALLBACK_SCSV, or better, disable the legacy protocols.",
-                           param="fallback-scsv"))
+        out.append(
+            finding(
+                "no-fallback-scsv",
+                "TLS_FALLBACK_SCSV not supported (downgrade possible)",
+                "low",
+                ("CWE-757",),
+                (),
+                "sslyze: the server ignores TLS_FALLBACK_SCSV",
+                "Support TLS_FALLBACK_SCSV, or better, disable the legacy protocols.",
+                param="fallback-scsv",
+            )
+        )
     return out
 
 
@@ -330,56 +461,123 @@ def _certificate_findings(ci: dict[str, Any], host: str, now: datetime, finding:
     out: list[Finding] = []
     not_after, not_before = _time(_str(leaf, "not_valid_after")), _time(_str(leaf, "not_valid_before"))
     if not_after <= now:
-        out.append(finding("cert-expired", "TLS certificate has expired", "high", ("CWE-298",),
-                           evidence=f"notAfter {not_after.isoformat()}", remediation="Renew the certificate."))
+        out.append(
+            finding(
+                "cert-expired",
+                "TLS certificate has expired",
+                "high",
+                ("CWE-298",),
+                evidence=f"notAfter {not_after.isoformat()}",
+                remediation="Renew the certificate.",
+            )
+        )
     elif (not_after - now).days < EXPIRY_WARNING_DAYS:
-        out.append(finding("cert-expiring", f"TLS certificate expires within {EXPIRY_WARNING_DAYS} days", "medium",
-                           ("CWE-298",), evidence=f"notAfter {not_after.isoformat()}",
-                           remediation="Renew the certificate, ideally automatically (ACME)."))
+        out.append(
+            finding(
+                "cert-expiring",
+                f"TLS certificate expires within {EXPIRY_WARNING_DAYS} days",
+                "medium",
+                ("CWE-298",),
+                evidence=f"notAfter {not_after.isoformat()}",
+                remediation="Renew the certificate, ideally automatically (ACME).",
+            )
+        )
     if not_before > now:
-        out.append(finding("cert-not-yet-valid", "TLS certificate is not yet valid", "high", ("CWE-298",),
-                           evidence=f"notBefore {not_before.isoformat()}", remediation="Fix the certificate dates.",
-                           param="notBefore"))
+        out.append(
+            finding(
+                "cert-not-yet-valid",
+                "TLS certificate is not yet valid",
+                "high",
+                ("CWE-298",),
+                evidence=f"notBefore {not_before.isoformat()}",
+                remediation="Fix the certificate dates.",
+                param="notBefore",
+            )
+        )
     subject = _str(_obj(leaf, "subject"), "rfc4514_string")
     issuer = _str(_obj(leaf, "issuer"), "rfc4514_string")
     if subject and subject == issuer:
-        out.append(finding("cert-self-signed", "TLS certificate is self-signed", "medium", ("CWE-295",),
-                           evidence=f"issuer = subject = {subject}",
-                           remediation="Use a certificate from a publicly trusted CA.", param="issuer"))
+        out.append(
+            finding(
+                "cert-self-signed",
+                "TLS certificate is self-signed",
+                "medium",
+                ("CWE-295",),
+                evidence=f"issuer = subject = {subject}",
+                remediation="Use a certificate from a publicly trusted CA.",
+                param="issuer",
+            )
+        )
     validations = [v for v in _list(dep, "path_validation_results") if isinstance(v, dict)]
     if validations and not any(v.get("was_validation_successful") is True for v in validations):
         stores = sorted({_str(_opt_obj(v, "trust_store") or {}, "name") for v in validations} - {""})
         reason = _str(validations[0], "validation_error")
-        out.append(finding("cert-untrusted", "TLS certificate is not trusted", "high", ("CWE-295",),
-                           evidence=f"Not trusted by {', '.join(stores) or 'any trust store'}: {reason}"[:500],
-                           remediation="Use a certificate from a publicly trusted CA and send the full chain.",
-                           param="chain"))
+        out.append(
+            finding(
+                "cert-untrusted",
+                "TLS certificate is not trusted",
+                "high",
+                ("CWE-295",),
+                evidence=f"Not trusted by {', '.join(stores) or 'any trust store'}: {reason}"[:500],
+                remediation="Use a certificate from a publicly trusted CA and send the full chain.",
+                param="chain",
+            )
+        )
     san = _opt_obj(leaf, "subject_alternative_name") or {}
     dns = [x for x in _list(san, "dns_names") if isinstance(x, str)]
     ips = [x for x in _list(san, "ip_addresses") if isinstance(x, str)]
     if not dns and not ips:  # no SAN: fall back to the subject's common name
-        dns = [a.get("value") for a in _list(_obj(leaf, "subject"), "attributes")
-               if isinstance(a, dict) and isinstance(a.get("oid"), dict) and a["oid"].get("name") == "commonName"
-               and isinstance(a.get("value"), str)]
+        dns = [
+            a.get("value")
+            for a in _list(_obj(leaf, "subject"), "attributes")
+            if isinstance(a, dict)
+            and isinstance(a.get("oid"), dict)
+            and a["oid"].get("name") == "commonName"
+            and isinstance(a.get("value"), str)
+        ]
     if host and not hostname_matches(host, dns, ips):
-        out.append(finding("cert-hostname-mismatch", "TLS certificate does not match the host name", "high",
-                           ("CWE-297",), evidence=f"{host} is not in {', '.join(dns + ips) or 'the certificate'}",
-                           remediation=f"Use a certificate whose subjectAltName covers {host}."))
+        out.append(
+            finding(
+                "cert-hostname-mismatch",
+                "TLS certificate does not match the host name",
+                "high",
+                ("CWE-297",),
+                evidence=f"{host} is not in {', '.join(dns + ips) or 'the certificate'}",
+                remediation=f"Use a certificate whose subjectAltName covers {host}.",
+            )
+        )
     sig = _str(_opt_obj(leaf, "signature_hash_algorithm") or {}, "name").lower()
     if sig in ("md5", "sha1"):
-        out.append(finding("cert-weak-signature", f"TLS certificate signed with {sig.upper()}", "medium",
-                           ("CWE-328",), evidence=f"signature hash {sig}", param="signature",
-                           remediation="Reissue the certificate with a SHA-256 (or stronger) signature."))
+        out.append(
+            finding(
+                "cert-weak-signature",
+                f"TLS certificate signed with {sig.upper()}",
+                "medium",
+                ("CWE-328",),
+                evidence=f"signature hash {sig}",
+                param="signature",
+                remediation="Reissue the certificate with a SHA-256 (or stronger) signature.",
+            )
+        )
     key = _opt_obj(leaf, "public_key") or {}
     algo, size = _str(key, "algorithm"), _int(key, "key_size")
     if (algo.startswith(("RSA", "DSA")) and 0 < size < 2048) or (algo.startswith("EC") and 0 < size < 224):
-        out.append(finding("cert-weak-key", f"TLS certificate key is too short ({algo} {size} bits)", "medium",
-                           ("CWE-326",), evidence=f"{algo} {size} bits", param="key",
-                           remediation="Reissue the certificate with an RSA 2048+ or ECDSA P-256+ key."))
+        out.append(
+            finding(
+                "cert-weak-key",
+                f"TLS certificate key is too short ({algo} {size} bits)",
+                "medium",
+                ("CWE-326",),
+                evidence=f"{algo} {size} bits",
+                param="key",
+                remediation="Reissue the certificate with an RSA 2048+ or ECDSA P-256+ key.",
+            )
+        )
     return out
 
 
 # --- running --------------------------------------------------------------------------------------------------
+
 
 class SslyzeScanner:
     """TLS step with sslyze, when it is importable here (it is pinned in requirements.txt)."""
@@ -397,10 +595,19 @@ class SslyzeScanner:
         ctx.raw_dir.mkdir(parents=True, exist_ok=True)
         json_path = ctx.raw_dir / RAW_FILE
         json_path.unlink(missing_ok=True)
-        cmd = [sys.executable, "-W", "ignore", "-m", "sslyze", f"--json_out={json_path}", "--mozilla_config=disable",
-               *SCAN_COMMANDS, "--", f"{location}{{{ip}}}"]
-        run = run_tool(cmd, timeout=ctx.timeout, raw_dir=ctx.raw_dir, name=TOOL, stdout_file="sslyze.txt",
-                       log=ctx.log)
+        cmd = [
+            sys.executable,
+            "-W",
+            "ignore",
+            "-m",
+            "sslyze",
+            f"--json_out={json_path}",
+            "--mozilla_config=disable",
+            *SCAN_COMMANDS,
+            "--",
+            f"{location}{{{ip}}}",
+        ]
+        run = run_tool(cmd, timeout=ctx.timeout, raw_dir=ctx.raw_dir, name=TOOL, stdout_file="sslyze.txt", log=ctx.log)
         try:
             text = json_path.read_text()
         except OSError as exc:
@@ -408,5 +615,6 @@ class SslyzeScanner:
         version, findings = parse_sslyze_json(text, host)
         ctx.log(f"sslyze {version}: {len(findings)} finding(s) on {host}:{port} in {run.seconds:.1f} s")
         kept = [name for name in (RAW_FILE, "sslyze.txt") if (ctx.raw_dir / name).exists()]
-        return ScannerResult(TOOL, version, findings, kept,
-                             f"{len(findings)} finding(s) on {host}:{port} (sslyze {version})")
+        return ScannerResult(
+            TOOL, version, findings, kept, f"{len(findings)} finding(s) on {host}:{port} (sslyze {version})"
+        )

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from cryptography import x509
 
-from lib.findings import Asset, Finding
+from lib.core.findings import Asset, Finding
 from lib.scanners.base import ScanContext, ScannerError, ScannerResult
 
 TOOL = "scanboard-tls"
@@ -72,9 +72,18 @@ class BuiltinTls:
                 raw.update(version=s.version(), cipher=s.cipher())
         except (ConnectionRefusedError, TimeoutError) as e:
             (ctx.raw_dir / "tls.json").write_text(json.dumps({**raw, "error": str(e)}))
-            finding = Finding(TOOL, "tls-unavailable", f"No TLS service on port {port}", "medium", asset, VERSION,
-                              "high", ("CWE-319",), evidence=f"Connecting to {host}:{port}: {e}",
-                              remediation="Serve the site over HTTPS (TLS 1.2 or newer).")
+            finding = Finding(
+                TOOL,
+                "tls-unavailable",
+                f"No TLS service on port {port}",
+                "medium",
+                asset,
+                VERSION,
+                "high",
+                ("CWE-319",),
+                evidence=f"Connecting to {host}:{port}: {e}",
+                remediation="Serve the site over HTTPS (TLS 1.2 or newer).",
+            )
             return ScannerResult(TOOL, VERSION, [finding], ["tls.json"], f"no TLS on {host}:{port}")
         except (ssl.SSLError, OSError) as e:
             raise ScannerError(f"TLS handshake with {host}:{port} failed: {e}") from None
@@ -90,36 +99,82 @@ class BuiltinTls:
             try:
                 with _handshake(host, port, ctx_legacy, timeout):
                     offered.append(name)
-                    findings.append(Finding(TOOL, f"protocol-{name.lower()}", f"Legacy protocol {name} accepted",
-                                            severity, replace(asset, param=name), VERSION, "high", ("CWE-327",),
-                                            evidence=f"A {name} handshake with {host}:{port} succeeded.",
-                                            remediation="Accept only TLS 1.2 and TLS 1.3."))
+                    findings.append(
+                        Finding(
+                            TOOL,
+                            f"protocol-{name.lower()}",
+                            f"Legacy protocol {name} accepted",
+                            severity,
+                            replace(asset, param=name),
+                            VERSION,
+                            "high",
+                            ("CWE-327",),
+                            evidence=f"A {name} handshake with {host}:{port} succeeded.",
+                            remediation="Accept only TLS 1.2 and TLS 1.3.",
+                        )
+                    )
             except (ssl.SSLError, OSError):
                 pass
-        raw.update(subject=cert.subject.rfc4514_string(), issuer=cert.issuer.rfc4514_string(),
-                   not_after=cert.not_valid_after_utc.isoformat(), legacy_versions=offered)
+        raw.update(
+            subject=cert.subject.rfc4514_string(),
+            issuer=cert.issuer.rfc4514_string(),
+            not_after=cert.not_valid_after_utc.isoformat(),
+            legacy_versions=offered,
+        )
         (ctx.raw_dir / "tls.json").write_text(json.dumps(raw, indent=2, default=str))
-        return ScannerResult(TOOL, VERSION, findings, ["tls.json"],
-                             f"{raw['version']} on {host}:{port}, {len(findings)} finding(s)")
+        return ScannerResult(
+            TOOL, VERSION, findings, ["tls.json"], f"{raw['version']} on {host}:{port}, {len(findings)} finding(s)"
+        )
 
     def _certificate_findings(self, cert: x509.Certificate, asset: Asset) -> list[Finding]:
         out = []
         now = datetime.now(UTC)
         not_after = cert.not_valid_after_utc
         if not_after <= now:
-            out.append(Finding(TOOL, "cert-expired", "TLS certificate has expired", "high", asset, VERSION, "high",
-                               ("CWE-298",), evidence=f"notAfter {not_after.isoformat()}",
-                               remediation="Renew the certificate."))
+            out.append(
+                Finding(
+                    TOOL,
+                    "cert-expired",
+                    "TLS certificate has expired",
+                    "high",
+                    asset,
+                    VERSION,
+                    "high",
+                    ("CWE-298",),
+                    evidence=f"notAfter {not_after.isoformat()}",
+                    remediation="Renew the certificate.",
+                )
+            )
         elif (not_after - now).days < EXPIRY_WARNING_DAYS:
-            out.append(Finding(TOOL, "cert-expiring", f"TLS certificate expires within {EXPIRY_WARNING_DAYS} days",
-                               "medium", asset, VERSION, "high", ("CWE-298",),
-                               evidence=f"notAfter {not_after.isoformat()}",
-                               remediation="Renew the certificate, ideally automatically (ACME)."))
+            out.append(
+                Finding(
+                    TOOL,
+                    "cert-expiring",
+                    f"TLS certificate expires within {EXPIRY_WARNING_DAYS} days",
+                    "medium",
+                    asset,
+                    VERSION,
+                    "high",
+                    ("CWE-298",),
+                    evidence=f"notAfter {not_after.isoformat()}",
+                    remediation="Renew the certificate, ideally automatically (ACME).",
+                )
+            )
         if cert.issuer == cert.subject:
-            out.append(Finding(TOOL, "cert-self-signed", "TLS certificate is self-signed", "medium",
-                               replace(asset, param="issuer"), VERSION,
-                               "high", ("CWE-295",), evidence=f"issuer = subject = {cert.subject.rfc4514_string()}",
-                               remediation="Use a certificate from a publicly trusted CA."))
+            out.append(
+                Finding(
+                    TOOL,
+                    "cert-self-signed",
+                    "TLS certificate is self-signed",
+                    "medium",
+                    replace(asset, param="issuer"),
+                    VERSION,
+                    "high",
+                    ("CWE-295",),
+                    evidence=f"issuer = subject = {cert.subject.rfc4514_string()}",
+                    remediation="Use a certificate from a publicly trusted CA.",
+                )
+            )
         return out
 
     def _trust_findings(self, host: str, port: int, timeout: float, asset: Asset) -> list[Finding]:
@@ -131,10 +186,31 @@ class BuiltinTls:
         except (ssl.SSLError, OSError):
             return []
         if "hostname" in reason.lower() or "ip address mismatch" in reason.lower():
-            return [Finding(TOOL, "cert-hostname-mismatch", "TLS certificate does not match the host name", "high",
-                            asset, VERSION, "high", ("CWE-297",), evidence=reason,
-                            remediation=f"Use a certificate whose subjectAltName covers {host}.")]
-        return [Finding(TOOL, "cert-untrusted", "TLS certificate is not trusted", "high",
-                        replace(asset, param="chain"), VERSION, "high",
-                        ("CWE-295",), evidence=reason, remediation="Use a certificate from a publicly trusted CA "
-                        "and send the full chain.")]
+            return [
+                Finding(
+                    TOOL,
+                    "cert-hostname-mismatch",
+                    "TLS certificate does not match the host name",
+                    "high",
+                    asset,
+                    VERSION,
+                    "high",
+                    ("CWE-297",),
+                    evidence=reason,
+                    remediation=f"Use a certificate whose subjectAltName covers {host}.",
+                )
+            ]
+        return [
+            Finding(
+                TOOL,
+                "cert-untrusted",
+                "TLS certificate is not trusted",
+                "high",
+                replace(asset, param="chain"),
+                VERSION,
+                "high",
+                ("CWE-295",),
+                evidence=reason,
+                remediation="Use a certificate from a publicly trusted CA and send the full chain.",
+            )
+        ]

@@ -2,7 +2,7 @@
 (the `ghcr.io/zaproxy/zaproxy` image), a runner.
 
 In the cluster ZAP runs in its own pod and the worker parses its report afterwards
-(`python -m lib.worker parse web --tool zap --input .../raw/zap.json`), so the parser is the part both engines
+(`python -m lib.engines.worker parse web --tool zap --input .../raw/zap.json`), so the parser is the part both engines
 share. ZAP's JSON report (the "traditional JSON" template of ZAP's reports add-on) is
 `{"@version", "site": [{"@name", "@host", "@port", "@ssl", "alerts": [{"pluginid", "alertRef", "alert", "name",
 "riskcode", "confidence", "desc", "instances": [{"uri", "method", "param", "attack", "evidence", "otherinfo"}],
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from lib.findings import Asset, Finding, canonical_url
+from lib.core.findings import Asset, Finding, canonical_url
 from lib.scanners.base import ScanContext, ScannerError, ScannerResult
 from lib.scanners.process import run_tool
 
@@ -36,9 +36,14 @@ MAX_INSTANCES = 50  # per alert; ZAP can list hundreds of URLs for one missing h
 
 # ZAP plugin id -> the parameter the builtin baseline names the finding after, when ZAP leaves `param` empty.
 PLUGIN_PARAM = {
-    "10038": "content-security-policy", "10020": "x-frame-options", "10021": "x-content-type-options",
-    "10035": "strict-transport-security", "10036": "server", "10037": "x-powered-by",
-    "10063": "permissions-policy", "10061": "x-aspnet-version",
+    "10038": "content-security-policy",
+    "10020": "x-frame-options",
+    "10021": "x-content-type-options",
+    "10035": "strict-transport-security",
+    "10036": "server",
+    "10037": "x-powered-by",
+    "10063": "permissions-policy",
+    "10061": "x-aspnet-version",
 }
 _TAG = re.compile(r"<[^>]+>")
 _URL = re.compile(r"https?://[^\s<>\"']+")
@@ -142,12 +147,22 @@ def _alert_findings(alert: dict[str, Any], site_name: str, version: str) -> list
             lines.append(f"Attack: {_s(inst, 'attack')}")
         if inst_other or other:
             lines.append(html_text(inst_other or other))
-        out.append(Finding(
-            tool=TOOL, tool_version=version, rule_id=rule_id, title=title, severity=RISK[risk],
-            confidence=CONFIDENCE[confidence], cwe=cwe, cve=cve,
-            asset=Asset(host=host, port=port, protocol=scheme, url=uri, param=param),
-            evidence="\n".join(lines)[:2000], remediation=solution[:2000], references=refs,
-        ))
+        out.append(
+            Finding(
+                tool=TOOL,
+                tool_version=version,
+                rule_id=rule_id,
+                title=title,
+                severity=RISK[risk],
+                confidence=CONFIDENCE[confidence],
+                cwe=cwe,
+                cve=cve,
+                asset=Asset(host=host, port=port, protocol=scheme, url=uri, param=param),
+                evidence="\n".join(lines)[:2000],
+                remediation=solution[:2000],
+                references=refs,
+            )
+        )
     return out
 
 
@@ -181,7 +196,13 @@ class ZapScanner:
         minutes = max(1, min(5, int(ctx.options.get("depth", 1) or 1)))
         report = ZAP_WORKDIR / f"scanboard-{ctx.scan_id}.json"
         # exit codes: 0 clean, 1 FAIL alerts, 2 WARN alerts, 3 ZAP itself failed
-        run_tool(["zap-baseline.py", "-t", url, "-J", report.name, "-m", str(minutes), "-I"],
-                 timeout=ctx.timeout, raw_dir=ctx.raw_dir, name="ZAP baseline", stdout_file="zap.log",
-                 ok_codes=(0, 1, 2), log=ctx.log)
+        run_tool(
+            ["zap-baseline.py", "-t", url, "-J", report.name, "-m", str(minutes), "-I"],
+            timeout=ctx.timeout,
+            raw_dir=ctx.raw_dir,
+            name="ZAP baseline",
+            stdout_file="zap.log",
+            ok_codes=(0, 1, 2),
+            log=ctx.log,
+        )
         return parse_zap_file(report, ctx)

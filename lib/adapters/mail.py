@@ -1,0 +1,198 @@
+"""Mail that is never lost: every message is stored before it is sent, a failed send is retried with backoff,
+and with no SMTP configured messages land in the outbox the UI shows."""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import ssl
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import yagmail
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from lib.adapters.models import MAIL_OUTBOX, MAIL_PENDING, MAIL_RETRYING, MAIL_SENT, Message, utcnow
+from lib.config import Settings
+from lib.core.retry import backoff
+
+log = logging.getLogger(__name__)
+MAIL_SENDING = "sending"
+STUCK_SENDING = timedelta(minutes=5)  # a send claimed this long ago by a process that died is tried again
+
+
+_URL = re.compile(r"https?://[^\s<>\"]+")
+
+
+def as_html(text: str) -> str:
+    """Plain text as HTML with its links clickable (yagmail turns the newlines into <br>)."""
+    out, last = [], 0
+    for m in _URL.finditer(text):
+        out.append(html.escape(text[last : m.start()]))
+        url = html.escape(m.group(0))
+        out.append(f'<a href="{url}">{url}</a>')
+        last = m.end()
+    out.append(html.escape(text[last:]))
+    return "".join(out)
+
+
+class Transport(Protocol):
+    def send(self, to: str, subject: str, body: str) -> None:
+        """Hand one message to the mail system; raise on failure."""
+
+
+@dataclass(frozen=True)
+class SmtpTransport:
+    """yagmail over SMTP: implicit TLS, STARTTLS or plain, with login when a user is configured."""
+
+    host: str
+    port: int
+    sender: str
+    user: str = ""
+    password: str = ""
+    starttls: bool = True
+    ssl: bool = False
+    ca_file: str = ""  # trust this CA (e.g. a private relay's) instead of the system store
+    timeout: float = 30.0
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> SmtpTransport:
+        pw = s.smtp_password.get_secret_value() if s.smtp_password else ""
+        return cls(s.smtp_host, s.smtp_port, s.mail_from, s.smtp_user, pw, s.smtp_starttls, s.smtp_ssl, s.smtp_ca_file)
+
+    def _tls_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self.ca_file or None)
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        # yagmail appends @gmail.com to a user without "@": always hand it a full address.
+        user = self.user if "@" in self.user else self.sender
+        smtp = yagmail.SMTP(
+            user=user,
+            password=self.password or None,
+            host=self.host,
+            port=self.port,
+            smtp_starttls={"context": self._tls_context()} if self.starttls else False,
+            smtp_ssl=self.ssl,
+            smtp_skip_login=not self.user,
+            soft_email_validation=False,
+            timeout=self.timeout,
+        )
+        try:
+            smtp.send(to=to, subject=subject, contents=[as_html(body)])
+        finally:
+            smtp.close()
+
+
+class Mailer:
+    def __init__(self, sessions: sessionmaker[Session], transport: Transport | None, retry_seconds: float) -> None:
+        self.sessions = sessions
+        self.transport = transport  # None: the outbox is the delivery
+        self.retry_seconds = retry_seconds
+
+    @property
+    def uses_outbox(self) -> bool:
+        return self.transport is None
+
+    def enqueue(self, kind: str, to: str, subject: str, body: str, link: str = "", scan_id: str = "") -> int:
+        """Store the message, then try to send it once now; later tries are the retry loop's."""
+        status = MAIL_OUTBOX if self.transport is None else MAIL_PENDING
+        with self.sessions.begin() as s:
+            msg = Message(
+                scan_id=scan_id,
+                kind=kind,
+                to_addr=to,
+                subject=subject,
+                body=body,
+                link=link,
+                status=status,
+                sent_at=utcnow() if status == MAIL_OUTBOX else None,
+            )
+            s.add(msg)
+            s.flush()
+            msg_id = msg.id
+        if self.transport is not None:
+            self.attempt(msg_id)
+        return msg_id
+
+    def _claim(self, msg_id: int, now: datetime) -> Message | None:
+        with self.sessions.begin() as s:
+            claimable = or_(
+                Message.status == MAIL_PENDING,
+                Message.status == MAIL_RETRYING,
+                (Message.status == MAIL_SENDING) & (Message.next_attempt_at <= now - STUCK_SENDING),
+            )
+            res = s.execute(
+                update(Message)
+                .where(Message.id == msg_id, claimable)
+                .values(status=MAIL_SENDING, next_attempt_at=now, attempts=Message.attempts + 1)
+            )
+            return s.get(Message, msg_id) if res.rowcount == 1 else None
+
+    def attempt(self, msg_id: int, now: datetime | None = None) -> bool:
+        """Try to send one stored message; True when it went out."""
+        now = now or utcnow()
+        msg = self._claim(msg_id, now)
+        if msg is None or self.transport is None:
+            return False
+        try:
+            self.transport.send(msg.to_addr, msg.subject, msg.body)
+        except Exception as e:  # noqa: BLE001 - any failure of the mail system: keep it, try later
+            reason = f"{type(e).__name__}: {e}"[:500]
+            log.warning("mail %s to the %s recipient not sent (attempt %s): %s", msg_id, msg.kind, msg.attempts, reason)
+            with self.sessions.begin() as s:
+                s.execute(
+                    update(Message)
+                    .where(Message.id == msg_id)
+                    .values(
+                        status=MAIL_RETRYING,
+                        last_error=reason,
+                        next_attempt_at=now + backoff(msg.attempts, self.retry_seconds),
+                    )
+                )
+            return False
+        with self.sessions.begin() as s:
+            s.execute(
+                update(Message).where(Message.id == msg_id).values(status=MAIL_SENT, sent_at=utcnow(), last_error="")
+            )
+        return True
+
+    def retry_due(self, now: datetime | None = None) -> int:
+        """Send every stored message whose next try is due; the number that went out."""
+        if self.transport is None:
+            return 0
+        now = now or utcnow()
+        with self.sessions() as s:
+            due = s.scalars(
+                select(Message.id)
+                .where(
+                    or_(
+                        Message.status == MAIL_PENDING,
+                        (Message.status == MAIL_RETRYING) & (Message.next_attempt_at <= now),
+                        (Message.status == MAIL_SENDING) & (Message.next_attempt_at <= now - STUCK_SENDING),
+                    ),
+                )
+                .order_by(Message.id)
+            ).all()
+        return sum(self.attempt(i, now) for i in due)
+
+    def status(self, msg_id: int) -> str:
+        with self.sessions() as s:
+            return s.scalar(select(Message.status).where(Message.id == msg_id)) or ""
+
+    def messages(self, limit: int = 200, scan_id: str = "") -> list[Message]:
+        with self.sessions() as s:
+            q = select(Message).order_by(Message.id.desc()).limit(limit)
+            if scan_id:
+                q = q.where(Message.scan_id == scan_id)
+            return list(s.scalars(q))
+
+    def waiting(self, scan_id: str = "") -> list[Message]:
+        """Messages stored but not yet delivered, with their last error (of one scan, if given)."""
+        with self.sessions() as s:
+            q = select(Message).where(Message.status.in_([MAIL_PENDING, MAIL_RETRYING, MAIL_SENDING]))
+            if scan_id:
+                q = q.where(Message.scan_id == scan_id)
+            return list(s.scalars(q.order_by(Message.id)))

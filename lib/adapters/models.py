@@ -1,0 +1,169 @@
+"""The database records (SQLAlchemy 2), the same in SQLite and PostgreSQL. The schema itself is made by the
+Alembic migrations in lib/migrations, never by `create_all`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import DateTime as _DateTime
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class DateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the zone; this puts it back)."""
+
+    impl = _DateTime(timezone=True)
+    cache_ok = True
+
+    def __init__(self, timezone: bool = True) -> None:
+        super().__init__()
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime stored; use lib.adapters.models.utcnow()")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+# Scan statuses, in lifecycle order.
+AWAITING_CONFIRMATION = "awaiting_confirmation"
+AWAITING_OWNERSHIP = "awaiting_ownership"  # confirmed; waiting for the proof that the requester owns the target
+QUEUED = "queued"  # confirmed; waiting for a worker (embedded) or for the webhook to accept it (argo)
+RUNNING = "running"
+SUCCEEDED = "succeeded"
+PARTIAL = "partial"  # report published, but at least one scanner failed
+FAILED = "failed"
+SCAN_STATUSES = (AWAITING_CONFIRMATION, AWAITING_OWNERSHIP, QUEUED, RUNNING, SUCCEEDED, PARTIAL, FAILED)
+FINAL_STATUSES = frozenset({SUCCEEDED, PARTIAL, FAILED})
+
+
+class Scan(Base):
+    __tablename__ = "scans"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    target: Mapped[str] = mapped_column(String(2048))
+    host: Mapped[str] = mapped_column(String(255), index=True)
+    requester_email: Mapped[str] = mapped_column(String(320), index=True)
+    client_id: Mapped[str] = mapped_column(String(128), default="", index=True)
+    scanners: Mapped[dict[str, Any]] = mapped_column(JSON)  # {"portscan": {"ports": "1-1024"}, ...}
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    token_jti: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    dispatch_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    severity_counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    diff_counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    report_key: Mapped[str] = mapped_column(String(512), default="")  # storage prefix of the report
+    ownership_token: Mapped[str] = mapped_column(String(64), default="")  # "" when no proof is required
+    ownership_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Step(Base):
+    __tablename__ = "steps"
+    __table_args__ = (UniqueConstraint("scan_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scan_id: Mapped[str] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))  # pending running succeeded failed skipped
+    tool: Mapped[str] = mapped_column(String(64), default="")
+    tool_version: Mapped[str] = mapped_column(String(64), default="")
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    message: Mapped[str] = mapped_column(Text, default="")
+    log: Mapped[str] = mapped_column(Text, default="")
+
+
+class FindingRecord(Base):
+    """A finding of one scan, after de-duplication, with its place in the diff against the previous scan."""
+
+    __tablename__ = "findings"
+    __table_args__ = (Index("ix_findings_host_issue", "host", "issue_fp"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scan_id: Mapped[str] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"), index=True)
+    host: Mapped[str] = mapped_column(String(255))
+    tool: Mapped[str] = mapped_column(String(64))
+    rule_id: Mapped[str] = mapped_column(String(128))
+    title: Mapped[str] = mapped_column(String(512))
+    severity: Mapped[str] = mapped_column(String(16), index=True)
+    rule_fp: Mapped[str] = mapped_column(String(64))
+    issue_fp: Mapped[str] = mapped_column(String(64))
+    diff_state: Mapped[str] = mapped_column(String(16))  # new | unchanged | fixed
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)  # the whole normalised finding (lib.core.findings.Finding)
+
+
+# Mail statuses.
+MAIL_PENDING = "pending"  # stored, not yet handed to SMTP
+MAIL_SENT = "sent"
+MAIL_RETRYING = "retrying"  # the last attempt failed; next_attempt_at says when the next one is
+MAIL_OUTBOX = "outbox"  # no SMTP configured: delivered to the outbox page
+
+
+class Message(Base):
+    """Every email is stored here before it is sent, so a failed send is retried, never lost."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scan_id: Mapped[str] = mapped_column(String(32), index=True, default="")
+    kind: Mapped[str] = mapped_column(String(32))  # confirm | report
+    to_addr: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(255))
+    body: Mapped[str] = mapped_column(Text)
+    link: Mapped[str] = mapped_column(Text, default="")  # the one link the message is about
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ClusterSample(Base):
+    """One sampled value of where scans run, in long form so new measures need no migration.
+
+    metric: nodes (per group and capacity type), pending_pods, scan_pods_running (argo mode);
+    workers_busy, workers_idle, queue_length (embedded mode). Rows older than the retention are deleted.
+    """
+
+    __tablename__ = "cluster_samples"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    taken_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    metric: Mapped[str] = mapped_column(String(32))
+    group: Mapped[str] = mapped_column(String(64), default="")
+    capacity_type: Mapped[str] = mapped_column(String(32), default="")
+    value: Mapped[float] = mapped_column(Float)
+
+
+class LimitKey(Base):
+    """One row per requester email and per client; locking it makes "count, then insert" atomic per requester."""
+
+    __tablename__ = "limit_keys"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    touched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# Covers the history page's scanner-duration query (steps of the filtered scans), so it never reads step rows.
+Index("ix_steps_timing", Step.scan_id, Step.name, Step.state, Step.started_at, Step.finished_at)

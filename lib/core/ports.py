@@ -1,0 +1,40 @@
+"""Port specs as analysts type them ("1-1024", "22,80,443,8000-8100"): one parser for the form, the API and
+every port scanner, so what was validated is what is scanned."""
+
+from __future__ import annotations
+
+DEFAULT_PORTS = "1-1024"
+
+
+def parse_port_spec(spec: object) -> list[int]:
+    """Ports named by a spec like "1-1024" or "22,80,443,8000-8100", sorted and without duplicates.
+
+    Raises ValueError with a message fit to show next to a form field.
+    """
+    text = str(spec if spec is not None else "").strip()
+    if not text:
+        raise ValueError("Enter ports, e.g. 1-1024 or 22,80,443,8000-8100.")
+    ports: set[int] = set()
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            raise ValueError(f"Empty entry in port list {text!r}: remove the extra comma.")
+        lo_text, sep, hi_text = part.partition("-")
+        lo, hi = _port_number(lo_text, part), (_port_number(hi_text, part) if sep else None)
+        if hi is None:
+            ports.add(lo)
+        elif lo > hi:
+            raise ValueError(f"Port range {part!r} runs backwards: write it as {hi}-{lo}.")
+        else:
+            ports.update(range(lo, hi + 1))
+    return sorted(ports)
+
+
+def _port_number(text: str, part: str) -> int:
+    text = text.strip()
+    if not (text.isdigit() and text.isascii()):
+        raise ValueError(f"{part!r} is not a port or a range of ports (use numbers like 80 or 8000-8100).")
+    n = int(text) if len(text) <= 6 else 65536
+    if not 1 <= n <= 65535:
+        raise ValueError(f"Port {text[:10]} is out of range: ports are 1 to 65535.")
+    return n

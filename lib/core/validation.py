@@ -1,0 +1,120 @@
+"""Validation of a scan request as the form submits it: every problem is reported next to its field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+
+from lib.core.pipeline import MAX_WEB_DEPTH, OPTION_DEFAULTS, SCANNERS
+from lib.core.ports import parse_port_spec
+from lib.core.scope import Resolver, ScopeError, ScopePolicy, check_url, system_resolver
+
+MAX_EMAIL_LENGTH = 254
+MAX_PATH_LENGTH = 512
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    target: str
+    host: str
+    email: str
+    scanners: dict[str, dict[str, Any]]  # only the requested scanners, options complete
+
+
+class RequestInvalid(ValueError):
+    """`errors` maps a form field (target, email, scanners, portscan.ports, web.path, ...) to a message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def check_email(email: str) -> str:
+    """The normalised address, or ValueError with the reason."""
+    email = (email or "").strip()
+    if not email:
+        raise ValueError("Enter the email address the confirmation link should go to.")
+    if any(c in email for c in "\r\n\0") or len(email) > MAX_EMAIL_LENGTH:
+        raise ValueError("This is not a valid email address.")
+    try:
+        return validate_email(email, check_deliverability=False).normalized
+    except EmailNotValidError as e:
+        raise ValueError(f"This is not a valid email address: {e}") from None
+
+
+def whole_number(value: Any, low: int, high: int) -> int | None:
+    """value as an int within [low, high], or None (text, fractions, inf, NaN and bools are refused)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if isinstance(value, float) and value != number:
+        return None
+    return number if low <= number <= high else None
+
+
+def check_options(name: str, given: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """One scanner's options with defaults filled in, and the errors keyed `<scanner>.<option>`."""
+    opts = {**OPTION_DEFAULTS[name], **{k: v for k, v in given.items() if k in OPTION_DEFAULTS[name]}}
+    errors: dict[str, str] = {}
+    if name == "portscan":
+        try:
+            parse_port_spec(str(opts["ports"]))
+            opts["ports"] = str(opts["ports"]).replace(" ", "")
+        except ValueError as e:
+            errors["portscan.ports"] = str(e)
+    elif name == "web":
+        path = str(opts["path"] or "/")
+        if not path.startswith("/") or len(path) > MAX_PATH_LENGTH or any(c in path for c in "\r\n\0 #"):
+            errors["web.path"] = f"The path must start with / and have at most {MAX_PATH_LENGTH} characters, no spaces."
+        opts["path"] = path
+        opts["depth"] = whole_number(opts["depth"], 0, MAX_WEB_DEPTH)
+        if opts["depth"] is None:
+            errors["web.depth"] = f"The crawl depth must be a whole number from 0 to {MAX_WEB_DEPTH}."
+    elif name == "tls":
+        opts["port"] = whole_number(opts["port"], 0, 65535)
+        if opts["port"] is None:
+            errors["tls.port"] = "The TLS port must be a number from 1 to 65535 (0 = the URL's port or 443)."
+    return opts, errors
+
+
+def validate_request(
+    target: str,
+    email: str,
+    scanners: dict[str, dict[str, Any]],
+    policy: ScopePolicy,
+    resolve: Resolver = system_resolver,
+) -> ScanRequest:
+    """A complete, allowed request, or RequestInvalid listing every problem at once."""
+    errors: dict[str, str] = {}
+    target = (target or "").strip()
+    host = ""
+    if not target:
+        errors["target"] = "Enter the URL to scan, e.g. https://example.com/."
+    else:
+        if "://" not in target:
+            errors["target"] = "Enter a full URL starting with http:// or https://."
+        else:
+            try:
+                host = check_url(target, policy, resolve).host
+            except ScopeError as e:
+                errors["target"] = str(e)
+    try:
+        email = check_email(email)
+    except ValueError as e:
+        errors["email"] = str(e)
+    unknown = set(scanners) - set(SCANNERS)
+    if unknown or not scanners:
+        errors["scanners"] = f"Unknown scanner(s): {sorted(unknown)}" if unknown else "Choose at least one scanner."
+    chosen: dict[str, dict[str, Any]] = {}
+    for name in SCANNERS:
+        if name in scanners:
+            chosen[name], errs = check_options(name, scanners[name] or {})
+            errors.update(errs)
+    if errors:
+        raise RequestInvalid(errors)
+    return ScanRequest(target=target, host=host, email=email, scanners=chosen)

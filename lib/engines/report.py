@@ -1,0 +1,124 @@
+"""The scan report: findings.json for machines, and a PDF for people (Jinja2 HTML rendered by weasyprint).
+
+weasyprint is pure Python from PyPI, so the same report builds on a fresh laptop and in the worker image with no
+LaTeX or browser; see the README for the comparison with pandoc/wkhtmltopdf.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from lib.core.findings import SEVERITIES, Diff, Finding, deduplicate, diff, severity_counts
+from lib.core.pipeline import SCANNER_LABELS, SCANNERS
+from lib.engines.workspace import ScanMeta, StepOutcome, Workspace
+
+TEMPLATES = Path(__file__).with_name("templates")
+SEVERITY_COLORS = {"critical": "#7b1fa2", "high": "#c62828", "medium": "#ef6c00", "low": "#f9a825", "info": "#607d8b"}
+
+
+@dataclass
+class ReportResult:
+    findings: list[Finding]
+    diff: Diff
+    counts: dict[str, int]
+    steps: list[StepOutcome]
+    pdf: Path
+    json: Path
+    document: dict[str, Any]
+
+
+def collect_steps(ws: Workspace, meta: ScanMeta) -> list[StepOutcome]:
+    """One outcome per scanner: its stored result, "skipped" if not requested, "failed" if it left no result."""
+    out = []
+    for name in SCANNERS:
+        if name not in meta.scanners:
+            out.append(StepOutcome(name, "skipped", message="not requested"))
+            continue
+        stored = ws.read_step(name)
+        out.append(stored or StepOutcome(name, "failed", message="the scanner left no result (killed or timed out)"))
+    return out
+
+
+def where(f: Finding) -> str:
+    a = f.asset
+    if a.url:
+        return a.url + (f" [{a.param}]" if a.param else "")
+    return f"{a.host}:{a.port}/{a.protocol}" if a.port else a.host
+
+
+def _finding_view(f: Finding, diff_state: str) -> dict[str, Any]:
+    return {**f.to_dict(), "where": where(f), "diff_state": diff_state}
+
+
+def findings_document(
+    meta: ScanMeta, steps: list[StepOutcome], findings: list[Finding], d: Diff, previous_scan: str
+) -> dict[str, Any]:
+    """The machine-readable findings.json: what was asked, what ran, the findings and the diff."""
+    return {
+        "schema": "scanboard.findings/1",
+        "scan": meta.__dict__,
+        "previous_scan": previous_scan,
+        "steps": [{k: v for k, v in s.to_dict().items() if k != "findings"} for s in steps],
+        "counts": severity_counts(findings),
+        "diff": d.counts(),
+        "findings": [{**f.to_dict(), "diff_state": d.state_of(f)} for f in findings],
+        "fixed": [f.to_dict() for f in d.fixed],
+    }
+
+
+def render_html(meta: ScanMeta, steps: list[StepOutcome], findings: list[Finding], d: Diff, previous_scan: str) -> str:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
+    counts = severity_counts(findings)
+    top = max(counts.values(), default=0) or 1
+    groups = [
+        {"severity": sev, "findings": [_finding_view(f, d.state_of(f)) for f in findings if f.severity == sev]}
+        for sev in SEVERITIES
+    ]
+    return env.get_template("report.html.j2").render(
+        meta=meta,
+        generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        steps=[{**s.to_dict(), "label": SCANNER_LABELS.get(s.step, s.step)} for s in steps],
+        total=len(findings),
+        severity_rows=[
+            {"severity": s, "count": counts[s], "width": 110 * counts[s] / top, "color": SEVERITY_COLORS[s]}
+            for s in SEVERITIES
+        ],
+        previous_scan=previous_scan,
+        diff=d.counts(),
+        new_findings=[_finding_view(f, "new") for f in d.new],
+        fixed_findings=[_finding_view(f, "fixed") for f in d.fixed],
+        groups=[g for g in groups if g["findings"]],
+    )
+
+
+def html_to_pdf(html: str, out: Path) -> Path:
+    from weasyprint import HTML  # imported here: it is slow to import and only the report step needs it
+
+    HTML(string=html).write_pdf(out)
+    return out
+
+
+def build_report(ws: Workspace, previous: list[Finding], previous_scan: str = "") -> ReportResult:
+    """Read every scanner's result from the workspace, de-duplicate, diff against the previous scan of the
+    target (only for scanners that succeeded now, so an unrun scanner's findings are not called fixed),
+    and write findings.json, report.html and report.pdf."""
+    meta = ws.read_meta()
+    steps = collect_steps(ws, meta)
+    ok_steps = {s.step for s in steps if s.state == "succeeded"}
+    findings = deduplicate(f for s in steps if s.state == "succeeded" for f in s.findings)
+    comparable = [f for f in previous if set(f.steps) & ok_steps] if previous_scan else []
+    first_seen = {f.issue_fp: f.first_seen for f in comparable}
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    findings = [f.with_seen(first_seen.get(f.issue_fp) or now, now) for f in findings]
+    d = diff(findings, comparable)
+    doc = findings_document(meta, steps, findings, d, previous_scan)
+    json_path = ws.write_json("findings.json", doc)
+    html = render_html(meta, steps, findings, d, previous_scan)
+    (ws.root / "report.html").write_text(html)
+    pdf = html_to_pdf(html, ws.root / "report.pdf")
+    return ReportResult(findings, d, doc["counts"], steps, pdf, json_path, doc)

@@ -1,0 +1,188 @@
+"""One pipeline step in a pod: `python -m lib.engines.worker <step> ...`, as the WorkflowTemplate calls it.
+
+The same step bodies as the embedded engine (lib.engines.steps, lib.engines.report); the steps share the scan's
+folder on the
+RWX work volume, and the report store is S3 (REPORTS_BUCKET) or, without a bucket, the local reports folder.
+Exit status: 0 when the step did its job, 1 when it failed (Argo marks the task failed; the report still runs
+after a failed scanner), 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from lib.adapters.mail import SmtpTransport
+from lib.adapters.storage import LocalReportStore, ReportStore, S3ReportStore, portal_reports_url, read_findings
+from lib.config import Settings, load_settings
+from lib.core.findings import Finding
+from lib.core.messages import report_email
+from lib.core.pipeline import SCANNERS
+from lib.engines.report import build_report
+from lib.engines.steps import publish, run_scanner, succeeded
+from lib.engines.workspace import ScanMeta, StepOutcome, Workspace
+from lib.scanners.base import ScanContext, ScannerError
+from lib.scanners.zap import parse_zap_file
+
+log = logging.getLogger("scanboard.worker")
+SEND_TRIES = 3
+
+
+def store_from_settings(s: Settings) -> ReportStore:
+    if s.reports_bucket:
+        return S3ReportStore(s.reports_bucket, s.aws_region, s.s3_endpoint_url, s.presign_expiry_seconds)
+    return LocalReportStore(s.reports_dir, s.public_base_url)
+
+
+def parse_options(pairs: list[str]) -> dict[str, str]:
+    opts = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--opt wants key=value, got {pair!r}")
+        opts[key] = value
+    return opts
+
+
+def _requested_marker(ws: Workspace, step: str) -> Path:
+    return ws.root / "steps" / f"{step}.requested.json"
+
+
+def cmd_scan(a: argparse.Namespace, s: Settings) -> int:
+    ws = Workspace(a.workdir, a.scan_id)
+    opts = parse_options(a.opt)
+    marker = _requested_marker(ws, a.step)  # tells the report this scanner was asked for, even if it dies
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps(opts))
+    out = run_scanner(ws, a.step, a.target, opts, s.scope_policy(), s.scanner_timeout_seconds, print)
+    return 0 if out.state == "succeeded" else 1
+
+
+def cmd_parse(a: argparse.Namespace, s: Settings) -> int:
+    """A tool that ran in its own image (ZAP) left its report on the work volume: parse it into the step."""
+    ws = Workspace(a.workdir, a.scan_id)
+    _requested_marker(ws, a.step).parent.mkdir(parents=True, exist_ok=True)
+    _requested_marker(ws, a.step).write_text("{}")
+    ctx = ScanContext(a.scan_id, a.target, {}, ws.raw_dir, s.scanner_timeout_seconds, print)
+    try:
+        result = parse_zap_file(Path(a.input), ctx)
+    except ScannerError as e:
+        ws.write_step(StepOutcome(a.step, "failed", a.tool, message=str(e)))
+        print(f"{a.step}: failed — {e}")
+        return 1
+    ws.write_step(succeeded(a.step, result))
+    return 0
+
+
+def requested_scanners(ws: Workspace) -> dict[str, dict]:
+    out = {}
+    for name in SCANNERS:
+        marker = _requested_marker(ws, name)
+        if marker.is_file():
+            out[name] = json.loads(marker.read_text() or "{}")
+    return out
+
+
+def previous_findings(store: ReportStore, host: str, scan_id: str) -> tuple[str, list[Finding]]:
+    prev_id = store.latest(host)
+    if not prev_id or prev_id == scan_id:
+        return "", []
+    doc = read_findings(store, prev_id) or {}
+    return prev_id, [Finding.from_dict(d) for d in doc.get("findings", [])]
+
+
+def cmd_report(a: argparse.Namespace, s: Settings) -> int:
+    ws = Workspace(a.workdir, a.scan_id)
+    if not (ws.root / "scan.json").is_file():
+        ws.write_meta(ScanMeta(a.scan_id, a.target, a.email, requested_scanners(ws)))
+    store = store_from_settings(s)
+    prev_id, prev = previous_findings(store, urlsplit(a.target).hostname or "", a.scan_id)
+    result = build_report(ws, prev, prev_id)
+    print(f"report: {len(result.findings)} finding(s), counts {result.counts}, diff {result.diff.counts()}")
+    return 0
+
+
+def cmd_publish(a: argparse.Namespace, s: Settings) -> int:
+    ws = Workspace(a.workdir, a.scan_id)
+    store = store_from_settings(s)
+    prefix = publish(store, ws)
+    store.set_latest(urlsplit(ws.read_meta().target).hostname or "", a.scan_id)
+    print(f"publish: stored under {prefix}")
+    return 0
+
+
+def cmd_notify(a: argparse.Namespace, s: Settings) -> int:
+    """Send the report mail; on failure exit 1 so Argo retries, and the portal queues it again when it sees
+    the failed task (its mail is stored and retried), so the mail is never lost."""
+    ws = Workspace(a.workdir, a.scan_id)
+    doc = json.loads((ws.root / "findings.json").read_text())
+    store = store_from_settings(s)
+    subject, body = report_email(
+        ws.read_meta().target,
+        a.scan_id,
+        store.link(a.scan_id, "report.pdf"),
+        doc.get("counts", {}),
+        portal_reports_url(s.public_base_url, a.scan_id),
+    )
+    if not s.smtp_configured:
+        print("notify: no SMTP_HOST configured; the portal delivers the report mail to its outbox")
+        return 1
+    transport = SmtpTransport.from_settings(s)
+    for attempt in range(1, SEND_TRIES + 1):
+        try:
+            transport.send(a.email, subject, body)
+            print(f"notify: report mail sent to {a.email}")
+            return 0
+        except Exception as e:  # noqa: BLE001 - any SMTP failure: try again, then let Argo retry
+            print(f"notify: attempt {attempt} failed: {type(e).__name__}: {e}")
+            time.sleep(min(30, 2**attempt))
+    return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m lib.engines.worker", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser, target: bool = False, email: bool = False) -> None:
+        sp.add_argument("--scan-id", required=True)
+        sp.add_argument("--workdir", required=True, type=Path)
+        if target:
+            sp.add_argument("--target", required=True)
+        if email:
+            sp.add_argument("--email", required=True)
+
+    scan = sub.add_parser("scan", help="run one scanner")
+    scan.add_argument("step", choices=SCANNERS)
+    scan.add_argument("--opt", action="append", default=[], help="scanner option key=value (repeatable)")
+    common(scan, target=True)
+    parse = sub.add_parser("parse", help="parse a report another image wrote (ZAP)")
+    parse.add_argument("step", choices=["web"])
+    parse.add_argument("--tool", choices=["zap"], required=True)
+    parse.add_argument("--input", required=True)
+    common(parse, target=True)
+    common(sub.add_parser("report", help="build findings.json and the PDF"), target=True, email=True)
+    common(sub.add_parser("publish", help="copy the report to the report store"))
+    common(sub.add_parser("notify", help="mail the report link"), email=True)
+    return p
+
+
+COMMANDS = {"scan": cmd_scan, "parse": cmd_parse, "report": cmd_report, "publish": cmd_publish, "notify": cmd_notify}
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args, load_settings())
+    except Exception as e:  # noqa: BLE001 - one readable line in the pod log; Argo retries on the exit code
+        print(f"{args.command}: failed — {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,620 @@
+"""Scan history for managers: scan records -> one narrow pandas frame -> the aggregates every chart and KPI shows.
+
+Why a per-process store of "scan facts": the history page must answer any filter over 100,000 scans at once, and
+reading that many rows (JSON counts, text datetimes in SQLite) costs about a second whatever the SQL. Finished scans
+never change, so `ScanFacts` loads the narrow frame once and then, at most every `ttl_s`, fetches only what can
+have changed (new scans, scans not yet finished). Filters and aggregates are then pandas over memory. The table
+and the CSV export still read their rows from the database with the same filters in SQL.
+Nothing here imports Streamlit: the page caches views with st.cache_data(ttl=...).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import ColumnElement, String, Text, and_, cast, func, or_, select, type_coerce
+from sqlalchemy.orm import Session, sessionmaker
+
+from lib.adapters.models import FAILED, FINAL_STATUSES, PARTIAL, SCAN_STATUSES, SUCCEEDED, Scan, Step
+from lib.core.findings import SEVERITIES
+from lib.core.pipeline import SCANNERS
+
+DEFAULT_DAYS = 30
+DIFF_KEYS = ("new", "fixed")
+OUTCOME_ORDER = (SUCCEEDED, PARTIAL, FAILED, "running", "queued", "awaiting_confirmation")
+DURATION_BINS = 20
+
+
+# ------------------------------------------------------------------------------------------------ filters
+
+
+def _csv(values: tuple[str, ...]) -> str:
+    return ",".join(values)
+
+
+def _items(text: str | None, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    picked = {x.strip() for x in (text or "").split(",") if x.strip()}
+    return tuple(v for v in allowed if v in picked)
+
+
+def _day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class HistoryFilters:
+    """What the manager is looking at. Hashable (the page's cache key) and kept in the URL as plain strings.
+
+    start/end are inclusive days (UTC) of the request time; domain matches the host or any subdomain of it;
+    statuses/scanners: empty means all (a scan matches when it requested any of the chosen scanners).
+    """
+
+    start: date | None = None
+    end: date | None = None
+    domain: str = ""
+    requester: str = ""
+    statuses: tuple[str, ...] = ()
+    scanners: tuple[str, ...] = ()
+
+    @classmethod
+    def default(cls, today: date | None = None) -> HistoryFilters:
+        today = today or datetime.now(UTC).date()
+        return cls(start=today - timedelta(days=DEFAULT_DAYS - 1), end=today)
+
+    @classmethod
+    def from_query_params(cls, params: Mapping[str, str], today: date | None = None) -> HistoryFilters:
+        """Parse the URL's query parameters; anything missing or malformed falls back to the default view."""
+        d = cls.default(today)
+        start, end = _day(params.get("from")) or d.start, _day(params.get("to")) or d.end
+        if start and end and start > end:
+            start, end = end, start
+        return cls(
+            start=start,
+            end=end,
+            domain=(params.get("domain") or "").strip().lower().strip(".")[:255],
+            requester=(params.get("requester") or "").strip()[:320],
+            statuses=_items(params.get("status"), SCAN_STATUSES),
+            scanners=_items(params.get("scanner"), SCANNERS),
+        )
+
+    def to_query_params(self) -> dict[str, str]:
+        """The non-empty filters as URL query parameters (the inverse of from_query_params)."""
+        out = {
+            "from": self.start.isoformat() if self.start else "",
+            "to": self.end.isoformat() if self.end else "",
+            "domain": self.domain,
+            "requester": self.requester,
+            "status": _csv(self.statuses),
+            "scanner": _csv(self.scanners),
+        }
+        return {k: v for k, v in out.items() if v}
+
+    def normalised(self) -> HistoryFilters:
+        return HistoryFilters.from_query_params(self.to_query_params(), today=self.end or self.start)
+
+    def where(self) -> list[ColumnElement[bool]]:
+        """SQL conditions on Scan for these filters (indexed columns first)."""
+        conds: list[ColumnElement[bool]] = []
+        if self.start:
+            conds.append(Scan.created_at >= datetime.combine(self.start, time.min, UTC))
+        if self.end:
+            conds.append(Scan.created_at < datetime.combine(self.end + timedelta(days=1), time.min, UTC))
+        if self.domain:
+            conds.append(or_(Scan.host == self.domain, Scan.host.like(f"%.{_like_escape(self.domain)}", escape="\\")))
+        if self.requester:
+            conds.append(Scan.requester_email == self.requester)
+        if self.statuses:
+            conds.append(Scan.status.in_(self.statuses))
+        if self.scanners:
+            conds.append(or_(*[_requested(name).is_not(None) for name in self.scanners]))
+        return conds
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _requested(scanner: str) -> ColumnElement[Any]:
+    """The scanner's options as JSON text when the scan requested it, else NULL (SQLite and PostgreSQL alike)."""
+    return Scan.scanners[scanner].as_string()
+
+
+# ------------------------------------------------------------------------------------------------ queries
+
+
+def _utc(values: Any) -> pd.Series:
+    """Datetimes as stored (SQLite: naive UTC text; PostgreSQL: aware datetimes) -> UTC datetime64, vectorised."""
+    return pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601")
+
+
+def _counts(texts: Any, keys: tuple[str, ...]) -> pd.DataFrame:
+    """JSON count objects (text, or dicts when the driver decodes JSON) -> int columns, in one C-level parse."""
+    texts = list(texts)
+    if texts and not all(isinstance(t, str) or t is None for t in texts):
+        texts = [t if isinstance(t, str) or t is None else json.dumps(t) for t in texts]
+    records = json.loads("[" + ",".join(t or "{}" for t in texts) + "]")
+    return (
+        pd.DataFrame.from_records(records, columns=list(keys), nrows=len(records))
+        .reindex(columns=list(keys))
+        .fillna(0)
+        .astype("int64")
+    )
+
+
+FACT_COLUMNS = [
+    "scan",
+    "host",
+    "requester",
+    "status",
+    "requested",
+    "confirmed",
+    "started",
+    "finished",
+    "has_report",
+    "duration_s",
+    *[f"req_{n}" for n in SCANNERS],
+    *SEVERITIES,
+    *DIFF_KEYS,
+    *[f"dur_{n}" for n in SCANNERS],
+    *[f"failed_{n}" for n in SCANNERS],
+]
+
+
+def query_facts(
+    sessions: sessionmaker[Session], since: datetime | None = None, ids: list[str] | None = None
+) -> pd.DataFrame:
+    """Narrow facts of the scans created at/after `since` or listed in `ids` (all scans when both are None):
+    one row per scan with its times, counts, requested scanners and each scanner step's duration and outcome.
+
+    Two Core queries (no ORM objects); JSON and datetimes are parsed column-wise, not per value.
+    """
+    as_text = lambda col: type_coerce(cast(col, Text), String)  # noqa: E731 - JSON as its text on every backend
+    q = select(
+        Scan.id,
+        Scan.host,
+        Scan.requester_email,
+        Scan.status,
+        type_coerce(Scan.created_at, String),
+        type_coerce(Scan.confirmed_at, String),
+        type_coerce(Scan.started_at, String),
+        type_coerce(Scan.finished_at, String),
+        Scan.report_key != "",
+        as_text(Scan.scanners),
+        as_text(Scan.severity_counts),
+        as_text(Scan.diff_counts),
+    )
+    sq = select(
+        Step.scan_id, Step.name, Step.state, type_coerce(Step.started_at, String), type_coerce(Step.finished_at, String)
+    ).where(Step.name.in_(SCANNERS), Step.started_at.is_not(None), Step.finished_at.is_not(None))
+    rows: list[Any] = []
+    steps: list[Any] = []
+    with sessions() as s:
+        conn = s.connection()
+        if since is None and ids is None:
+            rows, steps = conn.execute(q).fetchall(), conn.execute(sq).fetchall()
+        else:
+            if since is not None:
+                rows += conn.execute(q.where(Scan.created_at >= since)).fetchall()
+                steps += conn.execute(sq.join(Scan, Scan.id == Step.scan_id).where(Scan.created_at >= since)).fetchall()
+            for i in range(0, len(ids or []), 5000):  # stay under every driver's bound-parameter limit
+                chunk = ids[i : i + 5000]
+                rows += conn.execute(q.where(Scan.id.in_(chunk))).fetchall()
+                steps += conn.execute(sq.where(Step.scan_id.in_(chunk))).fetchall()
+    c = list(zip(*rows)) if rows else [()] * 12
+    frame = pd.DataFrame(
+        {
+            "scan": pd.Series(c[0], dtype=object),
+            "host": pd.Series(c[1], dtype=object),
+            "requester": pd.Series(c[2], dtype=object),
+            "status": pd.Series(c[3], dtype=object),
+            "requested": _utc(c[4]),
+            "confirmed": _utc(c[5]),
+            "started": _utc(c[6]),
+            "finished": _utc(c[7]),
+            "has_report": pd.Series(c[8], dtype=bool),
+        }
+    )
+    frame["duration_s"] = (frame["finished"] - frame["started"]).dt.total_seconds()
+    scanners = pd.Series(c[9], dtype=object).fillna("")
+    for n in SCANNERS:
+        frame[f"req_{n}"] = scanners.str.contains(f'"{n}"', regex=False).astype(bool)
+    frame = pd.concat([frame, _counts(c[10], SEVERITIES), _counts(c[11], DIFF_KEYS)], axis=1)
+    frame = frame.drop_duplicates("scan", keep="last").set_index("scan", drop=False)
+    if steps:
+        sc = list(zip(*steps))
+        st = pd.DataFrame(
+            {
+                "scan": sc[0],
+                "name": sc[1],
+                "failed": pd.Series(sc[2], dtype=object) == "failed",
+                "seconds": (_utc(sc[4]) - _utc(sc[3])).dt.total_seconds(),
+            }
+        )
+        st = st.drop_duplicates(["scan", "name"], keep="last").pivot(index="scan", columns="name")
+    for n in SCANNERS:
+        has = bool(steps) and ("seconds", n) in st.columns
+        frame[f"dur_{n}"] = st[("seconds", n)].reindex(frame.index) if has else np.nan
+        frame[f"failed_{n}"] = st[("failed", n)].reindex(frame.index).fillna(False).astype(bool) if has else False
+    return frame[FACT_COLUMNS].reset_index(drop=True)
+
+
+class ScanFacts:
+    """The narrow facts of every scan, kept in memory and refreshed incrementally (one per process and database).
+
+    A refresh (at most every `ttl_s`) re-reads scans created since the newest one seen (minus `overlap`, for
+    clocks and late commits) and every scan that was not yet finished; a change in the number of scans (one was
+    deleted) triggers a full reload. Thread-safe: viewers share one frame and one refresh at a time.
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        ttl_s: float = 30.0,
+        overlap: timedelta = timedelta(minutes=5),
+        clock: Any = None,
+    ) -> None:
+        self.sessions = sessions
+        self.ttl_s = ttl_s
+        self.overlap = overlap
+        self._clock = clock or monotonic
+        self._lock = threading.Lock()
+        self._frame: pd.DataFrame | None = None
+        self._checked = float("-inf")
+        self.full_loads = 0
+        self.refreshes = 0
+
+    def warm(self) -> None:
+        """Do the expensive full load now (at start-up); the first viewer then only pays an incremental refresh."""
+        with self._lock:
+            if self._frame is None:
+                self._frame = query_facts(self.sessions)
+                self.full_loads += 1
+
+    def frame(self) -> pd.DataFrame:
+        with self._lock:
+            now = self._clock()
+            if self._frame is None:
+                self._frame = query_facts(self.sessions)
+                self.full_loads += 1
+            elif now - self._checked >= self.ttl_s:
+                self._frame = self._refreshed(self._frame)
+                self.refreshes += 1
+            else:
+                return self._frame
+            self._checked = now
+            return self._frame
+
+    def _refreshed(self, old: pd.DataFrame) -> pd.DataFrame:
+        since = (old["requested"].max() - self.overlap).to_pydatetime() if len(old) else None
+        open_ids = old.loc[~old["status"].isin(FINAL_STATUSES), "scan"].tolist()
+        fresh = (
+            query_facts(self.sessions, since=since, ids=open_ids) if since is not None else query_facts(self.sessions)
+        )
+        merged = pd.concat([old[~old["scan"].isin(fresh["scan"])], fresh], ignore_index=True)
+        with self.sessions() as s:
+            total = s.scalar(select(func.count()).select_from(Scan)) or 0
+        if total != len(merged):
+            self.full_loads += 1
+            return query_facts(self.sessions)
+        return merged
+
+
+def apply_filters(frame: pd.DataFrame, filters: HistoryFilters) -> pd.DataFrame:
+    """The same selection as HistoryFilters.where(), on the facts frame."""
+    keep = pd.Series(True, index=frame.index)
+    if filters.start:
+        keep &= frame["requested"] >= pd.Timestamp(filters.start, tz="UTC")
+    if filters.end:
+        keep &= frame["requested"] < pd.Timestamp(filters.end + timedelta(days=1), tz="UTC")
+    if filters.domain:
+        hosts = pd.Series(frame["host"].unique(), dtype=object)
+        wanted = hosts[(hosts == filters.domain) | hosts.str.endswith("." + filters.domain)]
+        keep &= frame["host"].isin(wanted)
+    if filters.requester:
+        keep &= frame["requester"] == filters.requester
+    if filters.statuses:
+        keep &= frame["status"].isin(filters.statuses)
+    if filters.scanners:
+        keep &= frame[[f"req_{n}" for n in filters.scanners]].any(axis=1)
+    return frame[keep]
+
+
+def table_rows(sessions: sessionmaker[Session], filters: HistoryFilters, limit: int | None = None) -> pd.DataFrame:
+    """The filtered scans for the table (newest first, `limit` rows) or the CSV export (limit=None): every
+    column a reader wants, with links to each scan's progress page and report. Core query, column-wise parsing."""
+    as_text = lambda col: type_coerce(cast(col, Text), String)  # noqa: E731
+    q = (
+        select(
+            Scan.id,
+            Scan.target,
+            Scan.host,
+            Scan.requester_email,
+            Scan.status,
+            *[type_coerce(c, String) for c in (Scan.created_at, Scan.confirmed_at, Scan.started_at, Scan.finished_at)],
+            Scan.report_key != "",
+            as_text(Scan.scanners),
+            as_text(Scan.severity_counts),
+            as_text(Scan.diff_counts),
+        )
+        .where(and_(*filters.where()))
+        .order_by(Scan.created_at.desc(), Scan.id)
+    )
+    if limit is not None:
+        q = q.limit(limit)
+    with sessions() as s:
+        rows = s.connection().execute(q).fetchall()
+    c = list(zip(*rows)) if rows else [()] * 13
+    obj = lambda i: pd.Series(c[i], dtype=object)  # noqa: E731
+    frame = pd.DataFrame(
+        {
+            "scan": obj(0),
+            "target": obj(1),
+            "host": obj(2),
+            "requester": obj(3),
+            "status": obj(4),
+            "requested": _utc(c[5]),
+            "confirmed": _utc(c[6]),
+            "started": _utc(c[7]),
+            "finished": _utc(c[8]),
+        }
+    )
+    frame["duration_s"] = (frame["finished"] - frame["started"]).dt.total_seconds()
+    requested = [sorted(json.loads(t or "{}")) if isinstance(t, str) or t is None else sorted(t) for t in c[10]]
+    frame["scanners"] = pd.Series([", ".join(r) for r in requested], dtype=object)
+    frame = pd.concat([frame, _counts(c[11], SEVERITIES), _counts(c[12], DIFF_KEYS)], axis=1)
+    frame["progress"] = "/progress?scan=" + frame["scan"]
+    frame["report"] = ("/reports?scan=" + frame["scan"]).where(pd.Series(c[9], dtype=bool), None)
+    return frame[TABLE_COLUMNS]
+
+
+def export_csv(sessions: sessionmaker[Session], filters: HistoryFilters) -> bytes:
+    """Every filtered row as CSV (UTC ISO times), for the download button."""
+    return table_rows(sessions, filters).to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%SZ").encode()
+
+
+def filter_choices(sessions: sessionmaker[Session], limit: int = 500) -> dict[str, list[str]]:
+    """Known requesters and hosts (most frequent first) to offer in the filter widgets."""
+    with sessions() as s:
+
+        def top(col: Any) -> list[str]:
+            return list(s.scalars(select(col).group_by(col).order_by(func.count().desc(), col).limit(limit)))
+
+        return {"requester": top(Scan.requester_email), "host": top(Scan.host)}
+
+
+# ------------------------------------------------------------------------------------------------ aggregates
+
+
+@dataclass(frozen=True)
+class HistoryKpis:
+    scans: int
+    finished: int
+    success_rate: float | None  # succeeded / finished (partial and failed count against it)
+    median_duration_s: float | None
+    open_by_severity: dict[str, int]  # findings of each target's newest reported scan
+    targets: int
+
+
+def latest_reported(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each host's newest finished scan with a report: its findings are the host's open findings."""
+    done = frame.loc[frame["has_report"] & frame["finished"].notna(), ["scan", "host", "finished", *SEVERITIES]]
+    return done.sort_values("finished").drop_duplicates("host", keep="last")
+
+
+def kpis(frame: pd.DataFrame) -> HistoryKpis:
+    finished = frame[frame["status"].isin(FINAL_STATUSES)]
+    succeeded = int((finished["status"] == SUCCEEDED).sum())
+    durations = finished["duration_s"].dropna()
+    open_rows = latest_reported(frame)
+    return HistoryKpis(
+        scans=len(frame),
+        finished=len(finished),
+        success_rate=succeeded / len(finished) if len(finished) else None,
+        median_duration_s=float(durations.median()) if len(durations) else None,
+        open_by_severity={s: int(open_rows[s].sum()) for s in SEVERITIES},
+        targets=int(frame["host"].nunique()),
+    )
+
+
+def _day_of(ts: pd.Series) -> pd.Series:
+    return ts.dt.tz_convert(None).dt.normalize()
+
+
+def _week_of(ts: pd.Series) -> pd.Series:
+    """Monday 00:00 UTC of the timestamp's week (naive)."""
+    day = _day_of(ts)
+    return day - pd.to_timedelta(day.dt.dayofweek, unit="D")
+
+
+def scans_per_day(frame: pd.DataFrame) -> pd.DataFrame:
+    """day, outcome, scans: requests per day stacked by their current status."""
+    out = (
+        frame.assign(day=_day_of(frame["requested"]))
+        .groupby(["day", "status"], observed=True)
+        .size()
+        .rename("scans")
+        .reset_index()
+        .rename(columns={"status": "outcome"})
+    )
+    order = {s: i for i, s in enumerate(OUTCOME_ORDER)}
+    return out.sort_values(
+        ["day", "outcome"], key=lambda c: c.map(order) if c.name == "outcome" else c, ignore_index=True
+    )
+
+
+def findings_over_time(frame: pd.DataFrame) -> pd.DataFrame:
+    """day, severity, findings: findings reported by the scans finished each day."""
+    done = frame[frame["has_report"] & frame["finished"].notna()]
+    per_day = done.groupby(_day_of(done["finished"]).rename("day"))[list(SEVERITIES)].sum()
+    return (
+        per_day.reset_index()
+        .melt(id_vars="day", var_name="severity", value_name="findings")
+        .sort_values(
+            ["day", "severity"], key=lambda c: c.map(SEVERITIES.index) if c.name == "severity" else c, ignore_index=True
+        )
+    )
+
+
+def step_durations(frame: pd.DataFrame) -> pd.DataFrame:
+    """scanner, duration_s, failed: one row per finished scanner step of the scans in `frame`."""
+    parts = [
+        pd.DataFrame({"scanner": n, "duration_s": frame[f"dur_{n}"], "failed": frame[f"failed_{n}"]}) for n in SCANNERS
+    ]
+    out = pd.concat(parts, ignore_index=True)
+    return out[out["duration_s"].notna()].reset_index(drop=True)
+
+
+def duration_distribution(frame: pd.DataFrame, bins: int = DURATION_BINS) -> pd.DataFrame:
+    """scanner, bin_start_s, bin_end_s, steps: scanner step durations in `bins` shared bins up to the 99th
+    percentile (slower steps land in the last bin): small enough to draw whatever the number of steps."""
+    cols = ["scanner", "bin_start_s", "bin_end_s", "steps"]
+    d = step_durations(frame)
+    if d.empty:
+        return pd.DataFrame(columns=cols)
+    hi = float(d["duration_s"].quantile(0.99)) or float(d["duration_s"].max()) or 1.0
+    edges = np.linspace(0.0, hi, bins + 1)
+    parts = []
+    for scanner in [n for n in SCANNERS if (d["scanner"] == n).any()]:
+        counts, _ = np.histogram(d.loc[d["scanner"] == scanner, "duration_s"].clip(upper=hi), bins=edges)
+        parts.append(
+            pd.DataFrame(
+                {"scanner": scanner, "bin_start_s": edges[:-1], "bin_end_s": edges[1:], "steps": counts.astype("int64")}
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def duration_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """scanner, steps, median_s, p90_s, failed."""
+    d = step_durations(frame)
+    g = d.groupby("scanner")
+    out = pd.DataFrame(
+        {
+            "steps": g.size(),
+            "median_s": g["duration_s"].median(),
+            "p90_s": g["duration_s"].quantile(0.9),
+            "failed": g["failed"].sum().astype("int64"),
+        }
+    )
+    return out.reindex([n for n in SCANNERS if n in out.index]).reset_index(names="scanner")
+
+
+def top_targets(frame: pd.DataFrame, n: int = 10) -> pd.DataFrame:
+    """host, critical, high, open_high_critical, scan: hosts with the most open critical+high findings."""
+    latest = latest_reported(frame)
+    out = latest.assign(open_high_critical=latest["critical"] + latest["high"])
+    out = out[out["open_high_critical"] > 0].sort_values(
+        ["open_high_critical", "critical", "host"], ascending=[False, False, True]
+    )
+    return out.head(n)[["host", "critical", "high", "open_high_critical", "scan"]].reset_index(drop=True)
+
+
+def new_vs_fixed_weekly(frame: pd.DataFrame) -> pd.DataFrame:
+    """week, change (new|fixed), findings: the scan-to-scan diff summed per week the scans finished."""
+    done = frame[frame["finished"].notna()]
+    per_week = done.groupby(_week_of(done["finished"]).rename("week"))[list(DIFF_KEYS)].sum()
+    return (
+        per_week.reset_index()
+        .melt(id_vars="week", var_name="change", value_name="findings")
+        .sort_values(
+            ["week", "change"], key=lambda c: c.map(DIFF_KEYS.index) if c.name == "change" else c, ignore_index=True
+        )
+    )
+
+
+LIFECYCLE_STAGES = ("request → confirmation", "confirmation → report")
+
+
+def lifecycle_weekly(frame: pd.DataFrame) -> pd.DataFrame:
+    """week, stage, median_min, scans: median minutes from request to confirmation and from confirmation to the
+    report (finished with a report), per week of the request."""
+    cols = ["week", "stage", "median_min", "scans"]
+    done = frame[frame["has_report"] & frame["confirmed"].notna() & frame["finished"].notna()]
+    if done.empty:
+        return pd.DataFrame(columns=cols)
+    t = pd.DataFrame(
+        {
+            "week": _week_of(done["requested"]),
+            LIFECYCLE_STAGES[0]: (done["confirmed"] - done["requested"]).dt.total_seconds() / 60,
+            LIFECYCLE_STAGES[1]: (done["finished"] - done["confirmed"]).dt.total_seconds() / 60,
+        }
+    )
+    g = t.groupby("week")
+    med = (
+        g[list(LIFECYCLE_STAGES)].median().reset_index().melt(id_vars="week", var_name="stage", value_name="median_min")
+    )
+    return med.merge(g.size().rename("scans").reset_index(), on="week").sort_values(
+        ["week", "stage"], key=lambda c: c.map(LIFECYCLE_STAGES.index) if c.name == "stage" else c, ignore_index=True
+    )[cols]
+
+
+TABLE_COLUMNS = [
+    "scan",
+    "target",
+    "host",
+    "requester",
+    "status",
+    "requested",
+    "confirmed",
+    "started",
+    "finished",
+    "duration_s",
+    "scanners",
+    *SEVERITIES,
+    *DIFF_KEYS,
+    "progress",
+    "report",
+]
+TABLE_PREVIEW = 1000  # newest rows shown in the page; the CSV export has them all
+
+
+@dataclass(frozen=True)
+class HistoryView:
+    """Everything the history page shows for one set of filters: small frames, picklable (cached per filter).
+    `rows` is the newest TABLE_PREVIEW rows; kpis.scans says how many matched."""
+
+    filters: HistoryFilters
+    rows: pd.DataFrame
+    kpis: HistoryKpis
+    per_day: pd.DataFrame
+    severity_over_time: pd.DataFrame
+    durations: pd.DataFrame
+    duration_stats: pd.DataFrame
+    top_targets: pd.DataFrame
+    new_vs_fixed: pd.DataFrame
+    lifecycle: pd.DataFrame
+    computed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def build_view(filters: HistoryFilters, facts: pd.DataFrame, rows: pd.DataFrame) -> HistoryView:
+    """The pure part: every aggregate of the scans matching `filters` in the facts frame."""
+    frame = apply_filters(facts, filters)
+    return HistoryView(
+        filters=filters,
+        rows=rows,
+        kpis=kpis(frame),
+        per_day=scans_per_day(frame),
+        severity_over_time=findings_over_time(frame),
+        durations=duration_distribution(frame),
+        duration_stats=duration_summary(frame),
+        top_targets=top_targets(frame),
+        new_vs_fixed=new_vs_fixed_weekly(frame),
+        lifecycle=lifecycle_weekly(frame),
+    )
+
+
+def history_view(facts: ScanFacts, filters: HistoryFilters, preview: int = TABLE_PREVIEW) -> HistoryView:
+    """Aggregates from the (incrementally refreshed) facts and the newest table rows from the database: what the
+    page caches per filter set."""
+    return build_view(filters, facts.frame(), table_rows(facts.sessions, filters, limit=preview))

@@ -1,0 +1,45 @@
+"""The progress page's tables: one row per step of the DAG view, one per stored finding."""
+
+from __future__ import annotations
+
+from lib.adapters.models import FindingRecord
+from lib.core.dag import DagView
+from lib.core.findings import SEVERITIES, Finding
+from lib.engines.report import where
+
+
+def steps_table(view: DagView) -> list[dict]:
+    """One row per step for the table under the graph: state, tool, times, duration, why."""
+    rows = []
+    for n in view.nodes:
+        rows.append(
+            {
+                "step": n.label,
+                "state": n.state,
+                "tool": n.tool,
+                "started": n.started_at.strftime("%H:%M:%S") if n.started_at else "",
+                "finished": n.finished_at.strftime("%H:%M:%S") if n.finished_at else "",
+                "duration (s)": round(n.duration_s, 1) if n.duration_s is not None else None,
+                "details": n.message,
+            }
+        )
+    return rows
+
+
+def findings_table(rows: list[FindingRecord]) -> list[dict]:
+    """One row per stored finding, most severe first, fixed ones last."""
+    order = {s: i for i, s in enumerate(SEVERITIES)}
+    out = []
+    for r in sorted(rows, key=lambda r: (r.diff_state == "fixed", order.get(r.severity, 9), r.title)):
+        f = Finding.from_dict(r.data)
+        out.append(
+            {
+                "severity": r.severity,
+                "title": r.title,
+                "change": r.diff_state,
+                "tools": ", ".join(f.tools),
+                "where": where(f),
+                "evidence": f.evidence,
+            }
+        )
+    return out
