@@ -10,6 +10,7 @@ import pytest
 
 from lib.adapters.models import SUCCEEDED
 from lib.adapters.repository import finding_rows, get_scan, get_steps
+from lib.core.findings import Finding
 from lib.runtime import build_runtime
 from lib.services.intake import confirm, submit
 from tests.conftest import wait_until
@@ -58,8 +59,9 @@ def test_request_confirm_scan_report_mail(make_settings, smtp) -> None:
             rows = finding_rows(rt.sessions, scan_id)
             rules = {r.rule_id for r in rows}
             assert {"missing-csp", "missing-x-frame-options", "cookie-no-httponly"} <= rules
-            open_found = {r.data["asset"]["port"] for r in rows if r.rule_id.startswith("open-port")}
-            assert set(ports) <= open_found
+            port_findings = [Finding.from_dict(r.data) for r in rows if r.rule_id == "open-port"]
+            assert len(port_findings) == 1  # one finding (open port, host), the ports are its instances
+            assert set(ports) <= {a.port for a in port_findings[0].affected}
             assert any("self-signed" in r.title.lower() for r in rows)
             assert sum(scan.severity_counts.values()) == len(rows)
 

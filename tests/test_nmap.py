@@ -45,10 +45,12 @@ def test_nmap_and_builtin_agree_and_deduplicate(tmp_path):
         by_nmap = NmapScanner().run(_ctx(tmp_path / "a", "http://localhost/", ports=spec)).findings
         by_builtin = BuiltinPortScanner().run(_ctx(tmp_path / "b", "http://localhost/", ports=spec)).findings
     assert [f.asset.port for f in by_nmap] == [f.asset.port for f in by_builtin]
-    assert [f.issue_fp for f in by_nmap] == [f.issue_fp for f in by_builtin]
+    assert [f.instance_fp for f in by_nmap] == [f.instance_fp for f in by_builtin]
     merged = deduplicate(by_nmap + by_builtin)
-    assert len(merged) == len(by_nmap)
-    assert all(set(f.tools) == {"nmap", "scanboard-portscan"} for f in merged)
+    assert len(merged) == 1  # one finding (open port, host) with the three ports as its instances
+    assert sorted(a.port for a in merged[0].affected) == sorted(ports)
+    assert merged[0].instance_noun == "ports"
+    assert set(merged[0].tools) == {"nmap", "scanboard-portscan"}
 
 
 def test_rescan_gives_identical_fingerprints(tmp_path):

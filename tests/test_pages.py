@@ -112,7 +112,7 @@ def test_progress_reports_and_history_show_a_finished_scan(app) -> None:
     assert "succeeded" in app.get("progress")[0].proto.text
     assert [m.value for m in app.metric] and app.dataframe
     findings = app.dataframe[-1].value
-    assert "Content-Security-Policy header missing" in set(findings["title"])
+    assert "Content-Security-Policy header missing" in set(findings["finding"])
     app.switch_page("views/reports.py").run()
     assert not app.exception
     assert any("report.pdf" in b.proto.label for b in app.get("download_button"))

@@ -87,3 +87,45 @@ def test_pdf_first_page_is_not_blank_and_text_holds_the_findings(tmp_path) -> No
     assert doc["diff"] == {"new": 1, "fixed": 1, "unchanged": 1}
     assert [f["diff_state"] for f in doc["findings"]] == ["unchanged", "new"]
     assert [s["state"] for s in doc["steps"]] == ["skipped", "succeeded", "failed"]
+
+
+def test_grouped_instances_and_not_applicable_checks(tmp_path) -> None:
+    """Python's http.server on a folder: 21 listed directories are one finding with 21 URLs (folded), counted
+    once; sslyze finding no TLS on a plain-HTTP target is a note, not a finding."""
+    ws = Workspace(tmp_path, "abc123def457")
+    ws.write_meta(ScanMeta("abc123def457", "http://files.example:8000/", "ana@example.com", {"web": {}, "tls": {}}))
+    listing = [
+        Finding(
+            "scanboard-web",
+            "directory-listing",
+            "Directory listing enabled",
+            "medium",
+            Asset(host="files.example", port=8000, protocol="http", url=f"http://files.example:8000/dir{i:02d}/"),
+            steps=("web",),
+        )
+        for i in range(21)
+    ]
+    no_tls = Finding(
+        "sslyze",
+        "tls-unavailable",
+        "No TLS service on port 443",
+        "medium",
+        Asset(host="files.example", port=443, protocol="tcp", url="https://files.example:443/"),
+        steps=("tls",),
+    )
+    ws.write_step(StepOutcome("web", "succeeded", "scanboard-web", "1.0", findings=listing))
+    ws.write_step(StepOutcome("tls", "succeeded", "sslyze", "6.3.0", findings=[no_tls]))
+    result = build_report(ws, [])
+    assert result.counts["medium"] == 1
+    assert [f.title for f in result.notes] == ["No TLS service on port 443"]
+    doc = json.loads(result.json.read_text())
+    assert len(doc["findings"]) == 1 and len(doc["findings"][0]["instances"]) == 21
+    assert doc["findings"][0]["rule"] == "web.directory-listing" and doc["notes"][0]["rule"] == "tls.unavailable"
+    html = (ws.root / "report.html").read_text()
+    assert "Directory listing enabled — 21 URLs" in html and "<details" in html
+    assert html.count("http://files.example:8000/dir") == 20  # the PDF lists 20, findings.json all 21
+    text = " ".join(
+        subprocess.run(["pdftotext", str(result.pdf), "-"], check=True, capture_output=True, text=True).stdout.split()
+    )
+    assert "Directory listing enabled — 21 URLs" in text
+    assert "Notes: checks that did not apply" in text and "No TLS service on port 443" in text

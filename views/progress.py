@@ -6,7 +6,7 @@ import streamlit as st
 from lib.adapters.models import AWAITING_CONFIRMATION, AWAITING_OWNERSHIP, QUEUED, Scan
 from lib.adapters.repository import finding_rows, get_scan, list_scans
 from lib.insights.dag_figure import dag_figure
-from lib.insights.progress import findings_table, steps_table
+from lib.insights.progress import findings_table, instance_lists, steps_table
 from lib.services.ownership import instructions as ownership_instructions
 from ui.auth import viewer
 from ui.runtime import get_runtime
@@ -54,9 +54,13 @@ def results(scan: Scan) -> None:
         )
     else:
         st.caption("First scan of this host: nothing to compare with yet.")
-    rows = findings_table(finding_rows(rt.sessions, scan.id))
+    records = finding_rows(rt.sessions, scan.id)
+    rows = findings_table(records)
     if rows:
         st.dataframe(pd.DataFrame(rows), hide_index=True)
+    for title, places in instance_lists(records):
+        with st.expander(title):
+            st.text("\n".join(places))
     if scan.report_key:
         st.page_link(
             "views/reports.py",

@@ -1,7 +1,10 @@
-"""One normalised finding schema for every tool, its fingerprints, de-duplication and scan-to-scan diff.
+"""One normalised finding schema for every tool, its fingerprints, grouping and scan-to-scan diff.
 
-Fingerprints hash only what identifies a finding (tool, rule, canonical asset, CVE/CWE), never text that changes
-between runs (descriptions, evidence, timestamps), so re-scanning an unchanged target gives the same fingerprints.
+A finding's identity is (scanboard rule, host): `issue_fp` hashes the rule from lib.core.rules (which maps every
+tool's rule id, so equivalent rules of two tools meet) and the host, never CWE/CVE or text that changes between
+runs. The URLs, parameters and ports a rule was seen on are the finding's instances (`instance_fp` each).
+Stored findings keep working: fingerprints are recomputed from the stored finding data on every read, and a
+stored finding without instances is its own single instance (`Finding.from_dict`).
 """
 
 from __future__ import annotations
@@ -10,8 +13,11 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from lib.core.rules import NOT_APPLICABLE_ON, scanboard_rule
 
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
@@ -38,6 +44,21 @@ class Asset:
             ]
         )
 
+    def host_key(self) -> str:
+        """The host part of a finding's identity: the name, else the address (nmap's hosts without a name)."""
+        return self.host.lower().rstrip(".") or self.ip
+
+    def instance_key(self) -> str:
+        """Where on the host: the canonical URL, else port/protocol; plus the parameter (header, cookie, ...)."""
+        where = canonical_url(self.url) if self.url else f"{self.port or ''}/{self.protocol.lower()}"
+        return f"{where}|{self.param.lower()}"
+
+    def where(self) -> str:
+        if self.url:
+            return self.url + (f" [{self.param}]" if self.param else "")
+        place = f"{self.host or self.ip}:{self.port}/{self.protocol}" if self.port else (self.host or self.ip)
+        return place + (f" [{self.param}]" if self.param else "")
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -57,6 +78,7 @@ class Finding:
     steps: tuple[str, ...] = ()  # the pipeline steps (portscan, web, tls) that reported it
     first_seen: str = ""
     last_seen: str = ""
+    instances: tuple[Asset, ...] = ()  # when grouped: every place the rule was seen on this host (see `affected`)
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITY_RANK:
@@ -64,34 +86,59 @@ class Finding:
         if not self.tools:
             object.__setattr__(self, "tools", (self.tool,))
 
-    @property
+    @cached_property
+    def rule(self) -> str:
+        """The scanboard rule this tool's rule id reports (lib.core.rules)."""
+        return scanboard_rule(self.tool, self.rule_id, self.asset.param)
+
+    @cached_property
     def rule_fp(self) -> str:
+        """One tool's report at one place: what a parser de-duplicates on."""
         return _hash(self.tool, self.rule_id, self.asset.canonical())
 
-    @property
+    @cached_property
     def issue_fp(self) -> str:
-        # The parameter (a header or cookie name) is part of the asset: one CWE (e.g. 693) covers several headers.
-        key = ",".join(sorted(self.cve)) or ",".join(sorted(self.cwe)) or normalise_title(self.title)
-        path = urlsplit(canonical_url(self.asset.url)).path if self.asset.url else ""
-        return _hash(
-            key, self.asset.host.lower().rstrip("."), str(self.asset.port or ""), path, self.asset.param.lower()
-        )
+        """The finding's identity: (scanboard rule, host)."""
+        return _hash("rule/2", self.rule, self.asset.host_key())
+
+    @cached_property
+    def instance_fp(self) -> str:
+        return _hash("instance/2", self.rule, self.asset.host_key(), self.asset.instance_key())
+
+    @property
+    def affected(self) -> tuple[Asset, ...]:
+        """The places this finding covers: its grouped instances, or just its asset."""
+        return self.instances or (self.asset,)
+
+    @property
+    def instance_noun(self) -> str:
+        """What the instances are, for "Directory listing enabled — 21 URLs"."""
+        places, many = self.affected, len(self.affected) > 1
+        one_param = len({a.param.lower() for a in places}) <= 1
+        if one_param and all(a.url for a in places):
+            return "URLs" if many else "URL"
+        if one_param and all(not a.url and a.port for a in places):
+            return "ports" if many else "port"
+        return "instances" if many else "instance"
 
     def with_seen(self, first_seen: str, last_seen: str) -> Finding:
         return replace(self, first_seen=first_seen, last_seen=last_seen)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d.update(rule_fp=self.rule_fp, issue_fp=self.issue_fp)
-        for k in ("cwe", "cve", "references", "tools", "steps"):
+        d.update(rule=self.rule, rule_fp=self.rule_fp, issue_fp=self.issue_fp)
+        for k in ("cwe", "cve", "references", "tools", "steps", "instances"):
             d[k] = list(d[k])
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Finding:
+        """From to_dict's output, also as stored by earlier versions (no instances, older fingerprints: the
+        stored fingerprints are ignored and recomputed, so old records diff against new ones by rule identity)."""
         known = {f for f in cls.__dataclass_fields__}
         kw = {k: v for k, v in d.items() if k in known}
         kw["asset"] = Asset(**d.get("asset", {}))
+        kw["instances"] = tuple(Asset(**a) for a in d.get("instances") or ())
         for k in ("cwe", "cve", "references", "tools", "steps"):
             kw[k] = tuple(d.get(k, ()))
         return cls(**kw)
@@ -126,22 +173,48 @@ def sort_key(f: Finding) -> tuple[int, str, str]:
     return (SEVERITY_RANK[f.severity], f.title, f.asset.canonical())
 
 
-def deduplicate(findings: Iterable[Finding]) -> list[Finding]:
-    """One row per issue: the most severe report of it is kept and every tool that found it is credited."""
+def _merge(kept: Finding, f: Finding) -> Finding:
+    best = min(kept, f, key=lambda x: SEVERITY_RANK[x.severity])
+    instances = {a.instance_key(): a for a in kept.affected}
+    for a in f.affected:
+        instances.setdefault(a.instance_key(), a)
+    return replace(
+        best,
+        tools=tuple(sorted(set(kept.tools) | set(f.tools))),
+        steps=tuple(sorted(set(kept.steps) | set(f.steps))),
+        cwe=tuple(sorted(set(kept.cwe) | set(f.cwe))),
+        cve=tuple(sorted(set(kept.cve) | set(f.cve))),
+        instances=tuple(instances.values()) if len(instances) > 1 else (),
+        first_seen=min((x for x in (kept.first_seen, f.first_seen) if x), default=""),
+    )
+
+
+def group(findings: Iterable[Finding]) -> list[Finding]:
+    """One finding per (rule, host) with its instances: the most severe report leads, every tool is credited.
+
+    Linear: each finding's identity is hashed once (cached on the finding) and looked up in a dict."""
     by_issue: dict[str, Finding] = {}
     for f in findings:
         kept = by_issue.get(f.issue_fp)
-        if kept is None:
-            by_issue[f.issue_fp] = f
-            continue
-        best = min(kept, f, key=lambda x: SEVERITY_RANK[x.severity])
-        tools = tuple(sorted(set(kept.tools) | set(f.tools)))
-        steps = tuple(sorted(set(kept.steps) | set(f.steps)))
-        by_issue[f.issue_fp] = replace(best, tools=tools, steps=steps)
+        by_issue[f.issue_fp] = f if kept is None else _merge(kept, f)
     return sorted(by_issue.values(), key=sort_key)
 
 
+deduplicate = group  # the name the engines used before findings were grouped
+
+
+def split_not_applicable(findings: Iterable[Finding], target: str) -> tuple[list[Finding], list[Finding]]:
+    """(findings, notes): a check that does not apply to the target (TLS on a plain-HTTP URL) is a note."""
+    scheme = urlsplit(target).scheme.lower()
+    kept: list[Finding] = []
+    notes: list[Finding] = []
+    for f in findings:
+        (notes if NOT_APPLICABLE_ON.get(f.rule) == scheme else kept).append(f)
+    return kept, notes
+
+
 def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
+    """Counts findings (rule, host), not their instances."""
     counts = dict.fromkeys(SEVERITIES, 0)
     for f in findings:
         counts[f.severity] += 1
@@ -157,18 +230,23 @@ class Diff:
     def counts(self) -> dict[str, int]:
         return {"new": len(self.new), "fixed": len(self.fixed), "unchanged": len(self.unchanged)}
 
+    @cached_property
+    def _unchanged_fps(self) -> frozenset[str]:
+        return frozenset(u.issue_fp for u in self.unchanged)
+
     def state_of(self, f: Finding) -> str:
-        """new or unchanged, for a finding of the current scan."""
-        return "unchanged" if any(u.issue_fp == f.issue_fp for u in self.unchanged) else "new"
+        """new or unchanged, for a finding of the current scan (a set lookup)."""
+        return "unchanged" if f.issue_fp in self._unchanged_fps else "new"
 
 
 def diff(current: Iterable[Finding], previous: Iterable[Finding]) -> Diff:
-    """New, fixed and unchanged issues between two scans of one target, matched on issue fingerprint.
+    """New, fixed and unchanged findings between two scans of one target, matched on identity (rule, host).
 
-    An unchanged finding keeps the first_seen of the earlier finding it matches.
+    Both sides are grouped first, so records stored one per URL by earlier versions compare with grouped ones.
+    An unchanged finding keeps the first_seen of the earlier finding it matches. Linear in the findings.
     """
-    prev = {f.issue_fp: f for f in previous}
-    cur = {f.issue_fp: f for f in current}
+    prev = {f.issue_fp: f for f in group(previous)}
+    cur = {f.issue_fp: f for f in group(current)}
     new = [f for fp, f in cur.items() if fp not in prev]
     unchanged = [replace(f, first_seen=prev[fp].first_seen or f.first_seen) for fp, f in cur.items() if fp in prev]
     fixed = [f for fp, f in prev.items() if fp not in cur]

@@ -13,11 +13,12 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from lib.core.findings import SEVERITIES, Diff, Finding, deduplicate, diff, severity_counts
+from lib.core.findings import SEVERITIES, Diff, Finding, diff, group, severity_counts, split_not_applicable
 from lib.core.pipeline import SCANNER_LABELS, SCANNERS
 from lib.engines.workspace import ScanMeta, StepOutcome, Workspace
 
 TEMPLATES = Path(__file__).with_name("templates")
+MAX_PLACES = 20  # instances listed per finding in the PDF; findings.json has all
 SEVERITY_COLORS = {"critical": "#7b1fa2", "high": "#c62828", "medium": "#ef6c00", "low": "#f9a825", "info": "#607d8b"}
 
 
@@ -25,6 +26,7 @@ SEVERITY_COLORS = {"critical": "#7b1fa2", "high": "#c62828", "medium": "#ef6c00"
 class ReportResult:
     findings: list[Finding]
     diff: Diff
+    notes: list[Finding]
     counts: dict[str, int]
     steps: list[StepOutcome]
     pdf: Path
@@ -45,22 +47,40 @@ def collect_steps(ws: Workspace, meta: ScanMeta) -> list[StepOutcome]:
 
 
 def where(f: Finding) -> str:
-    a = f.asset
-    if a.url:
-        return a.url + (f" [{a.param}]" if a.param else "")
-    return f"{a.host}:{a.port}/{a.protocol}" if a.port else a.host
+    """One line for where a finding is: its place, or "21 URLs" when it groups several."""
+    places = f.affected
+    return places[0].where() if len(places) == 1 else f"{len(places)} {f.instance_noun}"
+
+
+def headline(f: Finding) -> str:
+    """ "Directory listing enabled — 21 URLs" for a finding with several instances, else its title."""
+    n = len(f.affected)
+    return f"{f.title} — {n} {f.instance_noun}" if n > 1 else f.title
 
 
 def _finding_view(f: Finding, diff_state: str) -> dict[str, Any]:
-    return {**f.to_dict(), "where": where(f), "diff_state": diff_state}
+    return {
+        **f.to_dict(),
+        "where": where(f),
+        "headline": headline(f),
+        "places": [a.where() for a in f.affected],
+        "instance_noun": f.instance_noun,
+        "diff_state": diff_state,
+    }
 
 
 def findings_document(
-    meta: ScanMeta, steps: list[StepOutcome], findings: list[Finding], d: Diff, previous_scan: str
+    meta: ScanMeta,
+    steps: list[StepOutcome],
+    findings: list[Finding],
+    d: Diff,
+    previous_scan: str,
+    notes: list[Finding] | None = None,
 ) -> dict[str, Any]:
-    """The machine-readable findings.json: what was asked, what ran, the findings and the diff."""
+    """The machine-readable findings.json: what was asked, what ran, the findings (one per rule and host, with
+    their instances), the checks that did not apply (notes) and the diff."""
     return {
-        "schema": "scanboard.findings/1",
+        "schema": "scanboard.findings/2",
         "scan": meta.__dict__,
         "previous_scan": previous_scan,
         "steps": [{k: v for k, v in s.to_dict().items() if k != "findings"} for s in steps],
@@ -68,17 +88,25 @@ def findings_document(
         "diff": d.counts(),
         "findings": [{**f.to_dict(), "diff_state": d.state_of(f)} for f in findings],
         "fixed": [f.to_dict() for f in d.fixed],
+        "notes": [f.to_dict() for f in notes or ()],
     }
 
 
-def render_html(meta: ScanMeta, steps: list[StepOutcome], findings: list[Finding], d: Diff, previous_scan: str) -> str:
+def render_html(
+    meta: ScanMeta,
+    steps: list[StepOutcome],
+    findings: list[Finding],
+    d: Diff,
+    previous_scan: str,
+    notes: list[Finding] | None = None,
+) -> str:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     counts = severity_counts(findings)
     top = max(counts.values(), default=0) or 1
-    groups = [
-        {"severity": sev, "findings": [_finding_view(f, d.state_of(f)) for f in findings if f.severity == sev]}
-        for sev in SEVERITIES
-    ]
+    by_severity: dict[str, list[dict[str, Any]]] = {sev: [] for sev in SEVERITIES}
+    for f in findings:
+        by_severity[f.severity].append(_finding_view(f, d.state_of(f)))
+    groups = [{"severity": sev, "findings": rows} for sev, rows in by_severity.items()]
     return env.get_template("report.html.j2").render(
         meta=meta,
         generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -93,6 +121,8 @@ def render_html(meta: ScanMeta, steps: list[StepOutcome], findings: list[Finding
         new_findings=[_finding_view(f, "new") for f in d.new],
         fixed_findings=[_finding_view(f, "fixed") for f in d.fixed],
         groups=[g for g in groups if g["findings"]],
+        notes=[_finding_view(f, "note") for f in notes or ()],
+        max_places=MAX_PLACES,
     )
 
 
@@ -110,15 +140,16 @@ def build_report(ws: Workspace, previous: list[Finding], previous_scan: str = ""
     meta = ws.read_meta()
     steps = collect_steps(ws, meta)
     ok_steps = {s.step for s in steps if s.state == "succeeded"}
-    findings = deduplicate(f for s in steps if s.state == "succeeded" for f in s.findings)
+    grouped = group(f for s in steps if s.state == "succeeded" for f in s.findings)
+    findings, notes = split_not_applicable(grouped, meta.target)
     comparable = [f for f in previous if set(f.steps) & ok_steps] if previous_scan else []
-    first_seen = {f.issue_fp: f.first_seen for f in comparable}
     now = datetime.now(UTC).isoformat(timespec="seconds")
+    d = diff([f.with_seen(now, now) for f in findings], comparable)
+    first_seen = {f.issue_fp: f.first_seen for f in d.unchanged}
     findings = [f.with_seen(first_seen.get(f.issue_fp) or now, now) for f in findings]
-    d = diff(findings, comparable)
-    doc = findings_document(meta, steps, findings, d, previous_scan)
+    doc = findings_document(meta, steps, findings, d, previous_scan, notes)
     json_path = ws.write_json("findings.json", doc)
-    html = render_html(meta, steps, findings, d, previous_scan)
+    html = render_html(meta, steps, findings, d, previous_scan, notes)
     (ws.root / "report.html").write_text(html)
     pdf = html_to_pdf(html, ws.root / "report.pdf")
-    return ReportResult(findings, d, doc["counts"], steps, pdf, json_path, doc)
+    return ReportResult(findings, d, notes, doc["counts"], steps, pdf, json_path, doc)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from lib.adapters.models import FindingRecord
 from lib.core.dag import DagView
 from lib.core.findings import SEVERITIES, Finding
-from lib.engines.report import where
+from lib.engines.report import headline, where
 
 
 def steps_table(view: DagView) -> list[dict]:
@@ -26,20 +26,27 @@ def steps_table(view: DagView) -> list[dict]:
     return rows
 
 
-def findings_table(rows: list[FindingRecord]) -> list[dict]:
-    """One row per stored finding, most severe first, fixed ones last."""
+def _ordered(rows: list[FindingRecord]) -> list[tuple[FindingRecord, Finding]]:
     order = {s: i for i, s in enumerate(SEVERITIES)}
-    out = []
-    for r in sorted(rows, key=lambda r: (r.diff_state == "fixed", order.get(r.severity, 9), r.title)):
-        f = Finding.from_dict(r.data)
-        out.append(
-            {
-                "severity": r.severity,
-                "title": r.title,
-                "change": r.diff_state,
-                "tools": ", ".join(f.tools),
-                "where": where(f),
-                "evidence": f.evidence,
-            }
-        )
-    return out
+    ranked = sorted(rows, key=lambda r: (r.diff_state == "fixed", order.get(r.severity, 9), r.title))
+    return [(r, Finding.from_dict(r.data)) for r in ranked]
+
+
+def findings_table(rows: list[FindingRecord]) -> list[dict]:
+    """One row per stored finding (rule, host), most severe first, fixed ones last; "— 21 URLs" when grouped."""
+    return [
+        {
+            "severity": r.severity,
+            "finding": headline(f),
+            "change": r.diff_state,
+            "tools": ", ".join(f.tools),
+            "where": where(f),
+            "evidence": f.evidence,
+        }
+        for r, f in _ordered(rows)
+    ]
+
+
+def instance_lists(rows: list[FindingRecord]) -> list[tuple[str, list[str]]]:
+    """(headline, places) for each finding with several instances: the page folds each list under its headline."""
+    return [(headline(f), [a.where() for a in f.affected]) for r, f in _ordered(rows) if len(f.affected) > 1]

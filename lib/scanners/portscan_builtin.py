@@ -367,7 +367,7 @@ def open_port_finding(
         tool=tool,
         tool_version=version,
         rule_id="open-port",
-        title=f"Open TCP port {port}",
+        title="Open TCP port",
         severity="info",
         confidence="high",
         asset=Asset(host=host, ip=ip, port=port, protocol="tcp"),
