@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -108,3 +109,36 @@ def test_malformed_xml_is_a_clear_step_failure(text, reason):
 def test_registry_prefers_nmap_when_installed():
     assert choose("portscan").tool == "nmap"
     assert choose("portscan", prefer="scanboard-portscan").tool == "scanboard-portscan"
+
+
+FIXTURE = Path(__file__).parent / "fixtures" / "nmap" / "nmap-7.93-sV-two-hosts.xml"
+
+
+def test_real_sv_output_of_two_hosts_keeps_each_host_apart():
+    """nmap 7.93 -sV of 127.0.0.1 and 127.0.0.2 (see fixtures/nmap/PROVENANCE.md): each host keeps its own
+    address in the asset and the fingerprint; service, product, version and CPE are parsed."""
+    report = parse_nmap_xml(FIXTURE.read_bytes())
+    assert report.version == "7.93"
+    assert {ip: [p.port for p in ports] for ip, ports in report.hosts.items()} == {
+        "127.0.0.1": [18080],
+        "127.0.0.2": [18081, 18443],
+    }
+    tls = next(p for p in report.hosts["127.0.0.2"] if p.port == 18443)
+    assert (tls.service, tls.tunnel, tls.cpe) == ("http", "ssl", ("cpe:/a:openssl:openssl",))
+    web = report.hosts["127.0.0.1"][0]
+    assert (web.product, web.version, web.cpe) == ("SimpleHTTPServer", "0.6", ("cpe:/a:python:simplehttpserver:0.6",))
+    findings = nmap_findings(report, "target.example")
+    assert [(f.asset.host, f.asset.ip, f.asset.port) for f in findings] == [
+        ("127.0.0.1", "127.0.0.1", 18080),
+        ("127.0.0.2", "127.0.0.2", 18081),
+        ("127.0.0.2", "127.0.0.2", 18443),
+    ]
+    grouped = deduplicate(findings)
+    assert len(grouped) == 2 and len({f.issue_fp for f in grouped}) == 2  # one finding per host
+    assert "cpe:/a:openssl:openssl" in next(f.evidence for f in findings if f.asset.port == 18443)
+
+
+def test_one_host_is_named_after_the_target():
+    report = parse_nmap_xml(FIXTURE.read_text())
+    single = type(report)(report.version, {"127.0.0.1": report.hosts["127.0.0.1"]})
+    assert [f.asset.host for f in nmap_findings(single, "target.example")] == ["target.example"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -200,7 +201,10 @@ def test_hostname_matching(host, dns, ips, ok):
         ("[]", "unexpected shape"),
         ('{"server_scan_results": 3}', "shape"),
         ('{"server_scan_results": []}', "scanned nothing"),
-        ('{"server_scan_results": [{"server_location": {"hostname": "h", "port": 0}}]}', "bad port"),
+        (
+            '{"sslyze_version": "6.3.1", "server_scan_results": [{"server_location": {"hostname": "h", "port": 0}}]}',
+            "bad port",
+        ),
     ],
 )
 def test_malformed_json_is_a_clear_step_failure(text, reason):
@@ -211,3 +215,50 @@ def test_malformed_json_is_a_clear_step_failure(text, reason):
 def test_registry_prefers_sslyze():
     assert choose("tls").tool == "sslyze"
     assert choose("tls", prefer="scanboard-tls").tool == "scanboard-tls"
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "sslyze"
+
+
+def test_real_6x_output_of_openssl_s_server():
+    """sslyze 6.3.1's own JSON of three servers (see fixtures/sslyze/PROVENANCE.md): a legacy openssl s_server,
+    a modern one reached by name, a closed port."""
+    text = (FIXTURES / "sslyze-6.3.1-openssl-s_server.json").read_text()
+    version, findings = parse_sslyze_json(text, now=datetime(2026, 12, 2, 16, 0, tzinfo=UTC))
+    assert version == "6.3.1"
+    by_port: dict[int, set[str]] = {}
+    for f in findings:
+        by_port.setdefault(f.asset.port or 0, set()).add(f.rule)
+    legacy, modern, closed = by_port[44331], by_port[44332], by_port[44339]
+    assert {"tls.protocol-tlsv1", "tls.protocol-tlsv1.1", "tls.cert-self-signed", "tls.cert-expiring"} <= legacy
+    assert {"tls.cert-self-signed", "tls.cert-expiring"} <= modern and not any("protocol" in r for r in modern)
+    assert closed == {"tls.unavailable"}
+    # the SAN list (DNS:localhost, IP:127.0.0.1) is read: neither the name nor the address is a mismatch
+    assert "tls.cert-hostname-mismatch" not in legacy | modern
+
+
+def test_real_5x_output_reads_the_san_list_under_dns():
+    """sslyze 5.x wrote the DNS subjectAltNames under `dns`; read as 6.x's `dns_names` they would be missing and
+    the common-name fallback (*.facebook.com) would call messenger.com, which the SAN list covers, a mismatch."""
+    doc = json.loads((FIXTURES / "sslyze-5.0.0b0-real-sites.json").read_text())
+    when = datetime(2021, 10, 3, 18, 30, tzinfo=UTC)
+    version, findings = parse_sslyze_json(json.dumps(doc), now=when)
+    assert version == "5.0.0b0"
+    assert {f.asset.host for f in findings} == {"localhost", "www.facebook.com", "www.google.com"}
+    assert not [
+        f for f in findings if f.rule in ("tls.cert-hostname-mismatch", "tls.cert-untrusted", "tls.cert-expired")
+    ]
+    assert [f.asset.port for f in findings if f.rule == "tls.unavailable"] == [1234]  # localhost:1234 refused
+    doc["server_scan_results"] = doc["server_scan_results"][1:2]  # www.facebook.com only
+    _, as_messenger = parse_sslyze_json(json.dumps(doc), host="messenger.com", now=when)
+    assert not [f for f in as_messenger if f.rule == "tls.cert-hostname-mismatch"]
+    _, as_other = parse_sslyze_json(json.dumps(doc), host="example.org", now=when)
+    assert [f.rule for f in as_other if f.rule == "tls.cert-hostname-mismatch"] == ["tls.cert-hostname-mismatch"]
+
+
+@pytest.mark.parametrize("version", ["4.1.0", "7.0.0", ""])
+def test_unknown_sslyze_versions_are_refused_with_a_message_naming_them(version):
+    doc = json.loads((FIXTURES / "sslyze-6.3.1-openssl-s_server.json").read_text())
+    doc["sslyze_version"] = version
+    with pytest.raises(ScannerError, match=f"sslyze {version or '.no version given.'} output is not a version"):
+        parse_sslyze_json(json.dumps(doc))

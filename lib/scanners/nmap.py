@@ -44,10 +44,13 @@ class NmapPort:
     product: str
     version: str
     extrainfo: str
+    cpe: tuple[str, ...] = ()  # with -sV: what nmap identified, e.g. cpe:/a:openssl:openssl
+    tunnel: str = ""  # "ssl" when -sV found the service behind TLS
 
     def describe(self) -> str:
         product = " ".join(x for x in (self.product, self.version, self.extrainfo) if x)
-        return f"{self.service or 'unknown'}" + (f" ({product})" if product else "")
+        name = f"{self.tunnel}/{self.service}" if self.tunnel and self.service else self.service
+        return f"{name or 'unknown'}" + (f" ({product})" if product else "")
 
 
 @dataclass(frozen=True)
@@ -80,26 +83,36 @@ def parse_nmap_xml(text: str | bytes) -> NmapReport:
             portid = port.get("portid", "")
             if not (portid.isascii() and portid.isdigit() and len(portid) <= 5 and 0 < int(portid) < 65536):
                 raise ScannerError(f"nmap XML has an invalid port number {portid!r}")
-            svc = port.find("service")
-            name, product, version, extra = (
-                (svc.get(k) or "") if svc is not None else "" for k in ("name", "product", "version", "extrainfo")
-            )
-            open_ports.append(NmapPort(int(portid), port.get("protocol", "tcp"), name, product, version, extra))
+            open_ports.append(_port(port, int(portid)))
         hosts.setdefault(addr, []).extend(open_ports)
     return NmapReport(root.get("version", ""), hosts)
 
 
+def _port(port: ET.Element, number: int) -> NmapPort:
+    """One <port> element: the service nmap named (and with -sV, product, version and CPEs)."""
+    svc = port.find("service")
+    name, product, version, extra, tunnel = (
+        (svc.get(k) or "") if svc is not None else "" for k in ("name", "product", "version", "extrainfo", "tunnel")
+    )
+    cpes = tuple(c.text.strip() for c in (svc.findall("cpe") if svc is not None else ()) if c.text)
+    return NmapPort(number, port.get("protocol", "tcp"), name, product, version, extra, cpes, tunnel)
+
+
 def nmap_findings(report: NmapReport, hostname: str) -> list[Finding]:
-    """One open-port finding per open TCP port, in the same shape as the builtin scanner's."""
+    """One open-port finding per open TCP port, in the same shape as the builtin scanner's.
+
+    The target's name is the host when nmap scanned one address; with several hosts each keeps its own address
+    as its host, so they stay apart in the findings and their fingerprints."""
     findings = []
+    several = len(report.hosts) > 1
     for ip, ports in sorted(report.hosts.items()):
         for p in sorted(ports, key=lambda p: p.port):
             if p.protocol != "tcp":
                 continue
-            evidence = f"nmap: {p.port}/tcp open {p.describe()}"
+            evidence = f"nmap: {p.port}/tcp open {p.describe()}" + (f" [{', '.join(p.cpe)}]" if p.cpe else "")
             findings.append(
                 open_port_finding(
-                    hostname or ip,
+                    ip if several or not hostname else hostname,
                     ip,
                     p.port,
                     p.service or guess_service(p.port),

@@ -217,6 +217,20 @@ def parse_sslyze_json(text: str | bytes, host: str = "", now: datetime | None = 
         raise ScannerError(f"sslyze JSON output is unusable: {exc}") from exc
 
 
+# sslyze major version -> the key its JSON gives the certificate's DNS subjectAltNames under
+# (5.x wrote pydantic's alias "dns"; 6.0 renamed it "dns_names").
+SAN_DNS_KEY = {"5": "dns", "6": "dns_names"}
+
+
+def san_dns_key(version: str) -> str:
+    """Which SAN key this sslyze version writes; ScannerError naming the version when we do not know it."""
+    key = SAN_DNS_KEY.get(version.split(".", 1)[0])
+    if key is None:
+        known = ", ".join(f"{major}.x" for major in SAN_DNS_KEY)
+        raise ScannerError(f"sslyze {version or '(no version given)'} output is not a version scanboard reads ({known})")
+    return key
+
+
 def _parse(doc: Any, host: str, now: datetime) -> tuple[str, list[Finding]]:
     if not isinstance(doc, dict) or "server_scan_results" not in doc:
         raise _Bad("no server_scan_results")
@@ -225,13 +239,14 @@ def _parse(doc: Any, host: str, now: datetime) -> tuple[str, list[Finding]]:
     if not results:
         bad = _list(doc, "invalid_server_strings")
         raise ScannerError(f"sslyze scanned nothing{': ' + json.dumps(bad)[:300] if bad else ''}")
+    dns_key = san_dns_key(version)
     findings: list[Finding] = []
     for server in results:
-        findings.extend(_server_findings(server, host, version, now))
+        findings.extend(_server_findings(server, host, version, now, dns_key))
     return version, findings
 
 
-def _server_findings(server: Any, host: str, version: str, now: datetime) -> list[Finding]:
+def _server_findings(server: Any, host: str, version: str, now: datetime, dns_key: str) -> list[Finding]:
     loc = _obj(server, "server_location")
     host = host or _str(loc, "hostname")
     port = _int(loc, "port")
@@ -346,7 +361,7 @@ def _server_findings(server: Any, host: str, version: str, now: datetime) -> lis
     # certificate
     ci = result("certificate_info")
     if ci:
-        out.extend(_certificate_findings(ci, host, now, finding))
+        out.extend(_certificate_findings(ci, host, now, finding, dns_key))
     # vulnerabilities
     r = result("heartbleed")
     if r and r.get("is_vulnerable_to_heartbleed") is True:
@@ -447,7 +462,9 @@ def _server_findings(server: Any, host: str, version: str, now: datetime) -> lis
     return out
 
 
-def _certificate_findings(ci: dict[str, Any], host: str, now: datetime, finding: Any) -> list[Finding]:
+def _certificate_findings(
+    ci: dict[str, Any], host: str, now: datetime, finding: Any, dns_key: str = "dns_names"
+) -> list[Finding]:
     deployments = _list(ci, "certificate_deployments")
     if not deployments:
         return []
@@ -524,7 +541,7 @@ def _certificate_findings(ci: dict[str, Any], host: str, now: datetime, finding:
             )
         )
     san = _opt_obj(leaf, "subject_alternative_name") or {}
-    dns = [x for x in _list(san, "dns_names") if isinstance(x, str)]
+    dns = [x for x in _list(san, dns_key) if isinstance(x, str)]
     ips = [x for x in _list(san, "ip_addresses") if isinstance(x, str)]
     if not dns and not ips:  # no SAN: fall back to the subject's common name
         dns = [
