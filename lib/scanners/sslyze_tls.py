@@ -227,7 +227,8 @@ def san_dns_key(version: str) -> str:
     key = SAN_DNS_KEY.get(version.split(".", 1)[0])
     if key is None:
         known = ", ".join(f"{major}.x" for major in SAN_DNS_KEY)
-        raise ScannerError(f"sslyze {version or '(no version given)'} output is not a version scanboard reads ({known})")
+        shown = version or "(no version given)"
+        raise ScannerError(f"sslyze {shown} output is not a version scanboard reads ({known})")
     return key
 
 
