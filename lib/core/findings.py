@@ -173,19 +173,23 @@ def sort_key(f: Finding) -> tuple[int, str, str]:
     return (SEVERITY_RANK[f.severity], f.title, f.asset.canonical())
 
 
-def _merge(kept: Finding, f: Finding) -> Finding:
-    best = min(kept, f, key=lambda x: SEVERITY_RANK[x.severity])
-    instances = {a.instance_key(): a for a in kept.affected}
-    for a in f.affected:
-        instances.setdefault(a.instance_key(), a)
+def _merged(reports: list[Finding]) -> Finding:
+    """One finding from every report of one (rule, host): built once per group, so grouping stays linear."""
+    if len(reports) == 1:
+        return reports[0]
+    best = min(reports, key=lambda x: SEVERITY_RANK[x.severity])
+    instances: dict[str, Asset] = {}
+    for f in reports:
+        for a in f.affected:
+            instances.setdefault(a.instance_key(), a)
     return replace(
         best,
-        tools=tuple(sorted(set(kept.tools) | set(f.tools))),
-        steps=tuple(sorted(set(kept.steps) | set(f.steps))),
-        cwe=tuple(sorted(set(kept.cwe) | set(f.cwe))),
-        cve=tuple(sorted(set(kept.cve) | set(f.cve))),
+        tools=tuple(sorted({t for f in reports for t in f.tools})),
+        steps=tuple(sorted({s for f in reports for s in f.steps})),
+        cwe=tuple(sorted({c for f in reports for c in f.cwe})),
+        cve=tuple(sorted({c for f in reports for c in f.cve})),
         instances=tuple(instances.values()) if len(instances) > 1 else (),
-        first_seen=min((x for x in (kept.first_seen, f.first_seen) if x), default=""),
+        first_seen=min((f.first_seen for f in reports if f.first_seen), default=""),
     )
 
 
@@ -193,11 +197,10 @@ def group(findings: Iterable[Finding]) -> list[Finding]:
     """One finding per (rule, host) with its instances: the most severe report leads, every tool is credited.
 
     Linear: each finding's identity is hashed once (cached on the finding) and looked up in a dict."""
-    by_issue: dict[str, Finding] = {}
+    by_issue: dict[str, list[Finding]] = {}
     for f in findings:
-        kept = by_issue.get(f.issue_fp)
-        by_issue[f.issue_fp] = f if kept is None else _merge(kept, f)
-    return sorted(by_issue.values(), key=sort_key)
+        by_issue.setdefault(f.issue_fp, []).append(f)
+    return sorted((_merged(reports) for reports in by_issue.values()), key=sort_key)
 
 
 deduplicate = group  # the name the engines used before findings were grouped
