@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -43,6 +43,9 @@ class Asset:
                 self.param,
             ]
         )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _ASSET_FIELDS}
 
     def host_key(self) -> str:
         """The host part of a finding's identity: the name, else the address (nmap's hosts without a name)."""
@@ -125,10 +128,14 @@ class Finding:
         return replace(self, first_seen=first_seen, last_seen=last_seen)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d.update(rule=self.rule, rule_fp=self.rule_fp, issue_fp=self.issue_fp)
-        for k in ("cwe", "cve", "references", "tools", "steps", "instances"):
+        """A JSON-ready dict, built field by field (dataclasses.asdict deep-copies and was a third of the report
+        step's time at 10,000 findings; bench/report.py)."""
+        d = {name: getattr(self, name) for name in _FINDING_FIELDS}
+        d["asset"] = self.asset.to_dict()
+        d["instances"] = [a.to_dict() for a in self.instances]
+        for k in ("cwe", "cve", "references", "tools", "steps"):
             d[k] = list(d[k])
+        d.update(rule=self.rule, rule_fp=self.rule_fp, issue_fp=self.issue_fp)
         return d
 
     @classmethod
@@ -142,6 +149,10 @@ class Finding:
         for k in ("cwe", "cve", "references", "tools", "steps"):
             kw[k] = tuple(d.get(k, ()))
         return cls(**kw)
+
+
+_ASSET_FIELDS = tuple(f.name for f in fields(Asset))
+_FINDING_FIELDS = tuple(f.name for f in fields(Finding))
 
 
 def _hash(*parts: str) -> str:

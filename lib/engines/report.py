@@ -93,7 +93,7 @@ def findings_document(
         "schema": "scanboard.findings/2",
         "scan": meta.__dict__,
         "previous_scan": previous_scan,
-        "steps": [{k: v for k, v in s.to_dict().items() if k != "findings"} for s in steps],
+        "steps": [s.info() for s in steps],
         "counts": severity_counts(findings),
         "diff": d.counts(),
         "findings": [{**f.to_dict(), "diff_state": d.state_of(f)} for f in findings],
@@ -117,7 +117,7 @@ def render_html(
     return env.get_template("report.html.j2").render(
         meta=meta,
         generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        steps=[{**s.to_dict(), "label": SCANNER_LABELS.get(s.step, s.step)} for s in steps],
+        steps=[{**s.info(), "label": SCANNER_LABELS.get(s.step, s.step)} for s in steps],
         total=len(findings),
         severity_rows=[
             {"severity": s, "count": counts[s], "width": 110 * counts[s] / top, "color": SEVERITY_COLORS[s]}

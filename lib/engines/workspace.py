@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +40,14 @@ class StepOutcome:
     started_at: str = ""
     finished_at: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["findings"] = [f.to_dict() for f in self.findings]
+    def info(self) -> dict[str, Any]:
+        """Everything but the findings (the report's step table), without serialising the findings."""
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "findings"}
+        d["raw_files"] = list(self.raw_files)
         return d
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.info(), "findings": [f.to_dict() for f in self.findings]}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> StepOutcome:
