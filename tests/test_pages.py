@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib.adapters.models import utcnow
+from lib.adapters.triage_store import marks_for_host
 from lib.services.intake import submit
 from tests.conftest import wait_until
 from tests.targets import http_target
@@ -113,6 +114,17 @@ def test_progress_reports_and_history_show_a_finished_scan(app) -> None:
     assert [m.value for m in app.metric] and app.dataframe
     findings = app.dataframe[-1].value
     assert "Content-Security-Policy header missing" in set(findings["finding"])
+    # triage from the page: a false positive on this host's CSP finding, recorded with who and when
+    pick = next(s for s in app.selectbox if s.label == "Finding")
+    csp = next(i for i in pick.options if "Content-Security-Policy" in i)
+    pick.set_value(pick.options.index(csp))
+    app.radio[0].set_value("false_positive")
+    app.text_input[0].input("internal tool, CSP enforced by the proxy")
+    next(b for b in app.button if b.label == "Record").click()
+    app.run()
+    assert not app.exception and any("Recorded: False positive" in m.value for m in app.success)
+    marks = marks_for_host(rt.sessions, "127.0.0.1")
+    assert [m.state for m in marks.values()] == ["false_positive"]
     app.switch_page("views/reports.py").run()
     assert not app.exception
     assert any("report.pdf" in b.proto.label for b in app.get("download_button"))

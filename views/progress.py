@@ -5,9 +5,11 @@ import streamlit as st
 
 from lib.adapters.models import AWAITING_CONFIRMATION, AWAITING_OWNERSHIP, QUEUED, Scan
 from lib.adapters.repository import finding_rows, get_scan, list_scans
+from lib.core.triage import ACCEPTED_RISK, STATES, TriageError
 from lib.insights.dag_figure import dag_figure
 from lib.insights.progress import findings_table, instance_lists, steps_table
 from lib.services.ownership import instructions as ownership_instructions
+from lib.services.triage import mark_finding, triage_choices
 from ui.auth import viewer
 from ui.runtime import get_runtime
 from ui.widgets import severity_metrics, status_label
@@ -61,6 +63,7 @@ def results(scan: Scan) -> None:
     for title, places in instance_lists(records):
         with st.expander(title):
             st.text("\n".join(places))
+    triage_form(scan, records)
     if scan.report_key:
         st.page_link(
             "views/reports.py",
@@ -68,6 +71,38 @@ def results(scan: Scan) -> None:
             query_params={"scan": scan.id},
             icon=":material/description:",
         )
+
+
+def triage_form(scan: Scan, records: list) -> None:
+    """Mark a finding false positive, accepted risk (reason + expiry) or fixed pending; it sticks to the host."""
+    choices = triage_choices(rt.sessions, scan.host, records)
+    if not choices:
+        return
+    with st.expander("Triage a finding"), st.form("triage"):
+        pick = st.selectbox(
+            "Finding",
+            range(len(choices)),
+            format_func=lambda i: choices[i]["title"] + (f" — {choices[i]['mark']}" if choices[i]["mark"] else ""),
+        )
+        state = st.radio("Mark", list(STATES), format_func=STATES.__getitem__, horizontal=True)
+        reason = st.text_input("Reason")
+        expires = st.date_input("Accepted until (accepted risk only)", value=None)
+        if st.form_submit_button("Record"):
+            c = choices[pick]
+            try:
+                mark = mark_finding(
+                    rt.sessions,
+                    me,
+                    c["host"],
+                    c["rule"],
+                    state,
+                    reason,
+                    expires if state == ACCEPTED_RISK else None,
+                    scan.id,
+                )
+                st.success(f"Recorded: {mark.describe()}. It applies to this host's later scans.")
+            except TriageError as exc:
+                st.error(str(exc))
 
 
 # Refreshes every 2 s while the scan runs; a page opened on a finished scan does not poll.

@@ -112,6 +112,24 @@ class FindingRecord(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON)  # the whole normalised finding (lib.core.findings.Finding)
 
 
+class TriageEvent(Base):
+    """One change of a finding's triage (lib.core.triage), append-only: the newest row per (host, rule) is the
+    mark in force; the rows before it are the record of who changed what and when."""
+
+    __tablename__ = "triage_events"
+    __table_args__ = (Index("ix_triage_host_rule", "host", "rule", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    host: Mapped[str] = mapped_column(String(255))
+    rule: Mapped[str] = mapped_column(String(160))
+    state: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    by: Mapped[str] = mapped_column(String(320))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    scan_id: Mapped[str] = mapped_column(String(32), default="")  # the scan the mark was made on
+
+
 # Mail statuses.
 MAIL_PENDING = "pending"  # stored, not yet handed to SMTP
 MAIL_SENT = "sent"

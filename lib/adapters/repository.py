@@ -70,17 +70,21 @@ def previous_scan_findings(sessions: sessionmaker[Session], scan: Scan) -> tuple
         if prev_id is None:
             return "", []
         rows = s.scalars(
-            select(FindingRecord).where(FindingRecord.scan_id == prev_id, FindingRecord.diff_state != "fixed")
+            select(FindingRecord).where(
+                FindingRecord.scan_id == prev_id, FindingRecord.diff_state.not_in(("fixed", "triaged"))
+            )
         )
         return prev_id, [Finding.from_dict(r.data) for r in rows]
 
 
 def save_findings(sessions: sessionmaker[Session], scan_id: str, doc: dict[str, Any]) -> None:
-    """Store a scan's findings.json (findings with their diff state, and the fixed ones) and its counts."""
+    """Store a scan's findings.json (open findings with their diff state, the fixed and the triaged ones) and its
+    counts (open findings only)."""
     with sessions.begin() as s:
         scan = s.get_one(Scan, scan_id)
         s.execute(delete(FindingRecord).where(FindingRecord.scan_id == scan_id))
-        for state_key, rows in (("", doc.get("findings", [])), ("fixed", doc.get("fixed", []))):
+        groups = (("", doc.get("findings", [])), ("fixed", doc.get("fixed", [])), ("triaged", doc.get("triaged", [])))
+        for state_key, rows in groups:
             for d in rows:
                 f = Finding.from_dict(d)
                 s.add(

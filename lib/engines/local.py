@@ -30,6 +30,7 @@ from lib.adapters.repository import (
     update_step,
 )
 from lib.adapters.storage import ReportStore
+from lib.adapters.triage_store import marks_for_host
 from lib.config import Settings
 from lib.core.dag import DagView
 from lib.core.pipeline import blocked_steps, ready_steps, step_spec
@@ -250,7 +251,7 @@ class LocalEngine:
                 return
             if kind == "report":
                 prev_id, prev = previous_scan_findings(self.sessions, scan)
-                result = build_report(ws, prev, prev_id)
+                result = build_report(ws, prev, prev_id, marks_for_host(self.sessions, scan.host))
                 save_findings(self.sessions, scan.id, result.document)
                 counts.update(result.counts)
                 since = ", ".join(f"{v} {k}" for k, v in result.diff.counts().items())

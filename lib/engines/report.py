@@ -24,6 +24,7 @@ from lib.core.findings import (
     split_not_applicable,
 )
 from lib.core.pipeline import SCANNER_LABELS, SCANNERS
+from lib.core.triage import TriageMark, split_triaged
 from lib.engines.workspace import ScanMeta, StepOutcome, Workspace
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -37,6 +38,7 @@ class ReportResult:
     findings: list[Finding]
     diff: Diff
     notes: list[Finding]
+    triaged: list[tuple[Finding, TriageMark]]
     counts: dict[str, int]
     steps: list[StepOutcome]
     pdf: Path
@@ -79,6 +81,14 @@ def _finding_view(f: Finding, diff_state: str) -> dict[str, Any]:
     }
 
 
+def _triaged_view(f: Finding, mark: TriageMark) -> dict[str, Any]:
+    return {**f.to_dict(), "triage": {**mark.__dict__, "at": mark.at.isoformat(), "expires_at": _iso(mark.expires_at)}}
+
+
+def _iso(t: datetime | None) -> str:
+    return t.isoformat() if t else ""
+
+
 def findings_document(
     meta: ScanMeta,
     steps: list[StepOutcome],
@@ -86,6 +96,7 @@ def findings_document(
     d: Diff,
     previous_scan: str,
     notes: list[Finding] | None = None,
+    triaged: list[tuple[Finding, TriageMark]] | None = None,
 ) -> dict[str, Any]:
     """The machine-readable findings.json: what was asked, what ran, the findings (one per rule and host, with
     their instances), the checks that did not apply (notes) and the diff."""
@@ -99,6 +110,7 @@ def findings_document(
         "findings": [{**f.to_dict(), "diff_state": d.state_of(f)} for f in findings],
         "fixed": [f.to_dict() for f in d.fixed],
         "notes": [f.to_dict() for f in notes or ()],
+        "triaged": [_triaged_view(f, m) for f, m in triaged or ()],
     }
 
 
@@ -109,6 +121,7 @@ def render_html(
     d: Diff,
     previous_scan: str,
     notes: list[Finding] | None = None,
+    triaged: list[tuple[Finding, TriageMark]] | None = None,
 ) -> str:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     counts = severity_counts(findings)
@@ -131,6 +144,7 @@ def render_html(
         brief_count=sum(len(g["brief"]) for g in groups),
         max_cards=MAX_CARDS,
         notes=[_finding_view(f, "note") for f in notes or ()],
+        triaged=[{**_finding_view(f, "triaged"), "mark": m.describe()} for f, m in triaged or ()],
         max_places=MAX_PLACES,
     )
 
@@ -155,23 +169,33 @@ def html_to_pdf(html: str, out: Path) -> Path:
     return out
 
 
-def build_report(ws: Workspace, previous: list[Finding], previous_scan: str = "") -> ReportResult:
-    """Read every scanner's result from the workspace, de-duplicate, diff against the previous scan of the
-    target (only for scanners that succeeded now, so an unrun scanner's findings are not called fixed),
-    and write findings.json, report.html and report.pdf."""
+def build_report(
+    ws: Workspace,
+    previous: list[Finding],
+    previous_scan: str = "",
+    marks: dict[tuple[str, str], TriageMark] | None = None,
+    now: datetime | None = None,
+) -> ReportResult:
+    """Read every scanner's result from the workspace, group, set aside what does not apply (notes) and what
+    is triaged (marks per host and rule), diff the open findings against the previous scan's open findings
+    (only for scanners that succeeded now, so an unrun scanner's findings are not called fixed), and write
+    findings.json, report.html and report.pdf."""
     meta = ws.read_meta()
     steps = collect_steps(ws, meta)
     ok_steps = {s.step for s in steps if s.state == "succeeded"}
+    when = now or datetime.now(UTC)
     grouped = group(f for s in steps if s.state == "succeeded" for f in s.findings)
-    findings, notes = split_not_applicable(grouped, meta.target)
+    applicable, notes = split_not_applicable(grouped, meta.target)
+    findings, triaged = split_triaged(applicable, marks or {}, when)
     comparable = [f for f in previous if set(f.steps) & ok_steps] if previous_scan else []
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    d = diff([f.with_seen(now, now) for f in findings], comparable)
+    comparable = split_triaged(comparable, marks or {}, when)[0]
+    stamp = when.isoformat(timespec="seconds")
+    d = diff([f.with_seen(stamp, stamp) for f in findings], comparable)
     first_seen = {f.issue_fp: f.first_seen for f in d.unchanged}
-    findings = [f.with_seen(first_seen.get(f.issue_fp) or now, now) for f in findings]
-    doc = findings_document(meta, steps, findings, d, previous_scan, notes)
+    findings = [f.with_seen(first_seen.get(f.issue_fp) or stamp, stamp) for f in findings]
+    doc = findings_document(meta, steps, findings, d, previous_scan, notes, triaged)
     json_path = ws.write_json("findings.json", doc)
-    html = render_html(meta, steps, findings, d, previous_scan, notes)
+    html = render_html(meta, steps, findings, d, previous_scan, notes, triaged)
     (ws.root / "report.html").write_text(html)
     pdf = html_to_pdf(html, ws.root / "report.pdf")
-    return ReportResult(findings, d, notes, doc["counts"], steps, pdf, json_path, doc)
+    return ReportResult(findings, d, notes, triaged, doc["counts"], steps, pdf, json_path, doc)
