@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lib.adapters.kube import Kube, KubeError
 from lib.adapters.mail import Mailer
 from lib.adapters.models import FAILED, PARTIAL, QUEUED, RUNNING, SUCCEEDED, Scan, Step, utcnow
-from lib.adapters.repository import get_scan, save_findings
+from lib.adapters.repository import count_scans, get_scan, save_findings
 from lib.adapters.storage import ReportStore, portal_reports_url, read_findings, scan_prefix
 from lib.adapters.webhook import Webhook, WebhookError
 from lib.config import Settings
@@ -29,6 +29,7 @@ from lib.core.pipeline import SCANNERS, STEP_NAMES, WebhookPayload, workflow_par
 from lib.core.retry import backoff
 from lib.core.ttl_cache import TtlCache
 from lib.engines.argo_status import WorkflowSummary, workflow_summary, workflow_view
+from lib.engines.base import PoolStats
 from lib.engines.step_view import view_from_steps
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,10 @@ class ArgoEngine:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+    def stats(self) -> PoolStats:
+        """Scans running (as Workflows) and waiting for the webhook; the pods' capacity is the cluster's."""
+        return PoolStats(0, count_scans(self.sessions, RUNNING), count_scans(self.sessions, QUEUED))
 
     def progress(self, scan_id: str) -> DagView:
         scan = get_scan(self.sessions, scan_id)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
@@ -20,6 +19,7 @@ from lib.adapters.mail import Mailer
 from lib.adapters.models import FAILED, PARTIAL, QUEUED, RUNNING, SUCCEEDED, Scan, Step, utcnow
 from lib.adapters.repository import (
     append_step_log,
+    count_scans,
     ensure_steps,
     finish_scan,
     get_scan,
@@ -32,6 +32,7 @@ from lib.adapters.storage import ReportStore
 from lib.config import Settings
 from lib.core.dag import DagView
 from lib.core.pipeline import blocked_steps, ready_steps, step_spec
+from lib.engines.base import PoolStats
 from lib.engines.report import build_report
 from lib.engines.step_view import view_from_steps
 from lib.engines.steps import notify, publish, run_scanner
@@ -40,13 +41,6 @@ from lib.engines.workspace import ScanMeta, Workspace
 log = logging.getLogger(__name__)
 MAX_RESUMES = 3
 HEARTBEAT_SECONDS = 2.0
-
-
-@dataclass(frozen=True)
-class PoolStats:
-    workers: int
-    busy: int
-    queued: int
 
 
 class LocalEngine:
@@ -87,11 +81,9 @@ class LocalEngine:
         self._pool.shutdown(wait=wait_for_scans, cancel_futures=True)
 
     def stats(self) -> PoolStats:
-        with self.sessions() as s:
-            queued = s.scalar(select(func.count()).select_from(Scan).where(Scan.status == QUEUED)) or 0
         with self._lock:
             busy = len(self._running)
-        return PoolStats(self.workers, busy, queued)
+        return PoolStats(self.workers, busy, count_scans(self.sessions, QUEUED))
 
     # --- dispatching ---------------------------------------------------------------------------------------
 
