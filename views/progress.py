@@ -70,7 +70,10 @@ def results(scan: Scan) -> None:
 @st.fragment(run_every=2 if not first.finished else None)
 def live() -> None:
     view = rt.engine.progress(scan_id)
-    current = progress_for(rt.sessions, me, scan_id) or scan
+    current = progress_for(rt.sessions, me, scan_id)
+    if current is None:
+        st.error(f"The scan {scan_id!r} is no longer in the database.")
+        return
     done, total = view.progress
     st.progress(done / total if total else 0.0, text=f"{status_label(current.status)} · {done}/{total} steps")
     if current.status in (QUEUED, AWAITING_OWNERSHIP):
