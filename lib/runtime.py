@@ -12,6 +12,7 @@ from datetime import timedelta
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy.orm import Session, sessionmaker
 
+from lib.adapters.background import BackgroundLoop
 from lib.adapters.db import make_engine, migrate, session_factory
 from lib.adapters.kube import Kube, KubeSettings, SharedKube, connect
 from lib.adapters.mail import Mailer, SmtpTransport
@@ -41,8 +42,13 @@ class Runtime:
     history: ScanFacts | None = None  # one per process: the History page's in-memory scan facts
     cluster: ClusterSnapshots | None = None  # argo mode: the one Kubernetes snapshot the page and sampler share
     kube: SharedKube | None = None  # argo mode: the one Kubernetes client (engine and snapshot)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _threads: list[threading.Thread] = field(default_factory=list)
+    _housekeeping: BackgroundLoop = field(init=False)
+    _next_proof_check: float = 0.0
+
+    def __post_init__(self) -> None:
+        interval = min(self.settings.retry_seconds, 5.0)
+        steps = (self.mailer.retry_due, self._check_ownership_when_due)
+        self._housekeeping = BackgroundLoop("housekeeping", steps, interval, delay_first=True)
 
     @property
     def mode(self) -> str:
@@ -52,9 +58,7 @@ class Runtime:
         self.engine.start()
         if self.sampler is not None:
             self.sampler.start()
-        t = threading.Thread(target=self._housekeeping_loop, name="housekeeping", daemon=True)
-        t.start()
-        self._threads.append(t)
+        self._housekeeping.start()
         if self.history is not None:  # load the History page's data now, not when its first viewer arrives
             threading.Thread(target=self._warm_history, args=(self.history,), name="history-warm", daemon=True).start()
         return self
@@ -66,28 +70,19 @@ class Runtime:
             log.exception("warming the history data failed")
 
     def stop(self) -> None:
-        self._stop.set()
+        self._housekeeping.stop()
         self.engine.stop()
         if self.sampler is not None:
             self.sampler.stop()
         if self.kube is not None:
             self.kube.close()
-        for t in self._threads:
-            t.join(timeout=5)
         self.db.dispose()
 
-    def _housekeeping_loop(self) -> None:
-        """Retry stored mail, and check the ownership proofs of scans waiting for one."""
-        interval = min(self.settings.retry_seconds, 5.0)
-        next_proof_check = 0.0
-        while not self._stop.wait(interval):
-            try:
-                self.mailer.retry_due()
-                if time.monotonic() >= next_proof_check:
-                    next_proof_check = time.monotonic() + self.settings.ownership_check_seconds
-                    self.check_ownership()
-            except Exception:
-                log.exception("housekeeping pass failed")
+    def _check_ownership_when_due(self) -> None:
+        """Housekeeping runs often (mail retries); ownership proofs are checked every OWNERSHIP_CHECK_SECONDS."""
+        if time.monotonic() >= self._next_proof_check:
+            self._next_proof_check = time.monotonic() + self.settings.ownership_check_seconds
+            self.check_ownership()
 
     def check_ownership(self) -> list[str]:
         """Queue the scans whose ownership proof is now there; returns their ids."""

@@ -9,7 +9,6 @@ restarts and for every viewer, without each viewer polling the API.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +16,7 @@ import pandas as pd
 from sqlalchemy import String, delete, insert, select, type_coerce
 from sqlalchemy.orm import Session, sessionmaker
 
+from lib.adapters.background import BackgroundLoop
 from lib.adapters.models import ClusterSample, Scan
 from lib.engines.base import Engine
 from lib.insights.cluster import ClusterSnapshots, snapshot_samples
@@ -70,8 +70,7 @@ class Sampler:
         self.probe = probe
         self.interval_s = interval_s
         self.retention = timedelta(hours=retention_hours)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = BackgroundLoop("cluster-sampler", self.sample_once, interval_s, join_timeout_s=10)
 
     def sample_once(self, now: datetime | None = None) -> int:
         """Take and store one sample; returns the number of rows written."""
@@ -86,26 +85,11 @@ class Sampler:
         return len(rows)
 
     def start(self) -> Sampler:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="cluster-sampler", daemon=True)
-            self._thread.start()
+        self._loop.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def _loop(self) -> None:
-        while True:
-            try:
-                self.sample_once()
-            except Exception:
-                log.exception("cluster sample failed")
-            if self._stop.wait(self.interval_s):
-                return
+        self._loop.stop()
 
 
 # ------------------------------------------------------------------------------------------------ reads
