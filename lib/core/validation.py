@@ -96,13 +96,11 @@ def validate_request(
     if not target:
         errors["target"] = "Enter the URL to scan, e.g. https://example.com/."
     else:
-        if "://" not in target:
-            errors["target"] = "Enter a full URL starting with http:// or https://."
-        else:
-            try:
-                host = check_url(target, policy, resolve).host
-            except ScopeError as e:
-                errors["target"] = str(e)
+        try:
+            decision = check_url(target, policy, resolve)
+            target, host = decision.url, decision.host  # stored canonical: what was checked is what is kept
+        except ScopeError as e:
+            errors["target"] = str(e)
     try:
         email = check_email(email)
     except ValueError as e:
