@@ -85,7 +85,10 @@ def rebinding_getaddrinfo(server: RebindingDns, real: Callable[..., Any]) -> Cal
 
 
 class CountingListener:
-    """A TCP port that accepts, counts and closes every connection: the place nothing should reach."""
+    """A TCP port that accepts, counts and closes every connection: the place nothing should reach.
+
+    `talkers` counts the connections that sent a request (any bytes): on a machine where other test runs sweep
+    127.0.0.1 with connect scans, that is what tells a fetch from someone else's port scan."""
 
     def __init__(self, host: str, port: int = 0) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -95,6 +98,7 @@ class CountingListener:
         self.sock.settimeout(0.1)
         self.port = self.sock.getsockname()[1]
         self.connections = 0
+        self.talkers = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._accept, daemon=True)
 
@@ -105,7 +109,16 @@ class CountingListener:
             except OSError:
                 continue
             self.connections += 1
-            conn.close()
+            threading.Thread(target=self._listen, args=(conn,), daemon=True).start()
+
+    def _listen(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(1.0)
+            try:
+                if conn.recv(64):
+                    self.talkers += 1
+            except OSError:
+                pass
 
     def __enter__(self) -> CountingListener:
         self._thread.start()

@@ -44,12 +44,17 @@ class PinnedAdapter(HTTPAdapter):
         return super().send(request, *args, **kwargs)
 
 
+class _NoRedirects(requests.Session):
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        kwargs["allow_redirects"] = False  # callers follow redirects hop by hop, each one checked
+        return super().send(request, **kwargs)
+
+
 def pinned_session(target: TargetURL, ip: str) -> requests.Session:
     """A session for `target`'s host that connects to `ip` only, ignores proxy settings and follows no
-    redirect by itself (callers follow them hop by hop, each checked)."""
-    session = requests.Session()
+    redirect by itself."""
+    session = _NoRedirects()
     session.trust_env = False
-    session.max_redirects = 0
     adapter = PinnedAdapter(target.host, ip, target.is_ip)
     for prefix in ("http://", "https://"):
         session.mount(prefix, adapter)
