@@ -258,6 +258,7 @@ class _Poller:
     """Write-readiness of many sockets: epoll where there is one (Linux), else poll."""
 
     def __init__(self) -> None:
+        self._p: select.epoll | select.poll
         if hasattr(select, "epoll"):
             self._p, self._mask, self._scale = select.epoll(), select.EPOLLOUT | select.EPOLLERR, 1.0
         else:  # pragma: no cover - non-Linux
