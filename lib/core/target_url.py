@@ -96,9 +96,9 @@ def parse_target(text: object) -> TargetURL:
         raise _refuse("it is not text")
     if len(text) > MAX_URL_LENGTH:
         raise URLRejected(f"The URL is too long (at most {MAX_URL_LENGTH} characters).")
-    _check_characters(text)
     if "://" not in text:
         raise URLRejected("Enter a full URL starting with http:// or https://.")
+    _check_characters(text)
     m = _SCHEME.match(text)
     scheme = m.group(1).lower() if m else ""
     if scheme not in DEFAULT_PORTS:
