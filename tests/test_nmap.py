@@ -14,7 +14,7 @@ from tests.tools import needs_nmap
 
 
 def _ctx(tmp_path, target: str, **options) -> ScanContext:
-    return ScanContext(scan_id="0123456789ab", target=target, options=options, raw_dir=tmp_path / "raw", timeout=60)
+    return ScanContext("0123456789ab", target, options, tmp_path / "raw", timeout=60, addresses=("127.0.0.1",))
 
 
 def test_compact_port_spec():

@@ -24,7 +24,7 @@ needs_sslyze = pytest.mark.skipif(
 def _ctx(tmp_path, target: str, **options) -> ScanContext:
     raw = tmp_path / "raw"
     raw.mkdir(parents=True, exist_ok=True)
-    return ScanContext(scan_id="0123456789ab", target=target, options=options, raw_dir=raw, timeout=90)
+    return ScanContext("0123456789ab", target, options, raw, timeout=90, addresses=("127.0.0.1",))
 
 
 @pytest.fixture(scope="module")
