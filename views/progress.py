@@ -4,10 +4,10 @@ import pandas as pd
 import streamlit as st
 
 from lib.adapters.models import AWAITING_CONFIRMATION, AWAITING_OWNERSHIP, QUEUED, Scan
-from lib.adapters.repository import finding_rows, get_scan, list_scans
 from lib.core.triage import ACCEPTED_RISK, STATES, TriageError
 from lib.insights.dag_figure import dag_figure
-from lib.insights.progress import findings_table, instance_lists, steps_table
+from lib.insights.progress import steps_table
+from lib.insights.progress_page import findings_for, instances_for, progress_for, recent_for
 from lib.services.ownership import instructions as ownership_instructions
 from lib.services.triage import mark_finding, triage_choices
 from ui.auth import viewer
@@ -20,7 +20,7 @@ st.title("Scan progress")
 me = viewer()
 scan_id = st.query_params.get("scan", "")
 if not scan_id:
-    recent = list_scans(rt.sessions, limit=50, email="" if me.sees_all_scans() else me.email)
+    recent = recent_for(rt.sessions, me)
     if not recent:
         st.info("No scans yet.")
         st.page_link("views/new_scan.py", label="Request a scan", icon=":material/add_circle:")
@@ -30,8 +30,8 @@ if not scan_id:
         [s.id for s in recent],
         format_func=lambda i: next(f"{s.id} · {s.target} · {s.status}" for s in recent if s.id == i),
     )
-scan = get_scan(rt.sessions, scan_id)
-if scan is None or not me.may_see(scan.requester_email):
+scan = progress_for(rt.sessions, me, scan_id)
+if scan is None:
     st.error(f"There is no scan with id {scan_id!r} that you can see.")
     st.stop()
 
@@ -56,14 +56,13 @@ def results(scan: Scan) -> None:
         )
     else:
         st.caption("First scan of this host: nothing to compare with yet.")
-    records = finding_rows(rt.sessions, scan.id)
-    rows = findings_table(records)
+    rows = findings_for(rt.sessions, scan)
     if rows:
         st.dataframe(pd.DataFrame(rows), hide_index=True)
-    for title, places in instance_lists(records):
+    for title, places in instances_for(rt.sessions, scan):
         with st.expander(title):
             st.text("\n".join(places))
-    triage_form(scan, records)
+    triage_form(scan)
     if scan.report_key:
         st.page_link(
             "views/reports.py",
@@ -73,9 +72,9 @@ def results(scan: Scan) -> None:
         )
 
 
-def triage_form(scan: Scan, records: list) -> None:
+def triage_form(scan: Scan) -> None:
     """Mark a finding false positive, accepted risk (reason + expiry) or fixed pending; it sticks to the host."""
-    choices = triage_choices(rt.sessions, scan.host, records)
+    choices = triage_choices(rt.sessions, scan)
     if not choices:
         return
     with st.expander("Triage a finding"), st.form("triage"):
@@ -109,7 +108,7 @@ def triage_form(scan: Scan, records: list) -> None:
 @st.fragment(run_every=2 if not first.finished else None)
 def live() -> None:
     view = rt.engine.progress(scan_id)
-    current = get_scan(rt.sessions, scan_id)
+    current = progress_for(rt.sessions, me, scan_id)
     if current is None:
         st.error(f"The scan {scan_id!r} is no longer in the database.")
         return

@@ -6,7 +6,8 @@ from datetime import UTC, date, datetime, time
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from lib.adapters.models import FindingRecord
+from lib.adapters.models import Scan
+from lib.adapters.repository import finding_rows
 from lib.adapters.triage_store import marks_for_host, record_triage
 from lib.core.findings import Finding
 from lib.core.roles import Viewer
@@ -32,11 +33,11 @@ def mark_finding(
     return record_triage(sessions, host, rule, state, reason, by, expires_at, scan_id, now)
 
 
-def triage_choices(sessions: sessionmaker[Session], host: str, rows: list[FindingRecord]) -> list[dict[str, str]]:
+def triage_choices(sessions: sessionmaker[Session], scan: Scan) -> list[dict[str, str]]:
     """One entry per finding of the scan (not the fixed ones): its rule, headline and current mark, if any."""
-    marks = marks_for_host(sessions, host)
+    marks = marks_for_host(sessions, scan.host)
     out = []
-    for r in rows:
+    for r in finding_rows(sessions, scan.id):
         if r.diff_state == "fixed":
             continue
         f = Finding.from_dict(r.data)
