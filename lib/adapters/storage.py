@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 PREFIX = "reports"
-REPORT_FILES = ("report.pdf", "report.html", "findings.json")
+REPORT_FILES = ("report.pdf", "report.html", "findings.json", "defectdojo.json", "findings.csv")
 
 
 @dataclass(frozen=True)

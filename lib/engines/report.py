@@ -6,6 +6,7 @@ LaTeX or browser; see the README for the comparison with pandoc/wkhtmltopdf.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from lib.core.exports import defectdojo_json, findings_csv
 from lib.core.findings import (
     SEVERITIES,
     Diff,
@@ -162,6 +164,18 @@ def _severity_groups(findings: list[Finding], d: Diff) -> list[dict[str, Any]]:
     return list(groups.values())
 
 
+EXPORTS = {"defectdojo.json": "DefectDojo Generic Findings Import (JSON)", "findings.csv": "CSV"}
+
+
+def write_exports(folder: Path, doc: dict[str, Any]) -> list[Path]:
+    """defectdojo.json and findings.csv beside findings.json (published with the report)."""
+    dojo = folder / "defectdojo.json"
+    dojo.write_text(json.dumps(defectdojo_json(doc), indent=2))
+    table = folder / "findings.csv"
+    table.write_text(findings_csv(doc), newline="")
+    return [dojo, table]
+
+
 def html_to_pdf(html: str, out: Path) -> Path:
     from weasyprint import HTML  # imported here: it is slow to import and only the report step needs it
 
@@ -195,6 +209,7 @@ def build_report(
     findings = [f.with_seen(first_seen.get(f.issue_fp) or stamp, stamp) for f in findings]
     doc = findings_document(meta, steps, findings, d, previous_scan, notes, triaged)
     json_path = ws.write_json("findings.json", doc)
+    write_exports(ws.root, doc)
     html = render_html(meta, steps, findings, d, previous_scan, notes, triaged)
     (ws.root / "report.html").write_text(html)
     pdf = html_to_pdf(html, ws.root / "report.pdf")

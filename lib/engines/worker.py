@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from lib.adapters.storage import ReportStore, portal_reports_url, read_findings
 from lib.config import Settings, load_settings
+from lib.core.exports import defectdojo_json, findings_csv
 from lib.core.findings import Finding
 from lib.core.messages import report_email
 from lib.core.pipeline import SCANNERS
@@ -102,6 +103,19 @@ def cmd_report(a: argparse.Namespace, s: Settings) -> int:
     return 0
 
 
+def cmd_export(a: argparse.Namespace, s: Settings) -> int:
+    """DefectDojo JSON or CSV from a findings.json (this scan's, or any stored one given with --input)."""
+    source = Path(a.input) if a.input else Workspace(a.workdir, a.scan_id).root / "findings.json"
+    doc = json.loads(source.read_text())
+    if not isinstance(doc, dict) or "findings" not in doc:
+        print(f"export: {source} is not a scanboard findings.json", file=sys.stderr)
+        return 2
+    text = json.dumps(defectdojo_json(doc), indent=2) if a.format == "defectdojo" else findings_csv(doc)
+    Path(a.output).write_text(text, newline="")
+    print(f"export: {len(doc['findings'])} finding(s) as {a.format} to {a.output}")
+    return 0
+
+
 def cmd_publish(a: argparse.Namespace, s: Settings) -> int:
     ws = Workspace(a.workdir, a.scan_id)
     store = build_store(s)
@@ -161,12 +175,24 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("--input", required=True)
     common(parse, target=True)
     common(sub.add_parser("report", help="build findings.json and the PDF"), target=True, email=True)
+    export = sub.add_parser("export", help="findings as DefectDojo Generic Findings Import JSON or CSV")
+    export.add_argument("--format", choices=["defectdojo", "csv"], required=True)
+    export.add_argument("--output", required=True)
+    export.add_argument("--input", default="", help="a findings.json (default: the scan's own)")
+    common(export)
     common(sub.add_parser("publish", help="copy the report to the report store"))
     common(sub.add_parser("notify", help="mail the report link"), email=True)
     return p
 
 
-COMMANDS = {"scan": cmd_scan, "parse": cmd_parse, "report": cmd_report, "publish": cmd_publish, "notify": cmd_notify}
+COMMANDS = {
+    "scan": cmd_scan,
+    "parse": cmd_parse,
+    "report": cmd_report,
+    "export": cmd_export,
+    "publish": cmd_publish,
+    "notify": cmd_notify,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

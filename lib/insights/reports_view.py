@@ -7,8 +7,14 @@ from datetime import datetime
 
 from lib.adapters.storage import StoredReport
 
-MIME = {"report.pdf": "application/pdf", "findings.json": "application/json", "report.html": "text/html"}
-ORDER = ("report.pdf", "findings.json", "report.html")
+MIME = {
+    "report.pdf": "application/pdf",
+    "findings.json": "application/json",
+    "report.html": "text/html",
+    "defectdojo.json": "application/json",
+    "findings.csv": "text/csv",
+}
+ORDER = ("report.pdf", "findings.json", "report.html", "defectdojo.json", "findings.csv")
 
 
 @dataclass(frozen=True)

