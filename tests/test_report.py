@@ -4,7 +4,9 @@ diff and what failed; plus findings.json for machines."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -129,3 +131,38 @@ def test_grouped_instances_and_not_applicable_checks(tmp_path) -> None:
     )
     assert "Directory listing enabled — 21 URLs" in text
     assert "Notes: checks that did not apply" in text and "No TLS service on port 443" in text
+
+
+def test_per_tool_sections_from_the_raw_outputs(tmp_path) -> None:
+    """Open ports with service and version from nmap -sV XML, the TLS summary from sslyze JSON, crawled pages
+    and headers from web.json, what each scanner ran with; a raw file that does not read is a note."""
+    fixtures = Path(__file__).parent / "fixtures"
+    ws = Workspace(tmp_path, "abc123def458")
+    ws.write_meta(
+        ScanMeta("abc123def458", "https://files.example/", "ana@example.com", {"portscan": {"service_version": "true"}})
+    )
+    ws.raw_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(fixtures / "nmap" / "nmap-7.93-sV-two-hosts.xml", ws.raw_dir / "nmap.xml")
+    shutil.copy(fixtures / "sslyze" / "sslyze-6.3.1-openssl-s_server.json", ws.raw_dir / "sslyze.json")
+    (ws.raw_dir / "web.json").write_text("{not json")
+    ws.write_step(
+        StepOutcome(
+            "portscan",
+            "succeeded",
+            "nmap",
+            "7.93",
+            started_at="2026-12-02T10:00:00+00:00",
+            finished_at="2026-12-02T10:00:36.8+00:00",
+        )
+    )
+    build_report(ws, [])
+    text = " ".join(
+        subprocess.run(
+            ["pdftotext", str(ws.root / "report.pdf"), "-"], check=True, capture_output=True, text=True
+        ).stdout.split()
+    )
+    assert "Open ports" in text and "SimpleHTTPServer 0.6" in text and "cpe:/a:openssl:openssl" in text
+    assert "ssl/http" in text
+    assert "127.0.0.1:44331" in text and "TLSv1 (" in text and "CN=localhost" in text
+    assert "service_version=true" in text and "36.8 s" in text
+    assert "The raw pages output could not be read" in text

@@ -27,6 +27,7 @@ from lib.core.findings import (
 )
 from lib.core.pipeline import SCANNER_LABELS, SCANNERS
 from lib.core.triage import TriageMark, split_triaged
+from lib.engines.tool_sections import tool_sections
 from lib.engines.workspace import ScanMeta, StepOutcome, Workspace
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -124,6 +125,7 @@ def render_html(
     previous_scan: str,
     notes: list[Finding] | None = None,
     triaged: list[tuple[Finding, TriageMark]] | None = None,
+    sections: dict[str, Any] | None = None,
 ) -> str:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     counts = severity_counts(findings)
@@ -148,6 +150,7 @@ def render_html(
         notes=[_finding_view(f, "note") for f in notes or ()],
         triaged=[{**_finding_view(f, "triaged"), "mark": m.describe()} for f, m in triaged or ()],
         max_places=MAX_PLACES,
+        sections=sections or {},
     )
 
 
@@ -210,7 +213,8 @@ def build_report(
     doc = findings_document(meta, steps, findings, d, previous_scan, notes, triaged)
     json_path = ws.write_json("findings.json", doc)
     write_exports(ws.root, doc)
-    html = render_html(meta, steps, findings, d, previous_scan, notes, triaged)
+    sections = tool_sections(ws.raw_dir, meta, steps)
+    html = render_html(meta, steps, findings, d, previous_scan, notes, triaged, sections)
     (ws.root / "report.html").write_text(html)
     pdf = html_to_pdf(html, ws.root / "report.pdf")
     return ReportResult(findings, d, notes, triaged, doc["counts"], steps, pdf, json_path, doc)
