@@ -28,12 +28,14 @@ def steps_table(view: DagView) -> list[dict]:
 
 def _ordered(rows: list[FindingRecord]) -> list[tuple[FindingRecord, Finding]]:
     order = {s: i for i, s in enumerate(SEVERITIES)}
-    ranked = sorted(rows, key=lambda r: (r.diff_state == "fixed", order.get(r.severity, 9), r.title))
+    apart = {"triaged": 1, "fixed": 2}  # open findings first, then the triaged ones, then the fixed ones
+    ranked = sorted(rows, key=lambda r: (apart.get(r.diff_state, 0), order.get(r.severity, 9), r.title))
     return [(r, Finding.from_dict(r.data)) for r in ranked]
 
 
 def findings_table(rows: list[FindingRecord]) -> list[dict]:
-    """One row per stored finding (rule, host), most severe first, fixed ones last; "— 21 URLs" when grouped."""
+    """One row per stored finding (rule, host), most severe first, triaged then fixed ones last; "— 21 URLs"
+    when grouped."""
     return [
         {
             "severity": r.severity,
