@@ -12,7 +12,15 @@ import pytest
 from lib.adapters.db import make_engine, migrate, session_factory
 from lib.adapters.triage_store import marks_for_host, record_triage, triage_history
 from lib.core.findings import Asset, Finding
-from lib.core.triage import ACCEPTED_RISK, FALSE_POSITIVE, FIXED_PENDING, OPEN, TriageError, check_mark
+from lib.core.triage import (
+    ACCEPTED_RISK,
+    FALSE_POSITIVE,
+    FIXED_PENDING,
+    OPEN,
+    TriageError,
+    check_mark,
+    retriage_document,
+)
 from lib.engines.report import build_report
 from lib.engines.workspace import ScanMeta, StepOutcome, Workspace
 
@@ -122,3 +130,17 @@ def test_every_change_is_recorded_with_who_and_when(sessions):
 def test_bad_marks_are_refused_with_a_reason(state, reason, expires, roles, message):
     with pytest.raises(TriageError, match=message):
         check_mark(state, reason, expires, T0, roles)
+
+
+def test_cluster_mode_applies_the_marks_when_the_portal_records_the_workers_findings(tmp_path, sessions):
+    """The cluster's worker builds findings.json without the database; the portal applies the marks when it
+    records the finished scan, so counts, History and the diff leave triaged findings out there too."""
+    first, _ = scan(tmp_path, 1, [CSP, LISTING, COOKIE], [], {}, T0)
+    record_triage(sessions, HOST, LISTING.rule, FALSE_POSITIVE, "public folder", "ana@example.com", at=T0)
+    doc = retriage_document(first.document, marks_for_host(sessions, HOST), T0 + timedelta(hours=1))
+    assert [d["rule"] for d in doc["findings"]] == [f.rule for f in first.findings if f.rule != LISTING.rule]
+    assert [d["rule"] for d in doc["triaged"]] == [LISTING.rule] and doc["triaged"][0]["triage"][
+        "by"
+    ] == "ana@example.com"
+    assert doc["counts"]["medium"] == first.counts["medium"] - 1
+    assert doc["diff"]["new"] == first.document["diff"]["new"] - 1

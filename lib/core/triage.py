@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from lib.core.findings import Finding
+from lib.core.findings import SEVERITIES, Finding
 
 FALSE_POSITIVE, ACCEPTED_RISK, FIXED_PENDING, OPEN = "false_positive", "accepted_risk", "fixed_pending", "open"
 STATES: dict[str, str] = {
@@ -92,3 +93,29 @@ def split_triaged(
         else:
             open_.append(f)
     return open_, triaged
+
+
+def retriage_document(doc: dict[str, Any], marks: dict[tuple[str, str], TriageMark], when: datetime) -> dict[str, Any]:
+    """A findings.json built without the marks (the cluster's worker has no database), with the marks applied:
+    triaged findings move to "triaged", counts and diff counts leave them out."""
+    kept: list[dict[str, Any]] = []
+    triaged = list(doc.get("triaged") or [])
+    diff_counts = dict(doc.get("diff") or {})
+    for d in doc.get("findings") or []:
+        f = Finding.from_dict(d)
+        mark = marks.get(key(f.asset.host_key(), f.rule))
+        if mark is not None and mark.hides(when):
+            triaged.append({**d, "triage": {**mark.__dict__, "at": mark.at.isoformat(), "expires_at": _iso(mark)}})
+            state = d.get("diff_state", "")
+            if state in diff_counts:
+                diff_counts[state] -= 1
+        else:
+            kept.append(d)
+    counts = dict.fromkeys(SEVERITIES, 0)
+    for d in kept:
+        counts[d["severity"]] += 1
+    return {**doc, "findings": kept, "triaged": triaged, "counts": counts, "diff": diff_counts}
+
+
+def _iso(mark: TriageMark) -> str:
+    return mark.expires_at.isoformat() if mark.expires_at else ""

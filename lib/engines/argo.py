@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,12 +22,14 @@ from lib.adapters.mail import Mailer
 from lib.adapters.models import FAILED, PARTIAL, QUEUED, RUNNING, SUCCEEDED, Scan, Step, utcnow
 from lib.adapters.repository import count_scans, get_scan, save_findings
 from lib.adapters.storage import ReportStore, portal_reports_url, read_findings, scan_prefix
+from lib.adapters.triage_store import marks_for_host
 from lib.adapters.webhook import Webhook, WebhookError
 from lib.config import Settings
 from lib.core.dag import DagView
 from lib.core.messages import report_email
 from lib.core.pipeline import SCANNERS, STEP_NAMES, WebhookPayload, workflow_parameters
 from lib.core.retry import backoff
+from lib.core.triage import retriage_document
 from lib.core.ttl_cache import TtlCache
 from lib.engines.argo_status import WorkflowSummary, workflow_summary, workflow_view
 from lib.engines.base import PoolStats
@@ -211,7 +214,9 @@ class ArgoEngine:
         status, reason = outcome(summary)
         doc = read_findings(self.store, scan_id)
         if doc is not None:
-            save_findings(self.sessions, scan_id, doc)
+            host = str((doc.get("scan") or {}).get("target", ""))
+            marks = marks_for_host(self.sessions, urlsplit(host).hostname or "")
+            save_findings(self.sessions, scan_id, retriage_document(doc, marks, utcnow()))
         view = workflow_view(wf)
         with self.sessions.begin() as s:
             scan = s.get_one(Scan, scan_id)
