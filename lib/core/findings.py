@@ -10,7 +10,6 @@ stored finding without instances is its own single instance (`Finding.from_dict`
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
@@ -157,10 +156,6 @@ _FINDING_FIELDS = tuple(f.name for f in fields(Finding))
 
 def _hash(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
-
-
-def normalise_title(title: str) -> str:
-    return re.sub(r"[^a-z0-9]+", " ", title.lower()).strip()
 
 
 def canonical_url(url: str) -> str:

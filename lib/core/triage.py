@@ -55,6 +55,9 @@ class TriageMark:
             return scan_finished_at <= self.at  # a later scan that still finds it reopens it
         return False
 
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "at": self.at.isoformat(), "expires_at": _iso(self.expires_at)}
+
     def describe(self) -> str:
         until = f" until {self.expires_at:%Y-%m-%d}" if self.expires_at and self.state == ACCEPTED_RISK else ""
         return f"{STATES.get(self.state, self.state)}{until} — {self.reason} ({self.by}, {self.at:%Y-%m-%d %H:%M})"
@@ -105,7 +108,7 @@ def retriage_document(doc: dict[str, Any], marks: dict[tuple[str, str], TriageMa
         f = Finding.from_dict(d)
         mark = marks.get(key(f.asset.host_key(), f.rule))
         if mark is not None and mark.hides(when):
-            triaged.append({**d, "triage": {**mark.__dict__, "at": mark.at.isoformat(), "expires_at": _iso(mark)}})
+            triaged.append({**d, "triage": mark.to_dict()})
             state = d.get("diff_state", "")
             if state in diff_counts:
                 diff_counts[state] -= 1
@@ -117,5 +120,5 @@ def retriage_document(doc: dict[str, Any], marks: dict[tuple[str, str], TriageMa
     return {**doc, "findings": kept, "triaged": triaged, "counts": counts, "diff": diff_counts}
 
 
-def _iso(mark: TriageMark) -> str:
-    return mark.expires_at.isoformat() if mark.expires_at else ""
+def _iso(t: datetime | None) -> str:
+    return t.isoformat() if t else ""

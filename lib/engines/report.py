@@ -84,14 +84,6 @@ def _finding_view(f: Finding, diff_state: str) -> dict[str, Any]:
     }
 
 
-def _triaged_view(f: Finding, mark: TriageMark) -> dict[str, Any]:
-    return {**f.to_dict(), "triage": {**mark.__dict__, "at": mark.at.isoformat(), "expires_at": _iso(mark.expires_at)}}
-
-
-def _iso(t: datetime | None) -> str:
-    return t.isoformat() if t else ""
-
-
 def findings_document(
     meta: ScanMeta,
     steps: list[StepOutcome],
@@ -113,7 +105,7 @@ def findings_document(
         "findings": [{**f.to_dict(), "diff_state": d.state_of(f)} for f in findings],
         "fixed": [f.to_dict() for f in d.fixed],
         "notes": [f.to_dict() for f in notes or ()],
-        "triaged": [_triaged_view(f, m) for f, m in triaged or ()],
+        "triaged": [{**f.to_dict(), "triage": m.to_dict()} for f, m in triaged or ()],
     }
 
 
