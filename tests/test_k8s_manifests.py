@@ -15,6 +15,7 @@ What a user of the cluster mode cares about, checked on the manifests `kubectl k
 from __future__ import annotations
 
 import copy
+import ipaddress
 import itertools
 import json
 import re
@@ -88,7 +89,7 @@ def test_overlay_holds_every_object_of_the_contract(rendered, overlay):
         ("EventSource", "scanboard", "scan-requests"),
         ("Sensor", "scanboard", "scan-requests"),
         ("WorkflowTemplate", "scanboard", "scanboard-scan"),
-        ("ConfigMap", "argo", "workflow-controller-configmap"),
+        ("ConfigMap", "argo", "argo-workflows-workflow-controller-configmap"),
         ("ConfigMap", "scanboard", "scanboard-config"),
         ("ServiceAccount", "scanboard", "scanboard-portal"),
         ("ServiceAccount", "scanboard", "scanboard-workflow"),
@@ -165,8 +166,9 @@ def _check_events_leaves(doc: dict) -> None:
     for trigger in doc["spec"].get("triggers", []):
         backoff = trigger["retryStrategy"]
         assert isinstance(backoff["duration"], int) or GO_DURATION.fullmatch(backoff["duration"])
-        for key in ("factor", "jitter"):
-            assert isinstance(backoff[key], str) and float(backoff[key]) >= 0, key  # Amount: a decimal string
+        for key in ("factor", "jitter"):  # Amount: a JSON number (a quoted one fails Float64() in the controller)
+            assert isinstance(backoff[key], (int, float)) and not isinstance(backoff[key], bool), key
+            assert backoff[key] >= 0, key
         resource = trigger["template"]["k8s"]["source"]["resource"]
         workflow_models.Workflow.model_validate(resource, extra="forbid")
 
@@ -448,9 +450,10 @@ def test_workflow_pods_are_non_root_bounded_and_share_the_work_volume(rendered):
 
 
 def test_controller_only_runs_workflows_from_templates(rendered):
-    cm = _one(_overlay(rendered, "prod"), "ConfigMap", "workflow-controller-configmap")
+    cm = _one(_overlay(rendered, "prod"), "ConfigMap", "argo-workflows-workflow-controller-configmap")
     assert cm["metadata"]["namespace"] == "argo"
-    assert yaml.safe_load(cm["data"]["workflowRestrictions"]) == {"templateReferencing": "Secure"}
+    # Strict, not Secure: Secure fails every running Workflow whose WorkflowTemplate changed (each release).
+    assert yaml.safe_load(cm["data"]["workflowRestrictions"]) == {"templateReferencing": "Strict"}
     executor = yaml.safe_load(cm["data"]["executor"])["securityContext"]
     assert executor["runAsNonRoot"] is True and executor["allowPrivilegeEscalation"] is False
 
@@ -782,12 +785,15 @@ def test_portal_network_policy_admits_only_the_ingress_controller(rendered, over
     assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
     (rule,) = policy["spec"]["ingress"]
     assert [p["port"] for p in rule["ports"]] == [8501]
-    (peer,) = rule["from"]
     if _one(docs, "Ingress", "scanboard-portal")["spec"]["ingressClassName"] == "nginx":
+        (peer,) = rule["from"]
         assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "ingress-nginx"}
         assert peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "ingress-nginx"}
-    else:  # the ALB reaches the pods from its addresses in the VPC
-        assert set(peer) == {"ipBlock"} and peer["ipBlock"]["cidr"] != "0.0.0.0/0" and "except" not in peer["ipBlock"]
+    else:  # the ALB reaches the pods from its public subnets only (tests/test_terraform.py: terraform's subnets)
+        assert len(rule["from"]) == 3, "one public subnet per AZ"
+        for peer in rule["from"]:
+            assert set(peer) == {"ipBlock"} and "except" not in peer["ipBlock"]
+            assert ipaddress.ip_network(peer["ipBlock"]["cidr"]).prefixlen >= 20, "a subnet, not the VPC"
     egress_ports = {p["port"] for r in policy["spec"]["egress"] for p in r.get("ports", [])}
     assert {53, 443, 587, 12000} <= egress_ports
     for r in policy["spec"]["egress"]:
