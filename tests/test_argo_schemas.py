@@ -21,6 +21,8 @@ import jsonschema
 import kubernetes_validate
 import pytest
 
+from lib.config import Settings
+from lib.engines.argo_index import SCAN_WORKFLOW_SELECTOR
 from tests.test_k8s_manifests import KUBERNETES_VERSION, OVERLAYS, _one, _render
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -261,3 +263,21 @@ def test_a_template_tmp_volume_would_be_rejected(rendered):
 def test_the_webhook_token_secret_is_mounted_by_the_controller(rendered):
     spec = controller_pod_spec(_one(rendered["prod"], "EventSource", "scan-requests"))
     assert {"name": "secret-scanboard-webhook", "secret": {"secretName": "scanboard-webhook"}} in spec["volumes"]
+
+
+# ---------------------------------------------------------------- what the portal's follow-up relies on
+
+
+def test_the_sensors_workflow_carries_the_label_the_portal_lists_by(rendered):
+    key, _, value = SCAN_WORKFLOW_SELECTOR.partition("=")
+    workflow = _embedded_workflow(_one(rendered["prod"], "Sensor", "scan-requests"))
+    assert workflow["metadata"]["labels"][key] == value
+
+
+def test_finished_workflows_outlive_the_portals_follow_up(rendered):
+    """The portal records a finished Workflow within one sync interval; the TTL keeps it for a day or more, so
+    only a portal down that long meets a gone Workflow (then findings.json finishes the scan)."""
+    ttl = _one(rendered["prod"], "WorkflowTemplate", "scanboard-scan")["spec"]["ttlStrategy"]
+    settings = Settings()
+    assert min(ttl["secondsAfterSuccess"], ttl["secondsAfterFailure"]) >= 86400
+    assert settings.argo_sync_seconds * 1000 < ttl["secondsAfterSuccess"]
