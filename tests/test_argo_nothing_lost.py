@@ -1,7 +1,7 @@
 """Cluster mode loses no scan after the webhook said 200, and follows every running scan with one list.
 
 Driven through real servers on 127.0.0.1: the webhook listener (tests/webhook_server.py) stands in for the Argo
-Events EventSource, the Kubernetes API test server (tests/kube_api_server.py) holds the Workflows, moto's S3
+Events EventSource, the Kubernetes API test server (testkit/kube_api_server.py) holds the Workflows, moto's S3
 server the published reports. Time is passed in (`now=`) so "120 s later" takes no wall time.
 """
 
