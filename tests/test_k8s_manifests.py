@@ -270,8 +270,9 @@ def _pod_templates(wt: dict, task: dict) -> list[dict]:
 
 
 def _worker_template(wt: dict, task: dict) -> dict:
-    """The one pod of a task that runs our worker CLI (for the web task: the parse pod after ZAP)."""
-    (tmpl,) = [t for t in _pod_templates(wt, task) if t["container"]["image"].startswith(WORKER_IMAGE + ":")]
+    """The pod of a task that runs our worker CLI on its results (for the web task: the parse pod after ZAP)."""
+    ours = [t for t in _pod_templates(wt, task) if t["container"]["image"].startswith(WORKER_IMAGE + ":")]
+    (tmpl,) = [t for t in ours if t["container"]["args"][0] != "scope"]  # the web task checks scope first
     return tmpl
 
 
@@ -896,15 +897,32 @@ def test_checkov_finds_nothing_in_the_prod_overlay(rendered, tmp_path):
 # ---------------------------------------------------------------- the web step: ZAP's baseline, then our parser
 
 
-def _zap_and_parse(wt: dict) -> tuple[dict, dict]:
+def _web_pods(wt: dict) -> tuple[dict, dict, dict]:
     web = next(t for t in _dag_tasks(wt) if t["name"] == "web")
-    zap, parse = _pod_templates(wt, web)
-    return zap, parse
+    scope, zap, parse = _pod_templates(wt, web)
+    return scope, zap, parse
+
+
+def _pod_argv(tmpl: dict, volume: Path, values: dict[str, str]) -> list[str]:
+    """The pod's argv with Argo's parameters filled in and the work volume at `volume`."""
+    mount = next(m["mountPath"] for m in tmpl["container"]["volumeMounts"] if m["name"] == "work")
+    args = [
+        re.sub(r"\{\{workflow\.parameters\.([a-z-]+)\}\}", lambda m: values[m.group(1)], a)
+        for a in tmpl["container"]["args"]
+    ]
+    return [sys.executable, *tmpl["container"]["command"][1:], *(a.replace(mount, str(volume)) for a in args)]
+
+
+def _run_pod(tmpl: dict, volume: Path, values: dict[str, str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    base = {"PATH": "/usr/bin:/bin", "HOME": str(volume.parent), "SCANBOARD_DATA_DIR": str(volume.parent / "data")}
+    return subprocess.run(
+        _pod_argv(tmpl, volume, values), cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_zap_step_runs_the_official_image_pinned_non_root(rendered):
     wt = _workflow_template(rendered)
-    zap, parse = _zap_and_parse(wt)
+    scope, zap, parse = _web_pods(wt)
     image, _, version = zap["container"]["image"].partition(":")
     assert image == ZAP_IMAGE and re.fullmatch(r"\d+\.\d+\.\d+", version), "pinned by version, never stable/latest"
     assert zap["container"]["command"] == ["zap-baseline.py"]
@@ -915,14 +933,16 @@ def test_zap_step_runs_the_official_image_pinned_non_root(rendered):
     assert sc["runAsNonRoot"] is True and sc["runAsUser"] != 0 and sc["allowPrivilegeEscalation"] is False
     # A failed ZAP run still reaches the parser, which records the web step as failed with the reason.
     scan_web = _templates(wt)["scan-web"]
-    assert scan_web["steps"][0][0]["continueOn"] == {"failed": True, "error": True}
-    assert [s["name"] for group in scan_web["steps"] for s in group] == ["zap", "parse"]
+    assert [s["name"] for group in scan_web["steps"] for s in group] == ["scope", "zap", "parse"]
+    assert scan_web["steps"][1][0]["continueOn"] == {"failed": True, "error": True}
+    assert "continueOn" not in scan_web["steps"][0][0], "a refused target stops the steps: ZAP never runs"
+    assert scope["container"]["args"][:4] == ["scope", "web", "--tool", "zap"]
 
 
 def test_zap_report_path_and_the_parse_step_agree_on_a_real_report(rendered, tmp_path):
     """ZAP writes `-J <name>` under /zap/wrk (zap-baseline.py's fixed work dir); the parse pod reads the same file
-    on the shared volume. Run the parse pod's own argv on a ZAP 2.16.1 baseline report."""
-    zap, parse = _zap_and_parse(_workflow_template(rendered))
+    on the shared volume. Run the scope and parse pods' own argv around a ZAP 2.16.1 baseline report."""
+    scope, zap, parse = _web_pods(_workflow_template(rendered))
     zap_mount = next(m for m in zap["container"]["volumeMounts"] if m["mountPath"] == "/zap/wrk")
     parse_mount = next(m for m in parse["container"]["volumeMounts"] if m["name"] == zap_mount["name"])
     report_name = zap["container"]["args"][zap["container"]["args"].index("-J") + 1]
@@ -931,24 +951,28 @@ def test_zap_report_path_and_the_parse_step_agree_on_a_real_report(rendered, tmp
 
     volume = tmp_path / "work"
     volume.mkdir()
-    shutil.copy(ROOT / "tests" / "fixtures" / "zap" / "baseline-careless-site.json", volume / report_name)
     values = {"scan-id": SCAN_ID, "target": "http://127.0.0.1:8080/"}
-    argv = [re.sub(r"\{\{workflow\.parameters\.([a-z-]+)\}\}", lambda m: values[m.group(1)], a) for a in args]
-    argv = [a.replace(parse_mount["mountPath"], str(volume)) for a in argv]
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "SCANBOARD_DATA_DIR": str(tmp_path / "data")}
-    proc = subprocess.run(
-        [sys.executable, *parse["container"]["command"][1:], *argv],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    loopback = {"SCANBOARD_MODE": "argo", "SCOPE_ALLOW_LOOPBACK": "true"}
+    checked = _run_pod(scope, volume, values, loopback)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    shutil.copy(ROOT / "tests" / "fixtures" / "zap" / "baseline-careless-site.json", volume / report_name)
+    proc = _run_pod(parse, volume, values, loopback)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     step = json.loads((volume / SCAN_ID / "steps" / "web.json").read_text())
     assert step["state"] == "succeeded" and step["tool"] == "zap" and step["tool_version"] == "2.16.1"
     assert {f["rule_id"] for f in step["findings"]} >= {"zap-10038-1", "zap-10010"}
     assert (volume / SCAN_ID / "steps" / "web.requested.json").is_file()  # the report knows web was asked for
+
+
+def test_zap_never_scans_a_target_the_scope_policy_refuses(rendered, tmp_path):
+    scope, _, _ = _web_pods(_workflow_template(rendered))
+    volume = tmp_path / "work"
+    volume.mkdir()
+    values = {"scan-id": SCAN_ID, "target": "http://169.254.169.254/latest/meta-data/"}
+    proc = _run_pod(scope, volume, values, {"SCANBOARD_MODE": "argo"})
+    assert proc.returncode == 1, "the steps stop here, before ZAP's pod"
+    step = json.loads((volume / SCAN_ID / "steps" / "web.json").read_text())
+    assert step["state"] == "failed" and "scope policy" in step["message"]
 
 
 def test_web_engine_builtin_component_switches_to_the_builtin_baseline(rendered, tmp_path):
