@@ -187,7 +187,11 @@ class ArgoEngine:
         now = now or utcnow()
         with self.sessions() as s:
             running = list(
-                s.execute(select(Scan.id, Scan.heartbeat_at, Scan.next_attempt_at).where(Scan.status == RUNNING))
+                s.execute(
+                    select(Scan.id, Scan.heartbeat_at, Scan.next_attempt_at, Scan.started_at).where(
+                        Scan.status == RUNNING
+                    )
+                )
             )
         if not running:
             return []
@@ -197,7 +201,10 @@ class ArgoEngine:
             log.warning("running scans not followed: %s", e.message)
             return []
         done = []
-        for scan_id, seen_at, deadline in running:
+        appear = timedelta(seconds=self.settings.argo_appear_seconds)
+        for scan_id, seen_at, deadline, started_at in running:
+            # rows delivered before deadlines were kept: the deadline counts from the start
+            deadline = deadline or (started_at + appear if started_at else None)
             wf = workflows.get(workflow_name(scan_id))
             try:
                 if wf is not None:
