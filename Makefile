@@ -47,7 +47,7 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP) system-deps
-	for b in lifecycle portscan dag history cluster; do echo "== bench/$$b.py"; $(PY) bench/$$b.py || exit 1; done
+	for b in lifecycle portscan dag history cluster argo_sync; do echo "== bench/$$b.py"; $(PY) bench/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache test-artifacts

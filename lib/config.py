@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     # Cluster mode.
     argo_webhook_url: str = ""
     argo_webhook_token: SecretStr | None = None
+    # A delivered scan whose Workflow does not exist this long after the webhook accepted it is delivered again
+    # (the Workflow name scan-<id> keeps that idempotent), and failed after argo_deliveries deliveries.
+    argo_appear_seconds: float = Field(120.0, gt=0)
+    argo_sync_seconds: float = Field(2.0, ge=0)  # one list of the scan Workflows per this interval, shared
+    argo_deliveries: int = Field(3, ge=1, le=20)
     k8s_namespace: str = "scanboard"
     kubeconfig: str = ""  # empty: in-cluster config in a pod, else the default kubeconfig (~/.kube/config)
     kubernetes_service_host: str = ""  # set by Kubernetes in every pod: there, no KUBECONFIG means in-cluster

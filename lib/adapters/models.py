@@ -69,6 +69,7 @@ class Scan(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     dispatch_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    deliveries: Mapped[int] = mapped_column(Integer, default=0)  # argo: times the webhook accepted the scan
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     severity_counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     diff_counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
