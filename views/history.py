@@ -14,6 +14,7 @@ from lib.core.findings import SEVERITIES
 from lib.core.pipeline import SCANNER_LABELS, SCANNERS
 from lib.insights.history import HistoryFilters, HistoryView, export_csv, history_view
 from lib.insights.history_charts import history_figures
+from lib.services.visibility import history_requester
 from ui.auth import viewer
 from ui.runtime import get_runtime
 from ui.widgets import status_label
@@ -82,7 +83,7 @@ filters = HistoryFilters(
     start=start or current.start,
     end=end or start or current.end,
     domain=domain,
-    requester=requester if me.sees_all_scans() else me.email,
+    requester=history_requester(me, requester),
     statuses=tuple(statuses),
     scanners=tuple(scanners),
 ).normalised()

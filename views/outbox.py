@@ -2,12 +2,14 @@
 
 import streamlit as st
 
+from lib.services.visibility import visible_messages
+from ui.auth import viewer
 from ui.runtime import get_runtime
 
 rt = get_runtime()
 st.title("Outbox")
 st.caption("No SMTP server is configured (set SMTP_HOST to send real mail), so emails are delivered here.")
-messages = rt.mailer.messages()
+messages = visible_messages(rt.mailer, viewer())
 if not messages:
     st.info("No messages yet.")
 for m in messages:

@@ -4,10 +4,11 @@ import pandas as pd
 import streamlit as st
 
 from lib.adapters.models import AWAITING_CONFIRMATION, AWAITING_OWNERSHIP, QUEUED, Scan
-from lib.adapters.repository import finding_rows, get_scan, list_scans
+from lib.adapters.repository import finding_rows, get_scan
 from lib.insights.dag_figure import dag_figure
 from lib.insights.progress import findings_table, steps_table
 from lib.services.ownership import instructions as ownership_instructions
+from lib.services.visibility import visible_scan, visible_scans
 from ui.auth import viewer
 from ui.runtime import get_runtime
 from ui.widgets import severity_metrics, status_label
@@ -18,7 +19,7 @@ st.title("Scan progress")
 me = viewer()
 scan_id = st.query_params.get("scan", "")
 if not scan_id:
-    recent = list_scans(rt.sessions, limit=50, email="" if me.sees_all_scans() else me.email)
+    recent = visible_scans(rt.sessions, me, limit=50)
     if not recent:
         st.info("No scans yet.")
         st.page_link("views/new_scan.py", label="Request a scan", icon=":material/add_circle:")
@@ -28,8 +29,8 @@ if not scan_id:
         [s.id for s in recent],
         format_func=lambda i: next(f"{s.id} · {s.target} · {s.status}" for s in recent if s.id == i),
     )
-scan = get_scan(rt.sessions, scan_id)
-if scan is None or not me.may_see(scan.requester_email):
+scan = visible_scan(rt.sessions, me, scan_id)
+if scan is None:
     st.error(f"There is no scan with id {scan_id!r} that you can see.")
     st.stop()
 

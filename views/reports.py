@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from lib.adapters.repository import list_scans
 from lib.insights.reports_view import report_groups
+from lib.services.visibility import visible_reports
 from ui.auth import viewer
 from ui.runtime import get_runtime
 
@@ -11,8 +11,7 @@ rt = get_runtime()
 st.title("Reports")
 only = st.query_params.get("scan", "")
 me = viewer()
-mine = None if me.sees_all_scans() else {s.id for s in list_scans(rt.sessions, limit=5000, email=me.email)}
-groups = [g for g in report_groups(rt.store.list_reports(), only) if mine is None or g.scan_id in mine]
+groups = visible_reports(rt.sessions, me, report_groups(rt.store.list_reports(), only))
 if not groups:
     st.info(f"No stored report for scan {only}." if only else "No reports yet: they appear when a scan finishes.")
 for g in groups:

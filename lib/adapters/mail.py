@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 import yagmail
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lib.adapters.models import MAIL_OUTBOX, MAIL_PENDING, MAIL_RETRYING, MAIL_SENT, Message, utcnow
@@ -182,11 +182,14 @@ class Mailer:
         with self.sessions() as s:
             return s.scalar(select(Message.status).where(Message.id == msg_id)) or ""
 
-    def messages(self, limit: int = 200, scan_id: str = "") -> list[Message]:
+    def messages(self, limit: int = 200, scan_id: str = "", to: str | None = None) -> list[Message]:
+        """Newest first; of one scan if given; only those addressed to `to` (case-insensitive) unless None."""
         with self.sessions() as s:
             q = select(Message).order_by(Message.id.desc()).limit(limit)
             if scan_id:
                 q = q.where(Message.scan_id == scan_id)
+            if to is not None:
+                q = q.where(func.lower(Message.to_addr) == to.strip().lower())
             return list(s.scalars(q))
 
     def waiting(self, scan_id: str = "") -> list[Message]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lib.adapters.models import FINAL_STATUSES, FindingRecord, Scan, Step, utcnow
@@ -116,9 +116,11 @@ def finish_scan(
         s.execute(update(Scan).where(Scan.id == scan_id).values(**values))
 
 
-def list_scans(sessions: sessionmaker[Session], limit: int = 500, email: str = "") -> list[Scan]:
+def list_scans(sessions: sessionmaker[Session], limit: int = 500, email: str | None = None) -> list[Scan]:
+    """Newest first; all scans only when `email` is None. Any string, the empty one included, is a filter
+    (case-insensitive): "no identity" selects nothing, never everything."""
     with sessions() as s:
         q = select(Scan).order_by(Scan.created_at.desc()).limit(limit)
-        if email:
-            q = q.where(Scan.requester_email == email)
+        if email is not None:
+            q = q.where(func.lower(Scan.requester_email) == email.strip().lower())
         return list(s.scalars(q))
