@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -121,7 +122,7 @@ def everything_shown(at: AppTest) -> str:
     ]
     parts += [str(o) for sb in at.selectbox for o in sb.options]
     parts += [df.value.to_csv() for df in at.dataframe]
-    return "\n".join(parts)
+    return re.sub(r"\\(.)", r"\1", "\n".join(parts))  # as shown: Markdown escapes removed
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from lib.core.findings import SEVERITIES
+from lib.core.text import md_escape
 
 STATUS_ICONS = {
     "awaiting_confirmation": ":material/mail:",
@@ -29,7 +30,7 @@ def severity_metrics(counts: dict[str, int]) -> None:
 def field_error(errors: dict[str, str], key: str) -> None:
     """The validation message for one form field, right under it."""
     if key in errors:
-        st.error(errors[key], icon=":material/error:")
+        st.error(md_escape(errors[key]), icon=":material/error:")
 
 
 def client_id() -> str:

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from lib.core.pipeline import MAX_WEB_DEPTH, OPTION_DEFAULTS, SCANNER_LABELS
+from lib.core.text import md_escape
 from lib.services.intake import submit
 from ui.auth import viewer
 from ui.runtime import get_runtime
@@ -84,13 +85,13 @@ if submitted:
     st.rerun()
 
 if "limit" in errors:
-    st.error(errors["limit"], icon=":material/block:")
+    st.error(md_escape(errors["limit"]), icon=":material/block:")
 elif errors:
     st.error("The request was not stored: please correct the fields marked above.")
 elif scan_id := st.session_state.get("new_scan_done"):
     st.success(
         f"Scan **{scan_id}** requested. A confirmation link was emailed to "
-        f"{st.session_state.get('email')}: the scan starts when you open it."
+        f"{md_escape(st.session_state.get('email'))}: the scan starts when you open it."
     )
     if st.session_state.get("new_scan_mail") == "outbox":
         st.page_link(

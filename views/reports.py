@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from lib.core.text import md_escape
 from lib.insights.reports_view import report_groups
 from lib.services.visibility import visible_reports
 from ui.auth import viewer
@@ -13,7 +14,9 @@ only = st.query_params.get("scan", "")
 me = viewer()
 groups = visible_reports(rt.sessions, me, report_groups(rt.store.list_reports(), only))
 if not groups:
-    st.info(f"No stored report for scan {only}." if only else "No reports yet: they appear when a scan finishes.")
+    st.info(
+        f"No stored report for scan {md_escape(only)}." if only else "No reports yet: they appear when a scan finishes."
+    )
 for g in groups:
     with st.container(border=True):
         st.markdown(f"**Scan `{g.scan_id}`** · {g.modified:%Y-%m-%d %H:%M} UTC")

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from lib.core.text import md_escape
 from ui.auth import provider_configured, refusal
 
 st.title("scanboard")
@@ -13,7 +14,7 @@ if not provider_configured():
     )
     st.stop()
 if refusal():
-    st.error(f"Sign-in refused: {refusal()}", icon=":material/person_off:")
+    st.error(f"Sign-in refused: {md_escape(refusal())}", icon=":material/person_off:")
     if st.button("Sign out", icon=":material/logout:"):
         st.logout()
     st.stop()
