@@ -17,3 +17,14 @@ def md_escape(value: object) -> str:
     """`value` as Markdown that shows its characters literally; control characters other than newline dropped."""
     text = "".join(c for c in str(value) if c == "\n" or c.isprintable())
     return text.translate(_ESCAPES)
+
+
+CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # OWASP CSV injection: what a spreadsheet may evaluate
+
+
+def csv_cell(value: object) -> object:
+    """A text cell that a spreadsheet shows as text: one that starts like a formula gets a leading `'`
+    (OWASP's advice); other values unchanged (the CSV writer quotes separators and quotes)."""
+    if isinstance(value, str) and value.startswith(CSV_FORMULA_STARTS):
+        return "'" + value
+    return value

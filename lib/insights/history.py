@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lib.adapters.models import FAILED, FINAL_STATUSES, PARTIAL, SCAN_STATUSES, SUCCEEDED, Scan, Step
 from lib.core.findings import SEVERITIES
 from lib.core.pipeline import SCANNERS
+from lib.core.text import csv_cell
 
 DEFAULT_DAYS = 30
 DIFF_KEYS = ("new", "fixed")
@@ -379,8 +380,12 @@ def table_rows(sessions: sessionmaker[Session], filters: HistoryFilters, limit: 
 
 
 def export_csv(sessions: sessionmaker[Session], filters: HistoryFilters) -> bytes:
-    """Every filtered row as CSV (UTC ISO times), for the download button."""
-    return table_rows(sessions, filters).to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%SZ").encode()
+    """Every filtered row as CSV (UTC ISO times), for the download button; text cells that a spreadsheet
+    would run as a formula (a requester `=1+2@x.example`) are neutralised."""
+    frame = table_rows(sessions, filters)
+    for col in frame.select_dtypes(include="object").columns:
+        frame[col] = frame[col].map(csv_cell)
+    return frame.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%SZ").encode()
 
 
 def filter_choices(sessions: sessionmaker[Session], limit: int = 500) -> dict[str, list[str]]:
