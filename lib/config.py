@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     # Mode: the embedded engine on this machine, or Argo Workflows on Kubernetes.
     scanboard_mode: Literal["embedded", "argo"] = "embedded"
     scanboard_data_dir: Path = Path("data")
-    database_url: str = ""  # default: sqlite file in the data dir
+    database_url: SecretStr | None = None  # it carries the password; default: a SQLite file in the data dir
     public_base_url: str = "http://127.0.0.1:8501"
 
     # Confirmation tokens (HS256). Embedded default: a secret generated once and kept in the data dir.
@@ -96,7 +96,9 @@ class Settings(BaseSettings):
 
     @property
     def db_url(self) -> str:
-        return self.database_url or f"sqlite:///{(self.data_dir / 'scanboard.db').resolve()}"
+        """The URL to connect with (password included: hand it to the engine, never to a log)."""
+        url = self.database_url.get_secret_value() if self.database_url else ""
+        return url or f"sqlite:///{(self.data_dir / 'scanboard.db').resolve()}"
 
     @property
     def reports_dir(self) -> Path:
@@ -149,7 +151,7 @@ class Settings(BaseSettings):
 def _secret_file(path: Path) -> str:
     """The secret kept in `path`, created once (written aside, then linked: processes and threads starting at
     once agree on one secret). Cached: it never changes while the app runs."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not path.exists():
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret.")
         with os.fdopen(fd, "w") as f:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lib.adapters.db import make_engine, migrate, session_factory
 from lib.adapters.kube import KubeSettings, connect
 from lib.adapters.mail import Mailer, SmtpTransport
+from lib.adapters.private_files import private_dir
 from lib.adapters.storage import LocalReportStore, ReportStore, S3ReportStore
 from lib.adapters.webhook import Webhook
 from lib.config import Settings
@@ -99,6 +100,7 @@ class Runtime:
 
 def build_runtime(settings: Settings) -> Runtime:
     """Services for the configured mode; the schema is migrated before anything uses it."""
+    private_dir(settings.data_dir)
     db = make_engine(settings.db_url)
     migrate(db)
     sessions = session_factory(db)

@@ -7,7 +7,7 @@ import html
 import logging
 import re
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -52,7 +52,7 @@ class SmtpTransport:
     port: int
     sender: str
     user: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)  # from SMTP_PASSWORD; never in a repr or a log line
     starttls: bool = True
     ssl: bool = False
     ca_file: str = ""  # trust this CA (e.g. a private relay's) instead of the system store
