@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     limit_requests_per_hour: int = Field(20, ge=1)
     limit_unconfirmed: int = Field(5, ge=1)
     limit_running: int = Field(3, ge=1)
+    limit_plus_tag_domains: str = ""  # comma-separated mail domains where a+tag@d counts as a@d; "*": all
+    # Proxies in front of the portal that append to X-Forwarded-For (the ALB: 1); 0 trusts no header.
+    trusted_proxy_hops: int = Field(0, ge=0, le=10)
 
     # Ownership proof (well-known file or DNS TXT) before a scan starts: auto = in argo mode for domains
     # not on SCOPE_ALLOW_DOMAINS.
@@ -133,7 +136,12 @@ class Settings(BaseSettings):
         )
 
     def limits(self) -> Limits:
-        return Limits(self.limit_requests_per_hour, self.limit_unconfirmed, self.limit_running)
+        return Limits(
+            self.limit_requests_per_hour,
+            self.limit_unconfirmed,
+            self.limit_running,
+            _items(self.limit_plus_tag_domains),
+        )
 
     def ownership_required(self, host: str) -> bool:
         return ownership_required(host, self.scanboard_mode, self.ownership_proof, self.scope_policy().allow_domains)

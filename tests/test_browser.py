@@ -144,3 +144,28 @@ def test_a_markdown_target_makes_no_browser_fetch_the_attackers_image(browser_pa
             page.wait_for_timeout(1000)  # time for any image to load
             assert hits == [], path
         expect(page.get_by_text("id.png")).to_be_visible()  # the attacker's text is there, as text
+
+
+def test_the_per_client_limit_counts_the_address_the_trusted_proxy_saw(tmp_path) -> None:
+    """Behind one trusted proxy every TCP peer is the proxy: the limit must count the address it appended to
+    X-Forwarded-For, so one client's requests do not block another's."""
+    # uvicorn itself trusts X-Forwarded-For from 127.0.0.1 only; in the cluster the ALB's address is not that.
+    # FORWARDED_ALLOW_IPS set elsewhere makes this loopback test see what the pod sees: the proxy as the peer.
+    env = {"TRUSTED_PROXY_HOPS": "1", "LIMIT_UNCONFIRMED": "1", "FORWARDED_ALLOW_IPS": "192.0.2.1"}
+    with sync_playwright() as p, portal(tmp_path / "data", **env) as base:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+
+            def client(address: str):
+                return browser.new_context(extra_http_headers={"X-Forwarded-For": f"6.6.6.6, {address}"}).new_page()
+
+            first = client("198.51.100.1")
+            request_scan(first, base, "http://127.0.0.1:9/", "ana@example.com")
+            expect(first.get_by_text(re.compile(r"Scan \w{12} requested"))).to_be_visible(timeout=30_000)
+            request_scan(first, base, "http://127.0.0.1:9/", "bob@example.com")
+            expect(first.get_by_text(re.compile("This computer has 1 scan requests"))).to_be_visible(timeout=30_000)
+            other = client("198.51.100.2")
+            request_scan(other, base, "http://127.0.0.1:9/", "cid@example.com")
+            expect(other.get_by_text(re.compile(r"Scan \w{12} requested"))).to_be_visible(timeout=30_000)
+        finally:
+            browser.close()

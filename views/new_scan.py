@@ -78,7 +78,7 @@ if submitted:
         )
         if ss[f"use_{name}"]
     }
-    outcome = submit(rt, ss.target, ss.email, scanners, client_id=client_id())
+    outcome = submit(rt, ss.target, ss.email, scanners, client_id=client_id(rt.settings.trusted_proxy_hops))
     ss.new_scan_errors = outcome.errors
     ss.new_scan_done = outcome.scan_id if outcome.ok else ""
     ss.new_scan_mail = outcome.email_status

@@ -72,7 +72,7 @@ def submit(
     proof_token = new_ownership_token() if svc.settings.ownership_required(req.host) else ""
     try:
         with svc.sessions.begin() as s:
-            lock(s, keys_for(req.email, client_id), now)
+            lock(s, keys_for(req.email, client_id, svc.settings.limits()), now)
             check_submit(s, req.email, client_id, svc.settings.limits(), now, ttl)
             s.add(
                 Scan(
@@ -113,7 +113,7 @@ def confirm(svc: Services, token: str, now: datetime | None = None) -> ConfirmOu
             if scan is None:
                 return ConfirmOutcome("unknown", "This confirmation link does not match any scan.")
             if scan.status == AWAITING_CONFIRMATION and scan.token_jti == claims.jti:
-                lock(s, keys_for(scan.requester_email, ""), now)
+                lock(s, keys_for(scan.requester_email, "", svc.settings.limits()), now)
                 check_running(s, scan.requester_email, svc.settings.limits())
             waits = bool(scan.ownership_token) and scan.ownership_verified_at is None
             res = cast(
