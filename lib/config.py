@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # Cluster page sampler: one per process; also how often the shared Kubernetes snapshot is refreshed.
     sample_seconds: float = Field(15.0, gt=0)
     sample_retention_hours: float = Field(7 * 24.0, gt=0)
+    # Replicas: a background duty's leader renews its lease every pass; another replica takes over this long
+    # after the leader stopped renewing (a clean stop hands over at once).
+    leader_lease_seconds: float = Field(15.0, gt=0)
 
     # Scope policy. Loopback/private targets: allowed by default in embedded mode, denied in argo mode.
     scope_allow_loopback: bool | None = None

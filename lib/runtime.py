@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lib.adapters.db import make_engine, migrate, session_factory
 from lib.adapters.kube import KubeSettings, connect
+from lib.adapters.lease import Lease
 from lib.adapters.mail import Mailer, SmtpTransport
 from lib.adapters.private_files import private_dir
 from lib.adapters.storage import LocalReportStore, ReportStore, S3ReportStore
@@ -118,6 +119,7 @@ def build_runtime(settings: Settings) -> Runtime:
             mailer,
             Webhook(settings.argo_webhook_url, token),
             lambda: connect(kube_settings(settings)),
+            Lease(sessions, "argo-sync", settings.leader_lease_seconds),
         )
     else:
         store = LocalReportStore(settings.reports_dir, settings.public_base_url)
@@ -129,7 +131,7 @@ def build_runtime(settings: Settings) -> Runtime:
         mailer,
         store,
         engine,
-        sampler=build_sampler(settings, sessions, engine),
+        sampler=build_sampler(settings, sessions, engine, Lease(sessions, "sampler", settings.leader_lease_seconds)),
         history=ScanFacts(sessions, ttl_s=30.0),
     )
 

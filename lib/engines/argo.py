@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lib.adapters.kube import Kube, KubeError
+from lib.adapters.lease import Lease
 from lib.adapters.mail import Mailer
 from lib.adapters.models import FAILED, PARTIAL, QUEUED, RUNNING, SUCCEEDED, Scan, Step, utcnow
 from lib.adapters.repository import get_scan, save_findings
@@ -33,6 +34,7 @@ from lib.engines.step_view import view_from_steps
 
 log = logging.getLogger(__name__)
 STATUS_TTL_SECONDS = 2.0
+DELIVERY_CLAIM = timedelta(seconds=60)  # a claimed delivery whose replica died is tried again after this
 STEP_STATE = {"error": "failed", "omitted": "skipped"}  # DAG node states the step table has no word for
 
 
@@ -64,6 +66,7 @@ class ArgoEngine:
         mailer: Mailer,
         webhook: Webhook,
         kube_factory: Callable[[], Kube],
+        lease: Lease | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -71,6 +74,7 @@ class ArgoEngine:
         self.mailer = mailer
         self.webhook = webhook
         self._kube_factory = kube_factory
+        self.lease = lease  # with replicas: only the lease holder delivers and records (None: always)
         self._kube: Kube | None = None
         self._status = TtlCache[dict](STATUS_TTL_SECONDS)
         self._wake = threading.Event()
@@ -92,6 +96,8 @@ class ArgoEngine:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self.lease is not None:
+            self.lease.release()
 
     def progress(self, scan_id: str) -> DagView:
         scan = get_scan(self.sessions, scan_id)
@@ -132,13 +138,35 @@ class ArgoEngine:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            for job in (self.deliver_due, self.sync_running):
+            for job in (self.deliver_due, self.sync_running) if self._leading() else ():
                 try:
                     job()
                 except Exception:
                     log.exception("argo engine: %s failed", job.__name__)
             self._wake.wait(1.0)
             self._wake.clear()
+
+    def _leading(self) -> bool:
+        """Whether this replica runs the loop's duties now (it holds, or just renewed, the lease)."""
+        try:
+            return self.lease is None or self.lease.hold()
+        except Exception:
+            log.exception("argo engine: the lease cannot be read")
+            return False
+
+    def _claim_delivery(self, scan_id: str, now: datetime) -> bool:
+        """Take this delivery attempt (one UPDATE): a replica that lost the lease mid-pass cannot POST it too."""
+        with self.sessions.begin() as s:
+            res = s.execute(
+                update(Scan)
+                .where(
+                    Scan.id == scan_id,
+                    Scan.status == QUEUED,
+                    or_(Scan.next_attempt_at.is_(None), Scan.next_attempt_at <= now),
+                )
+                .values(next_attempt_at=now + DELIVERY_CLAIM)
+            )
+            return res.rowcount == 1  # type: ignore[attr-defined]
 
     def deliver_due(self, now: datetime | None = None) -> list[str]:
         """POST every queued scan whose next try is due; the ids the webhook accepted."""
@@ -153,6 +181,8 @@ class ArgoEngine:
             )
         accepted = []
         for scan in due:
+            if not self._claim_delivery(scan.id, now):
+                continue
             payload = WebhookPayload(
                 scan.id, workflow_parameters(scan.id, scan.target, scan.requester_email, scan.scanners)
             )
@@ -226,7 +256,9 @@ class ArgoEngine:
             save_findings(self.sessions, scan_id, doc)
         view = workflow_view(wf)
         with self.sessions.begin() as s:
-            scan = s.get_one(Scan, scan_id)
+            scan = s.get_one(Scan, scan_id, with_for_update=True)  # replicas: one records, in turn
+            if scan.status != RUNNING:
+                return  # recorded already (by another replica): its mail is stored once anyway
             for node in view.nodes:
                 if node.label in STEP_NAMES and node.parent == view.root:
                     row = s.scalar(select(Step).where(Step.scan_id == scan_id, Step.name == node.label))

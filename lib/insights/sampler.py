@@ -14,9 +14,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import String, delete, insert, select, type_coerce
+from sqlalchemy import String, delete, func, insert, select, type_coerce
 from sqlalchemy.orm import Session, sessionmaker
 
+from lib.adapters.lease import Lease
 from lib.adapters.models import ClusterSample, Scan
 from lib.config import Settings
 from lib.engines.local import LocalEngine
@@ -67,12 +68,14 @@ class Sampler:
         interval_s: float,
         retention_hours: float,
         cluster: ClusterSnapshots | None = None,
+        lease: Lease | None = None,
     ) -> None:
         self.sessions = sessions
         self.probe = probe
         self.interval_s = interval_s
         self.retention = timedelta(hours=retention_hours)
         self.cluster = cluster  # argo mode: the snapshot the cluster page shares with this sampler
+        self.lease = lease  # replicas: only the holder samples, so there is one sample per period
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -88,6 +91,17 @@ class Sampler:
             s.execute(delete(ClusterSample).where(ClusterSample.taken_at < now - self.retention))
         return len(rows)
 
+    def _leading(self, now: datetime | None = None) -> bool:
+        """This replica holds the lease, and no replica sampled in the last half period (a handover)."""
+        if self.lease is None:
+            return True
+        if not self.lease.hold():
+            return False
+        now = now or datetime.now(UTC)
+        with self.sessions() as s:
+            last = s.scalar(select(func.max(ClusterSample.taken_at)))
+        return last is None or _aware(last) <= now - timedelta(seconds=self.interval_s / 2)
+
     def start(self) -> Sampler:
         if self._thread is None:
             self._stop.clear()
@@ -102,18 +116,27 @@ class Sampler:
             self._thread = None
         if self.cluster is not None:
             self.cluster.close()
+        if self.lease is not None:
+            self.lease.release()
 
     def _loop(self) -> None:
         while True:
             try:
-                self.sample_once()
+                if self._leading():
+                    self.sample_once()
             except Exception:
                 log.exception("cluster sample failed")
             if self._stop.wait(self.interval_s):
                 return
 
 
-def build_sampler(settings: Settings, sessions: sessionmaker[Session], engine: object) -> Sampler:
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def build_sampler(
+    settings: Settings, sessions: sessionmaker[Session], engine: object, lease: Lease | None = None
+) -> Sampler:
     """The sampler for the configured mode (argo: cluster counts from the shared snapshot; else the worker pool)."""
     if settings.scanboard_mode == "argo":
         snapshots = ClusterSnapshots(lambda: kube_from_settings(settings), settings.sample_seconds)
@@ -123,10 +146,11 @@ def build_sampler(settings: Settings, sessions: sessionmaker[Session], engine: o
             settings.sample_seconds,
             settings.sample_retention_hours,
             cluster=snapshots,
+            lease=lease,
         )
     if not isinstance(engine, LocalEngine):
         raise TypeError(f"embedded mode samples the local worker pool, not a {type(engine).__name__}")
-    return Sampler(sessions, pool_probe(engine), settings.sample_seconds, settings.sample_retention_hours)
+    return Sampler(sessions, pool_probe(engine), settings.sample_seconds, settings.sample_retention_hours, lease=lease)
 
 
 # ------------------------------------------------------------------------------------------------ reads
