@@ -29,8 +29,9 @@ PAGES = {  # key -> (file, title, icon)
     "outbox": ("views/outbox.py", "Outbox", ":material/mail:"),
     "history": ("views/history.py", "History", ":material/bar_chart:"),
     "cluster": ("views/cluster.py", "Cluster", ":material/dns:"),
+    "audit": ("views/audit.py", "Audit log", ":material/policy:"),
 }
-SECTIONS = {"Scans": ("new_scan", "progress", "reports", "outbox"), "Insights": ("history", "cluster")}
+SECTIONS = {"Scans": ("new_scan", "progress", "reports", "outbox"), "Insights": ("history", "cluster", "audit")}
 allowed = visible_pages(viewer) - (set() if runtime.mailer.uses_outbox else {"outbox"})
 default = next(k for keys in SECTIONS.values() for k in keys if k in allowed)
 nav = {

@@ -125,7 +125,11 @@ def test_two_replicas_one_killed_nothing_lost_nothing_doubled(argo_settings, web
             reports = Counter(s.scalars(select(Message.scan_id).where(Message.kind == "report")))
             taken = sorted(set(s.scalars(select(ClusterSample.taken_at))))
         client.db.dispose()
-    assert Counter(b["workflow_name"] for b in webhook.received) == Counter(f"scan-{i}" for i in ids)
+    deliveries = Counter(b["workflow_name"] for b in webhook.received)
+    assert set(deliveries) == {f"scan-{i}" for i in ids}
+    # A replica POSTs one scan at a time: killed between the POST and recording it, that one scan is delivered
+    # again by the survivor (harmless: the Sensor names the Workflow scan-<id>, a second one cannot start).
+    assert sum(n - 1 for n in deliveries.values()) <= 1
     assert reports == Counter(ids)  # exactly one report mail per scan
     gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(taken)]
     assert len(taken) >= 3 and min(gaps) >= SAMPLE_S / 2  # one sample per period, never two replicas' at once

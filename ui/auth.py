@@ -6,6 +6,7 @@ import streamlit as st
 
 from lib.config import Settings
 from lib.core.roles import LOCAL_VIEWER, Viewer, roles_for, sign_in_refusal, visible_pages
+from ui.audit import note
 
 VIEWER_KEY = "scanboard_viewer"
 REFUSAL_KEY = "scanboard_sign_in_refused"
@@ -25,6 +26,10 @@ def resolve_viewer(settings: Settings) -> Viewer | None:
         viewer = None if refusal else Viewer(email, roles_for(email, info, settings.role_policy()), signed_in=True)
     st.session_state[VIEWER_KEY] = viewer
     st.session_state[REFUSAL_KEY] = refusal
+    if viewer is not None and viewer.signed_in:
+        note("signed_in", detail=", ".join(sorted(viewer.roles)))
+    elif refusal:
+        note("sign_in_refused", detail=refusal, actor=str(st.user.to_dict().get("email") or "(no email)"))
     return viewer
 
 

@@ -10,6 +10,7 @@ from lib.insights.dag_figure import dag_figure
 from lib.insights.progress import findings_table, steps_table
 from lib.services.ownership import instructions as ownership_instructions
 from lib.services.visibility import visible_scan, visible_scans
+from ui.audit import note as audit
 from ui.auth import viewer
 from ui.runtime import get_runtime
 from ui.widgets import severity_metrics, status_label
@@ -34,6 +35,7 @@ scan = visible_scan(rt.sessions, me, scan_id)
 if scan is None:
     st.error(f"There is no scan with id {md_escape(scan_id)} that you can see.")
     st.stop()
+audit("viewed", scan.id)
 
 st.markdown(f"**{md_escape(scan.target)}** · scan `{scan.id}` · requested by {md_escape(scan.requester_email)}")
 if scan.status == AWAITING_CONFIRMATION:

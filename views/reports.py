@@ -5,6 +5,7 @@ import streamlit as st
 from lib.core.text import md_escape
 from lib.insights.reports_view import report_groups
 from lib.services.visibility import visible_reports
+from ui.audit import note
 from ui.auth import viewer
 from ui.runtime import get_runtime
 
@@ -24,6 +25,7 @@ for g in groups:
         for col, f in zip(cols, g.files):
             with col:
                 if rt.store.direct_links:  # S3: a presigned URL, made fresh on every visit
+                    note("downloaded", g.scan_id, f"{f.name}: presigned link issued")
                     st.link_button(f"{f.name} ({f.size // 1024 + 1} KB)", rt.store.link(g.scan_id, f.name))
                     continue
                 st.download_button(
@@ -32,5 +34,7 @@ for g in groups:
                     file_name=f"scanboard-{g.scan_id}-{f.name}",
                     mime=f.mime,
                     key=f"dl-{g.scan_id}-{f.name}",
-                    on_click="ignore",
+                    on_click=note,
+                    args=("downloaded", g.scan_id, f.name),
+                    kwargs={"once": False},
                 )

@@ -177,5 +177,18 @@ class Lease(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class AuditEvent(Base):
+    """Who did what to which scan, and sign-ins. Append-only: database triggers refuse UPDATE and DELETE."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(320), index=True)  # an email, or "local" without sign-in
+    action: Mapped[str] = mapped_column(String(32), index=True)
+    scan_id: Mapped[str] = mapped_column(String(32), default="", index=True)
+    detail: Mapped[str] = mapped_column(String(500), default="")
+
+
 # Covers the history page's scanner-duration query (steps of the filtered scans), so it never reads step rows.
 Index("ix_steps_timing", Step.scan_id, Step.name, Step.state, Step.started_at, Step.finished_at)

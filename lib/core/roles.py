@@ -13,7 +13,7 @@ from typing import Any
 ROLES: tuple[str, ...] = ("analyst", "manager", "operator")
 PAGES_BY_ROLE: dict[str, tuple[str, ...]] = {
     "analyst": ("new_scan", "progress", "reports", "outbox"),
-    "manager": ("progress", "reports", "history"),
+    "manager": ("progress", "reports", "history", "audit"),
     "operator": ("cluster",),
 }
 

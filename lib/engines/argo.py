@@ -34,7 +34,7 @@ from lib.engines.step_view import view_from_steps
 
 log = logging.getLogger(__name__)
 STATUS_TTL_SECONDS = 2.0
-DELIVERY_CLAIM = timedelta(seconds=60)  # a claimed delivery whose replica died is tried again after this
+CLAIM_MARGIN = timedelta(seconds=5)  # a claimed delivery whose replica died is retried after the POST's timeout + this
 STEP_STATE = {"error": "failed", "omitted": "skipped"}  # DAG node states the step table has no word for
 
 
@@ -164,7 +164,7 @@ class ArgoEngine:
                     Scan.status == QUEUED,
                     or_(Scan.next_attempt_at.is_(None), Scan.next_attempt_at <= now),
                 )
-                .values(next_attempt_at=now + DELIVERY_CLAIM)
+                .values(next_attempt_at=now + timedelta(seconds=self.webhook.timeout) + CLAIM_MARGIN)
             )
             return res.rowcount == 1  # type: ignore[attr-defined]
 
