@@ -14,7 +14,6 @@ from lib.core.findings import SEVERITIES
 from lib.core.pipeline import SCANNER_LABELS, SCANNERS
 from lib.insights.history import HistoryFilters, HistoryView, ScanFacts, export_csv, history_view
 from lib.insights.history_charts import history_figures
-from lib.services.visibility import history_requester
 from ui.auth import viewer
 from ui.runtime import get_runtime
 from ui.widgets import status_label
@@ -86,10 +85,10 @@ filters = HistoryFilters(
     start=start or current.start,
     end=end or start or current.end,
     domain=domain,
-    requester=history_requester(me, requester),
+    requester=requester,
     statuses=tuple(statuses),
     scanners=tuple(scanners),
-).normalised()
+).visible_to(me)
 params = filters.to_query_params()
 if params != st.query_params.to_dict():
     st.query_params.from_dict(params)  # the URL now says what is shown: copy it to share this view

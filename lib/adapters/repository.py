@@ -124,3 +124,8 @@ def list_scans(sessions: sessionmaker[Session], limit: int = 500, email: str | N
         if email is not None:
             q = q.where(func.lower(Scan.requester_email) == email.strip().lower())
         return list(s.scalars(q))
+
+
+def count_scans(sessions: sessionmaker[Session], status: str) -> int:
+    with sessions() as s:
+        return s.scalar(select(func.count()).select_from(Scan).where(Scan.status == status)) or 0

@@ -42,6 +42,10 @@ class Viewer:
     def sees_all_scans(self) -> bool:
         return self.local or self.can("manager")
 
+    def owner_filter(self) -> str | None:
+        """The requester whose scans this viewer sees: None for every requester; "" (no email) matches none."""
+        return None if self.sees_all_scans() else self.email.strip()
+
     def may_see(self, scan_email: str) -> bool:
         """Fails closed: a signed-in viewer with no email owns nothing (an empty email never matches)."""
         if self.sees_all_scans():

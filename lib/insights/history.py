@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from time import monotonic
 from typing import Any
@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lib.adapters.models import FAILED, FINAL_STATUSES, PARTIAL, SCAN_STATUSES, SUCCEEDED, Scan, Step
 from lib.core.findings import SEVERITIES
 from lib.core.pipeline import SCANNERS
+from lib.core.roles import Viewer
 from lib.core.text import csv_cell
 
 DEFAULT_DAYS = 30
@@ -103,6 +104,14 @@ class HistoryFilters:
 
     def normalised(self) -> HistoryFilters:
         return HistoryFilters.from_query_params(self.to_query_params(), today=self.end or self.start)
+
+    def visible_to(self, viewer: Viewer) -> HistoryFilters:
+        """These filters narrowed to what the viewer may see: a viewer who does not see every scan sees only
+        their own, whatever requester the URL names."""
+        own = viewer.owner_filter()
+        if own == "":  # fail closed: an empty requester filter would mean every scan
+            raise PermissionError("a viewer without an email has no history")
+        return replace(self, requester=self.requester if own is None else own).normalised()
 
     def where(self) -> list[ColumnElement[bool]]:
         """SQL conditions on Scan for these filters (indexed columns first)."""

@@ -9,7 +9,6 @@ restarts and for every viewer, without each viewer polling the API.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -17,11 +16,11 @@ import pandas as pd
 from sqlalchemy import String, delete, func, insert, select, type_coerce
 from sqlalchemy.orm import Session, sessionmaker
 
-from lib.adapters.lease import Lease
+from lib.adapters.background import BackgroundLoop
+from lib.adapters.lease import Lease, led
 from lib.adapters.models import ClusterSample, Scan
-from lib.config import Settings
-from lib.engines.local import LocalEngine
-from lib.insights.cluster import ClusterSnapshots, kube_from_settings, snapshot_samples
+from lib.engines.base import Engine
+from lib.insights.cluster import ClusterSnapshots, snapshot_samples
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +28,7 @@ Sample = tuple[str, str, str, float]  # metric, group, capacity_type, value
 Probe = Callable[[], list[Sample]]
 
 
-def pool_probe(engine: LocalEngine) -> Probe:
+def pool_probe(engine: Engine) -> Probe:
     """Embedded mode: the local engine's workers busy / idle and its queue length."""
 
     def probe() -> list[Sample]:
@@ -67,17 +66,23 @@ class Sampler:
         probe: Probe,
         interval_s: float,
         retention_hours: float,
-        cluster: ClusterSnapshots | None = None,
         lease: Lease | None = None,
     ) -> None:
         self.sessions = sessions
         self.probe = probe
         self.interval_s = interval_s
         self.retention = timedelta(hours=retention_hours)
-        self.cluster = cluster  # argo mode: the snapshot the cluster page shares with this sampler
         self.lease = lease  # replicas: only the holder samples, so there is one sample per period
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = BackgroundLoop("cluster-sampler", led(lease, self._sample_if_due), interval_s, join_timeout_s=10)
+
+    def _sample_if_due(self) -> int:
+        """A sample, unless another replica sampled in the last half period (a lease just handed over)."""
+        now = datetime.now(UTC)
+        with self.sessions() as s:
+            last = s.scalar(select(func.max(ClusterSample.taken_at)))
+        if last is not None and _aware(last) > now - timedelta(seconds=self.interval_s / 2):
+            return 0
+        return self.sample_once(now)
 
     def sample_once(self, now: datetime | None = None) -> int:
         """Take and store one sample; returns the number of rows written."""
@@ -91,66 +96,18 @@ class Sampler:
             s.execute(delete(ClusterSample).where(ClusterSample.taken_at < now - self.retention))
         return len(rows)
 
-    def _leading(self, now: datetime | None = None) -> bool:
-        """This replica holds the lease, and no replica sampled in the last half period (a handover)."""
-        if self.lease is None:
-            return True
-        if not self.lease.hold():
-            return False
-        now = now or datetime.now(UTC)
-        with self.sessions() as s:
-            last = s.scalar(select(func.max(ClusterSample.taken_at)))
-        return last is None or _aware(last) <= now - timedelta(seconds=self.interval_s / 2)
-
     def start(self) -> Sampler:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="cluster-sampler", daemon=True)
-            self._thread.start()
+        self._loop.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-        if self.cluster is not None:
-            self.cluster.close()
+        self._loop.stop()
         if self.lease is not None:
             self.lease.release()
-
-    def _loop(self) -> None:
-        while True:
-            try:
-                if self._leading():
-                    self.sample_once()
-            except Exception:
-                log.exception("cluster sample failed")
-            if self._stop.wait(self.interval_s):
-                return
 
 
 def _aware(t: datetime) -> datetime:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
-
-
-def build_sampler(
-    settings: Settings, sessions: sessionmaker[Session], engine: object, lease: Lease | None = None
-) -> Sampler:
-    """The sampler for the configured mode (argo: cluster counts from the shared snapshot; else the worker pool)."""
-    if settings.scanboard_mode == "argo":
-        snapshots = ClusterSnapshots(lambda: kube_from_settings(settings), settings.sample_seconds)
-        return Sampler(
-            sessions,
-            cluster_probe(snapshots),
-            settings.sample_seconds,
-            settings.sample_retention_hours,
-            cluster=snapshots,
-            lease=lease,
-        )
-    if not isinstance(engine, LocalEngine):
-        raise TypeError(f"embedded mode samples the local worker pool, not a {type(engine).__name__}")
-    return Sampler(sessions, pool_probe(engine), settings.sample_seconds, settings.sample_retention_hours, lease=lease)
 
 
 # ------------------------------------------------------------------------------------------------ reads

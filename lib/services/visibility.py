@@ -30,7 +30,7 @@ def sees_everything(viewer: Viewer) -> bool:
 
 def owner_filter(viewer: Viewer) -> str | None:
     """None: every requester; otherwise the one requester email to filter on ("" matches no scan)."""
-    return None if sees_everything(viewer) else viewer.email.strip()
+    return viewer.owner_filter()
 
 
 def can_see(viewer: Viewer, scan: Scan | None) -> bool:
@@ -62,14 +62,3 @@ def visible_messages(mailer: Mailer, viewer: Viewer, limit: int = 200) -> list[M
     if sees_everything(viewer):
         return mailer.messages(limit=limit)
     return mailer.messages(limit=limit, to=viewer.email.strip())
-
-
-def history_requester(viewer: Viewer, requested: str) -> str:
-    """The requester filter the History page may apply: what was asked for by those who see everything,
-    otherwise the viewer's own email. Raises PermissionError for a viewer with no email (it would mean all)."""
-    own = owner_filter(viewer)
-    if own is None:
-        return requested
-    if not own:
-        raise PermissionError("a viewer without an email has no history")
-    return own
