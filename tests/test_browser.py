@@ -133,7 +133,7 @@ def beacon() -> Iterator[tuple[int, list[str]]]:
 def test_a_markdown_target_makes_no_browser_fetch_the_attackers_image(browser_page, tmp_path) -> None:
     page = browser_page
     with beacon() as (port, hits), portal(tmp_path / "data") as base:
-        target = f"http://127.0.0.1:9/a ![x](http://127.0.0.1:{port}/beacon.png)"
+        target = f"http://127.0.0.1:9/a/![x](http://127.0.0.1:{port}/beacon.png)"
         request_scan(page, base, target, "ana@example.com")
         done = page.get_by_text(re.compile(r"Scan \w{12} requested"))
         expect(done).to_be_visible(timeout=30_000)

@@ -59,7 +59,7 @@ def rendered(at: AppTest) -> list[str]:
 def test_a_markdown_target_url_renders_no_image_or_link_on_progress_and_outbox(app) -> None:
     app.run()
     rt = get_runtime()
-    target = f"http://127.0.0.1:9/a ![x]({BEACON})"
+    target = f"http://127.0.0.1:9/a/![x]({BEACON})"
     out = submit(rt, target, "ana@example.com", {"web": {}})
     assert out.ok, out.errors
     app.query_params["scan"] = out.scan_id
