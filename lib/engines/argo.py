@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lib.adapters.background import BackgroundLoop
 from lib.adapters.kube import Kube, KubeError
+from lib.adapters.lease import Lease, led
 from lib.adapters.mail import Mailer
 from lib.adapters.models import FAILED, PARTIAL, QUEUED, RUNNING, SUCCEEDED, Scan, Step, utcnow
 from lib.adapters.repository import count_scans, get_scan, save_findings
@@ -37,6 +38,7 @@ from lib.engines.base import PoolStats
 from lib.engines.step_view import view_from_steps
 
 log = logging.getLogger(__name__)
+CLAIM_MARGIN = timedelta(seconds=5)  # a claimed delivery whose replica died is retried after the POST's timeout + this
 STEP_STATE = {"error": "failed", "omitted": "skipped"}  # DAG node states the step table has no word for
 
 
@@ -68,6 +70,7 @@ class ArgoEngine:
         mailer: Mailer,
         webhook: Webhook,
         kube_factory: Callable[[], Kube],
+        lease: Lease | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -77,7 +80,9 @@ class ArgoEngine:
         self._kube_factory = kube_factory
         self._kube: Kube | None = None
         self.index = WorkflowIndex(self.kube, settings.argo_sync_seconds)
-        self._loop = BackgroundLoop("argo-dispatcher", (self.deliver_due, self.sync_running), 1.0)
+        self.lease = lease  # with replicas: only the lease holder delivers and records (None: always)
+        steps = (led(lease, self.deliver_due), led(lease, self.sync_running))
+        self._loop = BackgroundLoop("argo-dispatcher", steps, 1.0)
 
     # --- the Engine interface ------------------------------------------------------------------------------
 
@@ -89,6 +94,8 @@ class ArgoEngine:
 
     def stop(self) -> None:
         self._loop.stop()
+        if self.lease is not None:
+            self.lease.release()
 
     def stats(self) -> PoolStats:
         """Scans running (as Workflows) and waiting for the webhook; the pods' capacity is the cluster's."""
@@ -130,6 +137,20 @@ class ArgoEngine:
 
     # --- the loop: deliver queued scans, follow running ones -----------------------------------------------
 
+    def _claim_delivery(self, scan_id: str, now: datetime) -> bool:
+        """Take this delivery attempt (one UPDATE): a replica that lost the lease mid-pass cannot POST it too."""
+        with self.sessions.begin() as s:
+            res = s.execute(
+                update(Scan)
+                .where(
+                    Scan.id == scan_id,
+                    Scan.status == QUEUED,
+                    or_(Scan.next_attempt_at.is_(None), Scan.next_attempt_at <= now),
+                )
+                .values(next_attempt_at=now + timedelta(seconds=self.webhook.timeout) + CLAIM_MARGIN)
+            )
+            return res.rowcount == 1  # type: ignore[attr-defined]
+
     def deliver_due(self, now: datetime | None = None) -> list[str]:
         """POST every queued scan whose next try is due; the ids the webhook accepted."""
         now = now or utcnow()
@@ -143,6 +164,8 @@ class ArgoEngine:
             )
         accepted = []
         for scan in due:
+            if not self._claim_delivery(scan.id, now):
+                continue
             payload = WebhookPayload(
                 scan.id, workflow_parameters(scan.id, scan.target, scan.requester_email, scan.scanners)
             )
@@ -311,7 +334,9 @@ class ArgoEngine:
             save_findings(self.sessions, scan_id, doc)
         view = workflow_view(wf)
         with self.sessions.begin() as s:
-            scan = s.get_one(Scan, scan_id)
+            scan = s.get_one(Scan, scan_id, with_for_update=True)  # replicas: one records, in turn
+            if scan.status != RUNNING:
+                return  # recorded already (by another replica): its mail is stored once anyway
             for node in view.nodes:
                 if node.label in STEP_NAMES and node.parent == view.root:
                     row = s.scalar(select(Step).where(Step.scan_id == scan_id, Step.name == node.label))
