@@ -73,6 +73,13 @@ def list_tokens(sessions: sessionmaker[Session], owner: str) -> list[ApiToken]:
         return list(s.scalars(q))
 
 
+def state_of(token: ApiToken, now: datetime | None = None) -> str:
+    """active, expired or revoked."""
+    if token.revoked_at is not None:
+        return "revoked"
+    return "expired" if token.expires_at <= (now or utcnow()) else "active"
+
+
 def revoke(sessions: sessionmaker[Session], owner: str, token_id: int, now: datetime | None = None) -> bool:
     """Revoke one of the owner's tokens; False when there is no such live token of theirs."""
     with sessions.begin() as s:

@@ -33,10 +33,14 @@ def record_api_call(
         )
 
 
-def api_calls(sessions: sessionmaker[Session], token_prefix: str = "", limit: int = 200) -> list[ApiAudit]:
-    """Newest first; only one token's calls when a prefix is given."""
+def api_calls(
+    sessions: sessionmaker[Session], token_prefix: str = "", owner_email: str = "", limit: int = 200
+) -> list[ApiAudit]:
+    """Newest first; only one token's, or one owner's, calls when given."""
     with sessions() as s:
         q = select(ApiAudit).order_by(ApiAudit.id.desc()).limit(limit)
         if token_prefix:
             q = q.where(ApiAudit.token_prefix == token_prefix)
+        if owner_email:
+            q = q.where(ApiAudit.owner_email == owner_email.lower())
         return list(s.scalars(q))
