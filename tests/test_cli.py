@@ -113,5 +113,5 @@ def test_readme_gitlab_job_runs_end_to_end(stack) -> None:
         timeout=180,
     )
     assert run.returncode in (0, 1), run.stderr
-    report = job["artifacts"]["reports"]["sast"]
+    (report,) = job["artifacts"]["paths"]
     jsonschema.Draft4Validator(SCHEMA).validate(json.loads((stack["dir"] / report).read_text()))
