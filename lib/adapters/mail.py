@@ -9,10 +9,11 @@ import re
 import ssl
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from ssl import SSLContext  # the field `ssl` below shadows the module in the class's annotations
+from typing import Protocol, cast
 
 import yagmail
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lib.adapters.models import MAIL_OUTBOX, MAIL_PENDING, MAIL_RETRYING, MAIL_SENT, Message, utcnow
@@ -63,7 +64,7 @@ class SmtpTransport:
         pw = s.smtp_password.get_secret_value() if s.smtp_password else ""
         return cls(s.smtp_host, s.smtp_port, s.mail_from, s.smtp_user, pw, s.smtp_starttls, s.smtp_ssl, s.smtp_ca_file)
 
-    def _tls_context(self) -> ssl.SSLContext:
+    def _tls_context(self) -> SSLContext:
         return ssl.create_default_context(cafile=self.ca_file or None)
 
     def send(self, to: str, subject: str, body: str) -> None:
@@ -124,10 +125,13 @@ class Mailer:
                 Message.status == MAIL_RETRYING,
                 (Message.status == MAIL_SENDING) & (Message.next_attempt_at <= now - STUCK_SENDING),
             )
-            res = s.execute(
-                update(Message)
-                .where(Message.id == msg_id, claimable)
-                .values(status=MAIL_SENDING, next_attempt_at=now, attempts=Message.attempts + 1)
+            res = cast(
+                CursorResult,
+                s.execute(
+                    update(Message)
+                    .where(Message.id == msg_id, claimable)
+                    .values(status=MAIL_SENDING, next_attempt_at=now, attempts=Message.attempts + 1)
+                ),
             )
             return s.get(Message, msg_id) if res.rowcount == 1 else None
 
