@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
-from fastapi.concurrency import run_in_threadpool
 
 from api import problems
 from api.routes import meta, scans
 from lib.config import load_settings
 from lib.runtime import Runtime, build_runtime
-from lib.services.audit import record_api_call
+from lib.services.audit import ApiCall, AuditLog
+from lib.services.scan_queries import StatusCache
 
 API_PREFIX = "/api/v1"
 UNAUDITED = (f"{API_PREFIX}/health", f"{API_PREFIX}/docs", f"{API_PREFIX}/openapi.json")
@@ -26,9 +26,11 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = rt is None
         app.state.runtime = rt or build_runtime(load_settings()).start()
+        app.state.audit = AuditLog(app.state.runtime.sessions).start()
         try:
             yield
         finally:
+            app.state.audit.stop()
             if owned:
                 app.state.runtime.stop()
 
@@ -44,6 +46,7 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
     )
     if rt is not None:
         app.state.runtime = rt
+    app.state.status_cache = StatusCache(ttl_seconds=1.0)
     problems.install(app)
     app.include_router(scans.router)
     app.include_router(meta.router)
@@ -52,20 +55,20 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
 
 
 async def _audit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """Append who called what and the answer's status; a failed audit write fails nothing but is logged."""
+    """Queue who called what and the answer's status for the audit log (written in batches)."""
     response = await call_next(request)
     path = request.url.path
     if path.startswith(API_PREFIX) and path not in UNAUDITED:
         caller = getattr(request.state, "caller", None)
-        await run_in_threadpool(
-            record_api_call,
-            request.app.state.runtime.sessions,
-            request.method,
-            path,
-            response.status_code,
-            caller.prefix if caller else "",
-            caller.owner_email if caller else "",
-            request.client.host if request.client else "",
-            getattr(request.state, "scan_id", ""),
+        request.app.state.audit.record(
+            ApiCall(
+                request.method,
+                path,
+                response.status_code,
+                caller.prefix if caller else "",
+                caller.owner_email if caller else "",
+                request.client.host if request.client else "",
+                getattr(request.state, "scan_id", ""),
+            )
         )
     return response

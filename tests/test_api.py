@@ -78,7 +78,7 @@ def test_token_lifecycle_use_wrong_scope_expiry_revocation(api) -> None:
     assert api_tokens.revoke(rt.sessions, OWNER, other.id)
     with client(base, live) as c:
         assert_problem(c.get("/scans"), 401, "revoked")
-    calls = api_calls(rt.sessions)
+    calls = wait_until(lambda: (c := api_calls(rt.sessions)) and len(c) == 7 and c, timeout=10)
     assert [c.status for c in reversed(calls)] == [401, 401, 401, 200, 403, 401, 401]
     assert calls[-4].token_prefix == row.prefix and calls[-4].owner_email == OWNER
 

@@ -25,7 +25,6 @@ from lib.services.scan_queries import (
     finding_objects,
     findings_of,
     list_page,
-    scan_detail,
     scan_summary,
     visible_scan,
 )
@@ -120,10 +119,16 @@ def list_scans(
 
 
 @router.get("/{scan_id}", response_model=ScanDetail)
-def get_scan(scan_id: str, request: Request, rt: RT, who: Reader) -> dict:
-    """Status, each step's state and times, and the severity counts."""
-    scan = _scan(request, rt, who, scan_id)
-    detail = scan_detail(rt, caller_viewer(rt.settings, who.owner_email), scan.id)
+async def get_scan(scan_id: str, request: Request, rt: RT, who: Reader) -> dict:
+    """Status, each step's state and times, and the severity counts (at most a second old).
+
+    Answered on the event loop: a cached read costs no thread hop; a miss is a few indexed reads."""
+    request.state.scan_id = scan_id[:32]
+    try:
+        detail = request.app.state.status_cache.detail(rt, caller_viewer(rt.settings, who.owner_email), scan_id)
+    except NotVisible as e:
+        raise Problem(404, str(e)) from None
+    scan: Scan = detail["_scan"]
     waits = scan.status == AWAITING_OWNERSHIP
     proof = ownership_instructions(scan.target, scan.ownership_token) if waits else ""
     return {**detail, "ownership_instructions": proof, "links": links(request, rt, scan.id)}

@@ -3,6 +3,8 @@ a filtered, paginated list. Visibility is the same rule as the pages (lib.core.r
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,15 +77,41 @@ def steps_of(view: DagView) -> list[dict[str, Any]]:
     ]
 
 
-def scan_detail(svc: Services, viewer: Viewer, scan_id: str) -> dict[str, Any]:
-    """Status, steps with their states and times (from the engine: step rows or the Workflow), counts."""
-    scan = visible_scan(svc.sessions, viewer, scan_id)
+def scan_detail(svc: Services, scan: Scan) -> dict[str, Any]:
+    """Status, steps with their states and times (from the engine: step rows or the Workflow), counts, of a
+    scan the caller may see (visible_scan)."""
     try:
         view = svc.engine.progress(scan.id)
         steps, note = steps_of(view), view.error
     except KeyError:
         steps, note = [], ""
     return {**scan_summary(scan), "steps": steps, "progress_note": note}
+
+
+class StatusCache:
+    """One process's recent scan details for a second: a pipeline polls its scan every few seconds, and many
+    pollers of one scan then cost one read of the scan and its steps (from the database or the Workflow) per
+    second. Visibility is checked on every call; misses are not cached."""
+
+    def __init__(self, ttl_seconds: float = 1.0, max_entries: int = 10_000) -> None:
+        self.ttl, self.max_entries = ttl_seconds, max_entries
+        self._data: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def detail(self, svc: Services, viewer: Viewer, scan_id: str) -> dict[str, Any]:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._data.get(scan_id)
+        if hit is None or now - hit[0] >= self.ttl:
+            scan = visible_scan(svc.sessions, viewer, scan_id)
+            hit = (now, {**scan_detail(svc, scan), "_scan": scan})
+            with self._lock:
+                if len(self._data) >= self.max_entries:
+                    self._data = {k: v for k, v in self._data.items() if now - v[0] < self.ttl}
+                self._data[scan.id] = hit
+        if not viewer.may_see(hit[1]["requested_by"]):
+            raise NotVisible(f"There is no scan with id {scan_id!r} that this token may read.")
+        return hit[1]
 
 
 def list_page(
