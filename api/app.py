@@ -3,10 +3,11 @@ errors, and an audit row for every call under /api/v1."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
 from api.routes import meta, scans
@@ -50,25 +51,43 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
     problems.install(app)
     app.include_router(scans.router)
     app.include_router(meta.router)
-    app.middleware("http")(_audit)
+    app.add_middleware(AuditMiddleware)
     return app
 
 
-async def _audit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """Queue who called what and the answer's status for the audit log (written in batches)."""
-    response = await call_next(request)
-    path = request.url.path
-    if path.startswith(API_PREFIX) and path not in UNAUDITED:
-        caller = getattr(request.state, "caller", None)
-        request.app.state.audit.record(
-            ApiCall(
-                request.method,
-                path,
-                response.status_code,
-                caller.prefix if caller else "",
-                caller.owner_email if caller else "",
-                request.client.host if request.client else "",
-                getattr(request.state, "scan_id", ""),
+class AuditMiddleware:
+    """Queue who called what and the answer's status for the audit log (written in batches). Plain ASGI: the
+    response streams through untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith(API_PREFIX) or path in UNAUDITED:
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            state = scope.get("state", {})
+            caller, client = state.get("caller"), scope.get("client")
+            scope["app"].state.audit.record(
+                ApiCall(
+                    scope["method"],
+                    path,
+                    status,
+                    caller.prefix if caller else "",
+                    caller.owner_email if caller else "",
+                    client[0] if client else "",
+                    state.get("scan_id", ""),
+                )
             )
-        )
-    return response
