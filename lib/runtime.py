@@ -22,6 +22,7 @@ from lib.engines.argo import ArgoEngine
 from lib.engines.local import LocalEngine
 from lib.insights.history import ScanFacts
 from lib.insights.sampler import Sampler, build_sampler
+from lib.services.callbacks import deliver_due
 from lib.services.context import Engine
 from lib.services.ownership import prove, verify_waiting
 
@@ -72,12 +73,14 @@ class Runtime:
         self.db.dispose()
 
     def _housekeeping_loop(self) -> None:
-        """Retry stored mail, and check the ownership proofs of scans waiting for one."""
+        """Retry stored mail, POST the callbacks of finished API scans, and check the ownership proofs of scans
+        waiting for one."""
         interval = min(self.settings.retry_seconds, 5.0)
         next_proof_check = 0.0
         while not self._stop.wait(interval):
             try:
                 self.mailer.retry_due()
+                deliver_due(self.sessions, self.settings.scope_policy(), self.settings.public_base_url)
                 if time.monotonic() >= next_proof_check:
                     next_proof_check = time.monotonic() + self.settings.ownership_check_seconds
                     self.check_ownership()

@@ -5,7 +5,10 @@ against the official 2.1.0 schema, and the audit log."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -235,3 +238,40 @@ def test_openapi_and_docs(api) -> None:
     assert "HTTPBearer" in json.dumps(doc["components"]["securitySchemes"])
     assert "swagger" in httpx.get(base + "/api/v1/docs").text.lower()
     assert httpx.get(base + "/docs", follow_redirects=True).url.path == "/api/v1/docs"
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    received: list[tuple[str, dict]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        type(self).received.append((self.path, json.loads(body)))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_callback_is_posted_once_when_the_scan_ends(api) -> None:
+    rt, base = api
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Recorder.received = []
+    try:
+        with http_target() as web, client(base, token(rt)) as c:
+            hook = f"http://127.0.0.1:{server.server_address[1]}/hooks/scan?k=1"
+            made = c.post(
+                "/scans", json={"target": f"http://127.0.0.1:{web}/", "scanners": ["web"], "callback_url": hook}
+            )
+            assert made.status_code == 202, made.text
+            scan_id = made.json()["id"]
+            (path, body), *more = wait_until(lambda: _Recorder.received, timeout=90)
+            assert path == "/hooks/scan?k=1" and not more
+            assert body["event"] == "scan.finished" and body["id"] == scan_id and body["status"] == "succeeded"
+            assert body["counts"] == c.get(f"/scans/{scan_id}").json()["counts"]
+            time.sleep(1.0)  # further housekeeping passes do not post it again
+            assert len(_Recorder.received) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
