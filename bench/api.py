@@ -31,6 +31,7 @@ from tests.targets import open_ports
 ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "200"))
 READS_PER_CLIENT = 15
+WORKERS = int(os.environ.get("BENCH_API_WORKERS", "1"))  # uvicorn worker processes (each its own Runtime)
 P99_GOAL_MS = 100.0
 
 
@@ -53,7 +54,7 @@ def settings_env(data: Path) -> dict[str, str]:
 
 def start_api(data: Path, port: int) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--port", str(port)]
-    cmd += ["--host", "127.0.0.1", "--log-level", "warning", "--no-access-log"]
+    cmd += ["--host", "127.0.0.1", "--log-level", "warning", "--no-access-log", "--workers", str(WORKERS)]
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **settings_env(data)})
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
