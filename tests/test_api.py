@@ -200,6 +200,7 @@ def test_limits_per_token_owner_and_results_wait_for_the_end(make_settings) -> N
             first = a.post("/scans", json=body)
             assert first.status_code == 202 and b.post("/scans", json=body).status_code == 202
             busy = assert_problem(a.post("/scans", json=body), 429, "2 scans running or queued")
+            assert "link" not in busy["detail"]  # no confirmation link in the API's flow
             assert busy["status"] == 429
             scan_id = first.json()["id"]
             assert a.get(f"/scans/{scan_id}").json()["status"] == "queued"

@@ -140,7 +140,7 @@ def _store(svc: Services, scan: Scan, client_id: str, now: datetime, ttl: timede
         lock(s, keys_for(scan.requester_email, client_id), now)
         check_submit(s, scan.requester_email, client_id, svc.settings.limits(), now, ttl)
         if running_too:
-            check_running(s, scan.requester_email, svc.settings.limits())
+            check_running(s, scan.requester_email, svc.settings.limits(), "Ask again when one has finished.")
         s.add(scan)
 
 
