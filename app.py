@@ -27,11 +27,16 @@ PAGES = {  # key -> (file, title, icon)
     "progress": ("views/progress.py", "Progress", ":material/account_tree:"),
     "reports": ("views/reports.py", "Reports", ":material/description:"),
     "outbox": ("views/outbox.py", "Outbox", ":material/mail:"),
+    "tokens": ("views/tokens.py", "API tokens", ":material/key:"),
     "history": ("views/history.py", "History", ":material/bar_chart:"),
     "cluster": ("views/cluster.py", "Cluster", ":material/dns:"),
     "audit": ("views/audit.py", "Audit log", ":material/policy:"),
 }
-SECTIONS = {"Scans": ("new_scan", "progress", "reports", "outbox"), "Insights": ("history", "cluster", "audit")}
+SECTIONS = {
+    "Scans": ("new_scan", "progress", "reports", "outbox"),
+    "Insights": ("history", "cluster", "audit"),
+    "Automation": ("tokens",),
+}
 allowed = visible_pages(viewer) - (set() if runtime.mailer.uses_outbox else {"outbox"})
 default = next(k for keys in SECTIONS.values() for k in keys if k in allowed)
 nav = {
