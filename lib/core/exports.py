@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
+from lib.core.text import csv_cell
+
 DOJO_SEVERITY = {"critical": "Critical", "high": "High", "medium": "Medium", "low": "Low", "info": "Info"}
 CSV_COLUMNS = (
     "Date",
@@ -29,12 +31,11 @@ CSV_COLUMNS = (
     "FalsePositive",
     "Vulnerability Id",
 )
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise(cell: str) -> str:
     """A cell starting with = + - @ tab or CR is prefixed with ' so Excel/LibreOffice show it as text."""
-    return "'" + cell if cell.startswith(FORMULA_START) else cell
+    return str(csv_cell(cell))
 
 
 def _cwe_number(cwes: Iterable[str]) -> int | None:
