@@ -58,11 +58,13 @@ def test_api_network_policy_admits_only_the_ingress_and_reaches_the_webhook(over
     policy = _one(docs, "NetworkPolicy", "scanboard-api")
     (rule,) = policy["spec"]["ingress"]
     assert [p["port"] for p in rule["ports"]] == [8502]
-    (peer,) = rule["from"]
     if _one(docs, "Ingress", "scanboard-portal")["spec"]["ingressClassName"] == "nginx":
+        (peer,) = rule["from"]
         assert peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "ingress-nginx"}
-    else:
-        assert set(peer) == {"ipBlock"} and peer["ipBlock"]["cidr"] != "0.0.0.0/0"
+    else:  # the ALB's own subnets, the same peers as the portal's, never the VPC or the internet
+        portal = _one(docs, "NetworkPolicy", "scanboard-portal")["spec"]["ingress"][0]["from"]
+        assert rule["from"] == portal
+        assert all(set(peer) == {"ipBlock"} and peer["ipBlock"]["cidr"] != "0.0.0.0/0" for peer in rule["from"])
     for r in policy["spec"]["egress"]:
         for to in r["to"]:
             if to.get("ipBlock", {}).get("cidr") == "0.0.0.0/0":

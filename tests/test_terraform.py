@@ -1368,7 +1368,7 @@ def test_terraform_path_sets_smtp_and_the_secret_k8s_reads(tmp_path: Path) -> No
             ref = (entry.get("valueFrom") or {}).get("secretKeyRef") if entry.get("name") == "SMTP_PASSWORD" else None
             if ref:
                 readers.append((obj["metadata"]["name"], ref["name"], ref["key"]))
-    assert {r[0] for r in readers} == {"scanboard-portal", "scanboard-scan"}
+    assert {r[0] for r in readers} == {"scanboard-portal", "scanboard-api", "scanboard-scan"}
     assert {(r[1], r[2]) for r in readers} == {(local("smtp_secret"), local("smtp_secret_key"))}
 
 

@@ -115,8 +115,16 @@ def submit_confirmed(
     else:
         scan.status_reason = "waiting for a worker"
     try:
-        _store(svc, scan, client_id, now, timedelta(hours=svc.settings.token_ttl_hours), running_too=True,
-               actor=owner_email, event="requested")
+        _store(
+            svc,
+            scan,
+            client_id,
+            now,
+            timedelta(hours=svc.settings.token_ttl_hours),
+            running_too=True,
+            actor=owner_email,
+            event="requested",
+        )
     except LimitExceeded as e:
         return SubmitOutcome(errors={"limit": str(e)})
     if not proof_token:
