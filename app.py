@@ -3,6 +3,7 @@
 import streamlit as st
 
 from lib.core.roles import visible_pages
+from lib.core.text import md_escape
 from ui.auth import resolve_viewer
 from ui.runtime import get_runtime
 
@@ -26,10 +27,16 @@ PAGES = {  # key -> (file, title, icon)
     "progress": ("views/progress.py", "Progress", ":material/account_tree:"),
     "reports": ("views/reports.py", "Reports", ":material/description:"),
     "outbox": ("views/outbox.py", "Outbox", ":material/mail:"),
+    "tokens": ("views/tokens.py", "API tokens", ":material/key:"),
     "history": ("views/history.py", "History", ":material/bar_chart:"),
     "cluster": ("views/cluster.py", "Cluster", ":material/dns:"),
+    "audit": ("views/audit.py", "Audit log", ":material/policy:"),
 }
-SECTIONS = {"Scans": ("new_scan", "progress", "reports", "outbox"), "Insights": ("history", "cluster")}
+SECTIONS = {
+    "Scans": ("new_scan", "progress", "reports", "outbox"),
+    "Insights": ("history", "cluster", "audit"),
+    "Automation": ("tokens",),
+}
 allowed = visible_pages(viewer) - (set() if runtime.mailer.uses_outbox else {"outbox"})
 default = next(k for keys in SECTIONS.values() for k in keys if k in allowed)
 nav = {
@@ -50,7 +57,7 @@ with st.sidebar:
     if viewer.local:
         st.caption("No sign-in: one local user with every role.")
     else:
-        st.caption(f"Signed in as {viewer.email} · {', '.join(sorted(viewer.roles)) or 'no role'}")
+        st.caption(f"Signed in as {md_escape(viewer.email)} · {', '.join(sorted(viewer.roles)) or 'no role'}")
         if st.button("Sign out", icon=":material/logout:"):
             st.logout()
 page.run()

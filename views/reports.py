@@ -2,8 +2,10 @@
 
 import streamlit as st
 
-from lib.adapters.repository import list_scans
+from lib.core.text import md_escape
 from lib.insights.reports_view import report_groups
+from lib.services.visibility import visible_reports
+from ui.audit import note
 from ui.auth import viewer
 from ui.runtime import get_runtime
 
@@ -11,10 +13,11 @@ rt = get_runtime()
 st.title("Reports")
 only = st.query_params.get("scan", "")
 me = viewer()
-mine = None if me.sees_all_scans() else {s.id for s in list_scans(rt.sessions, limit=5000, email=me.email)}
-groups = [g for g in report_groups(rt.store.list_reports(), only) if mine is None or g.scan_id in mine]
+groups = visible_reports(rt.sessions, me, report_groups(rt.store.list_reports(), only))
 if not groups:
-    st.info(f"No stored report for scan {only}." if only else "No reports yet: they appear when a scan finishes.")
+    st.info(
+        f"No stored report for scan {md_escape(only)}." if only else "No reports yet: they appear when a scan finishes."
+    )
 for g in groups:
     with st.container(border=True):
         st.markdown(f"**Scan `{g.scan_id}`** · {g.modified:%Y-%m-%d %H:%M} UTC")
@@ -22,6 +25,7 @@ for g in groups:
         for col, f in zip(cols, g.files):
             with col:
                 if rt.store.direct_links:  # S3: a presigned URL, made fresh on every visit
+                    note("downloaded", g.scan_id, f"{f.name}: presigned link issued")
                     st.link_button(f"{f.name} ({f.size // 1024 + 1} KB)", rt.store.link(g.scan_id, f.name))
                     continue
                 st.download_button(
@@ -30,5 +34,7 @@ for g in groups:
                     file_name=f"scanboard-{g.scan_id}-{f.name}",
                     mime=f.mime,
                     key=f"dl-{g.scan_id}-{f.name}",
-                    on_click="ignore",
+                    on_click=note,
+                    args=("downloaded", g.scan_id, f.name),
+                    kwargs={"once": False},
                 )
