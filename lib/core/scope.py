@@ -183,6 +183,7 @@ def vet_addresses(host: str, addresses: Iterable[str], policy: ScopePolicy) -> t
         reason = address_refusal(addr, policy)
         if reason:
             raise ScopeError(f"{host} resolves to {addr}, which cannot be scanned: {reason}.")
+        addr = _unmap(addr)  # ::ffff:a.b.c.d is connected to as a.b.c.d
         if addr not in vetted:
             vetted.append(addr)
     if not vetted:
