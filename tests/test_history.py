@@ -394,3 +394,55 @@ def test_the_same_numbers_on_postgresql(sessions):
             assert export_csv(pg, ALL) == export_csv(sessions, ALL)
         finally:
             pg.kw["bind"].dispose()
+
+
+def _one_scan_view(tmp_path):
+    """One scan, requested and finished on one day: the smallest history a new portal shows."""
+    sessions = session_factory(make_engine(f"sqlite:///{tmp_path / 'one.db'}"))
+    migrate(sessions.kw["bind"])
+    with sessions.begin() as s:
+        add_scan(
+            s,
+            "fffffffffff1",
+            "a.example.com",
+            "ana@example.com",
+            "succeeded",
+            D + timedelta(hours=10),
+            ["web"],
+            confirm_after=minutes(2),
+            run_s=120,
+            report=True,
+            severity={"high": 1},
+            diff={"new": 1, "fixed": 0},
+            steps=[("web", "succeeded", 100)],
+        )
+    try:
+        return history_view(ScanFacts(sessions), ALL)
+    finally:
+        sessions.kw["bind"].dispose()
+
+
+@pytest.mark.parametrize(
+    ("name", "unit"),
+    [("per_day", 1), ("severity", 1), ("new_vs_fixed", 7), ("lifecycle", 7)],
+)
+def test_time_charts_of_one_scan_count_in_days_not_milliseconds(tmp_path, name, unit):
+    fig = history_figures(_one_scan_view(tmp_path))[name]
+    axis = fig.layout.xaxis
+    one_day = pd.Timedelta(days=1)
+    assert axis.type == "date"
+    assert axis.dtick == unit * one_day / pd.Timedelta(milliseconds=1)  # a tick per day (per week)
+    assert "%H" not in axis.tickformat and "%L" not in axis.tickformat  # the labels are dates, not clock times
+    lo, hi = (pd.Timestamp(x) for x in axis.range)
+    assert hi - lo >= unit * one_day
+    bars = [t for t in fig.data if len(t.x)]
+    assert bars, "the one scan is drawn"
+    for t in bars:
+        assert (lo <= pd.Timestamp(t.x[0]) <= hi) and pd.Timedelta(milliseconds=t.width) >= 0.3 * unit * one_day
+
+
+def test_a_month_of_scans_keeps_the_day_ticks_readable(view):
+    """Two weeks of data: ticks stay whole days, but no more than about ten of them."""
+    axis = history_figures(view)["per_day"].layout.xaxis
+    ticks = (pd.Timestamp(axis.range[1]) - pd.Timestamp(axis.range[0])) / pd.Timedelta(milliseconds=axis.dtick)
+    assert axis.dtick % (24 * 3600 * 1000) == 0 and ticks <= 11

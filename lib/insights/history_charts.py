@@ -8,6 +8,9 @@ whatever the number of scans.
 
 from __future__ import annotations
 
+import math
+
+import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
@@ -27,6 +30,9 @@ OUTCOME_COLORS = {
 CHANGE_COLORS = {"new": "#c62828", "fixed": "#2e7d32"}
 SCANNER_COLORS = {"portscan": "#1f77b4", "web": "#9467bd", "tls": "#17becf"}
 HEIGHT = 320
+DAY_MS = 86_400_000  # plotly's date axes count in milliseconds
+MAX_TICKS = 10
+BAR_FILL = 0.8  # share of a day (or week) a bar covers
 
 
 def _style(fig: go.Figure, title: str) -> go.Figure:
@@ -36,6 +42,34 @@ def _style(fig: go.Figure, title: str) -> go.Figure:
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         legend={"orientation": "h", "y": -0.2, "title": None},
     )
+    return fig
+
+
+def _days_axis(fig: go.Figure, positions: pd.Series, unit_days: int) -> go.Figure:
+    """A date axis counted in whole days, at least one unit wide, with bars one unit (less a gap) wide.
+
+    Why: plotly sizes bars and the autorange from the smallest gap between positions; with one day of data there
+    is none, so it falls back to one millisecond and draws a sub-millisecond time axis with an invisible bar.
+    """
+    unit_ms = unit_days * DAY_MS
+    axis: dict[str, object] = {"type": "date", "tickformat": "%b %-d", "dtick": unit_ms}
+    days = pd.to_datetime(positions.dropna())
+    if len(days):
+        lo, hi = days.min(), days.max()
+        span_units = (hi - lo) / pd.Timedelta(days=unit_days)
+        axis["dtick"] = unit_ms * max(1, math.ceil((span_units + 1) / MAX_TICKS))
+        axis["tick0"] = lo.isoformat()
+        half = pd.Timedelta(days=unit_days) / 2
+        axis["range"] = [(lo - half).isoformat(), (hi + half).isoformat()]
+    fig.update_xaxes(**axis)
+    bars = [t for t in fig.data if t.type == "bar"]
+    if fig.layout.barmode == "group" and bars:
+        width = unit_ms * BAR_FILL / len(bars)
+        for i, t in enumerate(bars):
+            t.update(width=width, offset=-unit_ms * BAR_FILL / 2 + i * width)
+    else:
+        for t in bars:
+            t.update(width=unit_ms * BAR_FILL)
     return fig
 
 
@@ -49,7 +83,7 @@ def scans_per_day_figure(view: HistoryView) -> go.Figure:
         category_orders={"outcome": list(OUTCOME_ORDER)},
         labels={"day": "", "scans": "scans"},
     )
-    return _style(fig, "Scans per day by outcome")
+    return _style(_days_axis(fig, view.per_day["day"], 1), "Scans per day by outcome")
 
 
 def severity_over_time_figure(view: HistoryView) -> go.Figure:
@@ -62,7 +96,7 @@ def severity_over_time_figure(view: HistoryView) -> go.Figure:
         category_orders={"severity": list(SEVERITIES)},
         labels={"day": "", "findings": "findings reported"},
     )
-    return _style(fig, "Findings by severity (scans finished per day)")
+    return _style(_days_axis(fig, view.severity_over_time["day"], 1), "Findings by severity (scans finished per day)")
 
 
 def duration_figure(view: HistoryView) -> go.Figure:
@@ -121,7 +155,7 @@ def new_vs_fixed_figure(view: HistoryView) -> go.Figure:
         category_orders={"change": list(DIFF_KEYS)},
         labels={"week": "week of", "findings": "findings"},
     )
-    return _style(fig, "New vs fixed findings per week")
+    return _style(_days_axis(fig, view.new_vs_fixed["week"], 7), "New vs fixed findings per week")
 
 
 def lifecycle_figure(view: HistoryView) -> go.Figure:
@@ -135,7 +169,7 @@ def lifecycle_figure(view: HistoryView) -> go.Figure:
         color_discrete_sequence=["#90a4ae", "#2b59c3"],
         labels={"week": "week of request", "median_min": "median minutes"},
     )
-    return _style(fig, "Time from request to confirmation to report")
+    return _style(_days_axis(fig, view.lifecycle["week"], 7), "Time from request to confirmation to report")
 
 
 FIGURES = {
