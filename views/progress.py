@@ -7,6 +7,7 @@ from lib.adapters.models import AWAITING_CONFIRMATION, AWAITING_OWNERSHIP, QUEUE
 from lib.adapters.repository import finding_rows, get_scan, list_scans
 from lib.insights.dag_figure import dag_figure
 from lib.insights.progress import findings_table, steps_table
+from lib.insights.queue_position import queue_wait
 from lib.services.ownership import instructions as ownership_instructions
 from ui.auth import viewer
 from ui.runtime import get_runtime
@@ -76,7 +77,10 @@ def live() -> None:
         return
     done, total = view.progress
     st.progress(done / total if total else 0.0, text=f"{status_label(current.status)} · {done}/{total} steps")
-    if current.status in (QUEUED, AWAITING_OWNERSHIP):
+    pool = rt.settings.scan_workers if rt.mode == "embedded" else None
+    if (wait := queue_wait(rt.sessions, scan_id, pool, rt.settings.limit_running)) is not None:
+        st.info(wait.message, icon=":material/hourglass_top:")
+    elif current.status in (QUEUED, AWAITING_OWNERSHIP):
         st.info(f"Waiting to start: {current.status_reason or 'queued'}", icon=":material/hourglass_top:")
     elif view.message and view.finished:
         st.warning(view.message)
