@@ -7,6 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from lib.services.intake import confirm, submit
 from tests.test_pages import app, token_of  # noqa: F401 - app is the AppTest fixture
+from ui.pages import PAGES, SECTIONS
 from ui.runtime import get_runtime
 
 
@@ -28,3 +29,43 @@ def test_progress_says_why_a_scan_waits(app, monkeypatch) -> None:  # noqa: F811
     assert any("Not queued yet, waiting for the ownership proof" in i.value for i in app.info)
     progress_of(app, second)
     assert any("1 scan running or queued (limit 1)" in i.value for i in app.info)
+
+
+EMPTY = {  # page -> what its empty state tells a new user to do
+    "progress": "start one on New scan",
+    "reports": "start a scan on New scan",
+    "outbox": "request a scan on New scan",
+    "history": "start a scan on New scan",
+}
+
+
+def test_every_page_of_an_empty_portal_says_what_to_do(app) -> None:  # noqa: F811
+    app.run()
+    for key, advice in EMPTY.items():
+        app.switch_page(PAGES[key].file).run()
+        assert not app.exception, key
+        assert any(advice in i.value for i in app.info), (key, [i.value for i in app.info])
+        links = [p.proto for p in app.get("page_link")]
+        assert any(p.label == "Go to New scan" and p.icon == PAGES["new_scan"].icon for p in links), key
+    app.switch_page(PAGES["cluster"].file).run()
+    assert not app.exception and "scans run in this app's local worker pool" in app.info[0].value
+
+
+def test_history_with_scans_but_none_in_the_filters_says_to_widen_them(app) -> None:  # noqa: F811
+    app.run()
+    assert submit(get_runtime(), "http://127.0.0.1:9/", "ana@example.com", {"web": {}}).ok
+    get_runtime().history.warm()
+    app.query_params.update({"from": "2020-01-01", "to": "2020-01-02"})
+    app.switch_page(PAGES["history"].file).run()
+    assert not app.exception
+    assert [i.value for i in app.info] == ["No scans match these filters — widen the dates or clear a filter."]
+
+
+def test_each_page_heading_is_its_navigation_title(app) -> None:  # noqa: F811
+    """The sidebar entry, the browser tab (Streamlit names it after the page) and the heading say the same."""
+    app.run()
+    for key, page in PAGES.items():
+        app.switch_page(page.file).run()
+        assert not app.exception, key
+        assert app.title[0].value == page.title, key
+    assert {k for keys in SECTIONS.values() for k in keys} == set(PAGES)

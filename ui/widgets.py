@@ -5,6 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from lib.core.findings import SEVERITIES
+from ui.auth import can_open
+from ui.pages import PAGES
 
 STATUS_ICONS = {
     "awaiting_confirmation": ":material/mail:",
@@ -36,3 +38,11 @@ def client_id() -> str:
     """The viewer's address as Streamlit sees it ("" when unknown, e.g. under AppTest)."""
     ip = st.context.ip_address
     return ip if isinstance(ip, str) else ""
+
+
+def empty_state(message: str, to: str = "new_scan") -> None:
+    """Nothing to show yet: say so, say what to do, and link the page where it is done (when this viewer has it)."""
+    st.info(message, icon=":material/info:")
+    if can_open(to):
+        page = PAGES[to]
+        st.page_link(page.file, label=f"Go to {page.title}", icon=page.icon)

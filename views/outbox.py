@@ -3,13 +3,14 @@
 import streamlit as st
 
 from ui.runtime import get_runtime
+from ui.widgets import empty_state
 
 rt = get_runtime()
 st.title("Outbox")
 st.caption("No SMTP server is configured (set SMTP_HOST to send real mail), so emails are delivered here.")
 messages = rt.mailer.messages()
 if not messages:
-    st.info("No messages yet.")
+    empty_state("No messages yet — request a scan on New scan; its confirmation email arrives here.")
 for m in messages:
     with st.container(border=True):
         st.markdown(f"**{m.subject}**  \nTo: {m.to_addr} · {m.created_at:%Y-%m-%d %H:%M:%S} UTC · {m.kind}")

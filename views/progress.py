@@ -11,7 +11,7 @@ from lib.insights.queue_position import queue_wait
 from lib.services.ownership import instructions as ownership_instructions
 from ui.auth import viewer
 from ui.runtime import get_runtime
-from ui.widgets import severity_metrics, status_label
+from ui.widgets import empty_state, severity_metrics, status_label
 
 rt = get_runtime()
 st.title("Scan progress")
@@ -21,8 +21,7 @@ scan_id = st.query_params.get("scan", "")
 if not scan_id:
     recent = list_scans(rt.sessions, limit=50, email="" if me.sees_all_scans() else me.email)
     if not recent:
-        st.info("No scans yet.")
-        st.page_link("views/new_scan.py", label="Request a scan", icon=":material/add_circle:")
+        empty_state("No scans yet — start one on New scan, then follow its steps here as they run.")
         st.stop()
     scan_id = st.selectbox(
         "Scan",

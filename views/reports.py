@@ -6,6 +6,7 @@ from lib.adapters.repository import list_scans
 from lib.insights.reports_view import report_groups
 from ui.auth import viewer
 from ui.runtime import get_runtime
+from ui.widgets import empty_state
 
 rt = get_runtime()
 st.title("Reports")
@@ -13,8 +14,10 @@ only = st.query_params.get("scan", "")
 me = viewer()
 mine = None if me.sees_all_scans() else {s.id for s in list_scans(rt.sessions, limit=5000, email=me.email)}
 groups = [g for g in report_groups(rt.store.list_reports(), only) if mine is None or g.scan_id in mine]
-if not groups:
-    st.info(f"No stored report for scan {only}." if only else "No reports yet: they appear when a scan finishes.")
+if not groups and only:
+    st.info(f"No stored report for scan {only} yet: it appears here when the scan finishes.", icon=":material/info:")
+elif not groups:
+    empty_state("No reports yet — start a scan on New scan; its report appears here when it finishes.")
 for g in groups:
     with st.container(border=True):
         st.markdown(f"**Scan `{g.scan_id}`** · {g.modified:%Y-%m-%d %H:%M} UTC")
