@@ -172,3 +172,8 @@ def queue_facts(sessions: sessionmaker[Session], scan_id: str) -> QueueFacts | N
             )
             or 0,
         )
+
+
+def count_scans(sessions: sessionmaker[Session], status: str) -> int:
+    with sessions() as s:
+        return s.scalar(select(func.count()).select_from(Scan).where(Scan.status == status)) or 0
