@@ -457,3 +457,20 @@ def test_a_viewer_who_does_not_see_every_scan_is_held_to_their_own_whatever_the_
     assert asked.visible_to(ana).domain == "example.com"
     assert asked.visible_to(boss).requester == "boss@example.com"
     assert HistoryFilters(requester="x@example.com").visible_to(LOCAL_VIEWER).requester == "x@example.com"
+
+
+def test_small_counts_tick_in_whole_units_and_short_steps_read_in_seconds(tmp_path):
+    figs = history_figures(_one_scan_view(tmp_path))
+    assert figs["per_day"].layout.yaxis.dtick == 1 and figs["per_day"].layout.yaxis.range[1] >= 1
+    assert figs["top_targets"].layout.xaxis.dtick == 1  # one open high finding
+    durations = figs["durations"]
+    assert durations.layout.xaxis.title.text == "duration (seconds, bin start)"  # the one step took 100 s
+    assert max(max(t.x) for t in durations.data) < 100
+
+
+def test_charts_with_nothing_to_draw_say_why(sessions):
+    none = HistoryFilters(start=date(2020, 1, 1), end=date(2020, 1, 2))
+    figs = history_figures(build_view(none, ScanFacts(sessions).frame(), table_rows(sessions, none)))
+    for name, note in (("top_targets", "No critical or high"), ("new_vs_fixed", "No changes yet")):
+        assert [a.text for a in figs[name].layout.annotations if note in a.text], name
+        assert figs[name].layout.xaxis.visible is False

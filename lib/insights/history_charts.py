@@ -33,6 +33,8 @@ HEIGHT = 320
 DAY_MS = 86_400_000  # plotly's date axes count in milliseconds
 MAX_TICKS = 10
 BAR_FILL = 0.8  # share of a day (or week) a bar covers
+SMALL_COUNT = 10  # up to this many, count axes tick every unit
+SECONDS_UNTIL_S = 120  # durations shorter than this read in seconds, longer ones in minutes
 
 
 def _style(fig: go.Figure, title: str) -> go.Figure:
@@ -73,6 +75,31 @@ def _days_axis(fig: go.Figure, positions: pd.Series, unit_days: int) -> go.Figur
     return fig
 
 
+def _whole_counts(fig: go.Figure, axis: str = "y") -> go.Figure:
+    """Counts are whole numbers: with small totals a tick per unit instead of 0.2, 0.4, ... steps."""
+    totals = pd.Series(dtype=float)
+    for t in fig.data:
+        pos, val = (t.y, t.x) if axis == "x" else (t.x, t.y)
+        if pos is not None and val is not None:
+            totals = totals.add(pd.Series(val, index=pos, dtype=float).groupby(level=0).sum(), fill_value=0)
+    top = float(totals.max()) if len(totals) else 0.0
+    update: dict[str, object] = {"rangemode": "tozero", "tickformat": ",d"}
+    if top <= SMALL_COUNT:
+        update |= {"dtick": 1, "range": [0, max(top, 1) * 1.05]}
+    (fig.update_xaxes if axis == "x" else fig.update_yaxes)(**update)
+    return fig
+
+
+def _empty_note(fig: go.Figure, empty: bool, note: str) -> go.Figure:
+    """A chart with nothing to draw says why, instead of showing bare axes from -1 to 4."""
+    if empty:
+        fig.update_xaxes(visible=False)
+        fig.update_yaxes(visible=False)
+        fig.update_layout(showlegend=False)
+        fig.add_annotation(text=note, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5, font={"size": 14})
+    return fig
+
+
 def scans_per_day_figure(view: HistoryView) -> go.Figure:
     fig = px.bar(
         view.per_day,
@@ -83,7 +110,7 @@ def scans_per_day_figure(view: HistoryView) -> go.Figure:
         category_orders={"outcome": list(OUTCOME_ORDER)},
         labels={"day": "", "scans": "scans"},
     )
-    return _style(_days_axis(fig, view.per_day["day"], 1), "Scans per day by outcome")
+    return _style(_whole_counts(_days_axis(fig, view.per_day["day"], 1)), "Scans per day by outcome")
 
 
 def severity_over_time_figure(view: HistoryView) -> go.Figure:
@@ -96,24 +123,27 @@ def severity_over_time_figure(view: HistoryView) -> go.Figure:
         category_orders={"severity": list(SEVERITIES)},
         labels={"day": "", "findings": "findings reported"},
     )
-    return _style(_days_axis(fig, view.severity_over_time["day"], 1), "Findings by severity (scans finished per day)")
+    fig = _whole_counts(_days_axis(fig, view.severity_over_time["day"], 1))
+    return _style(fig, "Findings by severity (scans finished per day)")
 
 
 def duration_figure(view: HistoryView) -> go.Figure:
+    short = view.durations.empty or view.durations["bin_end_s"].max() < SECONDS_UNTIL_S
+    unit, per = ("seconds", 1) if short else ("minutes", 60)
     d = view.durations.assign(
-        minutes=view.durations["bin_start_s"] / 60,
-        width=(view.durations["bin_end_s"] - view.durations["bin_start_s"]) / 60,
+        **{unit: view.durations["bin_start_s"] / per},
+        width=(view.durations["bin_end_s"] - view.durations["bin_start_s"]) / per,
     )
     fig = px.bar(
         d,
-        x="minutes",
+        x=unit,
         y="steps",
         color="scanner",
         barmode="overlay",
         opacity=0.6,
         color_discrete_map=SCANNER_COLORS,
         category_orders={"scanner": list(SCANNERS)},
-        labels={"minutes": "duration (minutes, bin start)", "steps": "steps"},
+        labels={unit: f"duration ({unit}, bin start)", "steps": "steps"},
         hover_data={"width": False},
     )
     fig.for_each_trace(
@@ -121,7 +151,7 @@ def duration_figure(view: HistoryView) -> go.Figure:
             name=SCANNER_LABELS.get(t.name, t.name), offset=0, width=d["width"].iloc[0] if len(d) else None
         )
     )
-    return _style(fig, "Scanner duration distribution")
+    return _style(_whole_counts(fig), "Scanner duration distribution")
 
 
 def top_targets_figure(view: HistoryView) -> go.Figure:
@@ -141,6 +171,7 @@ def top_targets_figure(view: HistoryView) -> go.Figure:
         category_orders={"severity": ["critical", "high"], "host": list(view.top_targets["host"])},
         labels={"host": "", "findings": "open findings"},
     )
+    fig = _empty_note(_whole_counts(fig, "x"), not t["findings"].any(), "No critical or high findings open")
     return _style(fig, "Top targets by open critical + high findings")
 
 
@@ -155,7 +186,11 @@ def new_vs_fixed_figure(view: HistoryView) -> go.Figure:
         category_orders={"change": list(DIFF_KEYS)},
         labels={"week": "week of", "findings": "findings"},
     )
-    return _style(_days_axis(fig, view.new_vs_fixed["week"], 7), "New vs fixed findings per week")
+    fig = _whole_counts(_days_axis(fig, view.new_vs_fixed["week"], 7))
+    fig = _empty_note(
+        fig, not view.new_vs_fixed["findings"].any(), "No changes yet: a host's first scan has nothing to compare with"
+    )
+    return _style(fig, "New vs fixed findings per week")
 
 
 def lifecycle_figure(view: HistoryView) -> go.Figure:

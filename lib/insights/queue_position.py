@@ -43,7 +43,8 @@ def _queued(f: QueueFacts, workers: int | None) -> QueueWait:
     free = max(workers - f.running, 0)
     if free == 0:
         ahead = f" and {_n(f.ahead)} ahead of it" if f.ahead else ""
-        why = f"all {workers} workers are busy{ahead}; it starts when one finishes."
+        busy = "the only worker is busy" if workers == 1 else f"all {workers} workers are busy"
+        why = f"{busy}{ahead}; it starts when one finishes."
         return QueueWait(WORKERS_BUSY, f"{where}: {why}", position, f.queued)
     if f.ahead >= free:
         why = f"the free workers ({free}) go to the scans ahead of it ({f.ahead}); it starts when one finishes."
