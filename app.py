@@ -3,6 +3,7 @@
 import streamlit as st
 
 from lib.core.roles import visible_pages
+from lib.core.text import md_escape
 from ui.auth import resolve_viewer
 from ui.pages import CONFIRM, PAGES, SECTIONS, SIGN_IN
 from ui.runtime import get_runtime
@@ -40,7 +41,7 @@ with st.sidebar:
     if viewer.local:
         st.caption("No sign-in: one local user with every role.")
     else:
-        st.caption(f"Signed in as {viewer.email} · {', '.join(sorted(viewer.roles)) or 'no role'}")
+        st.caption(f"Signed in as {md_escape(viewer.email)} · {', '.join(sorted(viewer.roles)) or 'no role'}")
         if st.button("Sign out", icon=":material/logout:"):
             st.logout()
 page.run()

@@ -41,7 +41,7 @@ from lib.insights.cluster import (
     take_snapshot,
 )
 from lib.runtime import connect_kube
-from tests.kube_api_server import KubeApiServer
+from testkit.kube_api_server import KubeApiServer
 
 GOAL_S = 1.0
 NODES = 1000

@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     # Mode: the embedded engine on this machine, or Argo Workflows on Kubernetes.
     scanboard_mode: Literal["embedded", "argo"] = "embedded"
     scanboard_data_dir: Path = Path("data")
-    database_url: str = ""  # default: sqlite file in the data dir
+    database_url: SecretStr | None = None  # it carries the password; default: a SQLite file in the data dir
     public_base_url: str = "http://127.0.0.1:8501"
 
     # Confirmation tokens (HS256). Embedded default: a secret generated once and kept in the data dir.
@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # Cluster page sampler: one per process; also how often the shared Kubernetes snapshot is refreshed.
     sample_seconds: float = Field(15.0, gt=0)
     sample_retention_hours: float = Field(7 * 24.0, gt=0)
+    # Replicas: a background duty's leader renews its lease every pass; another replica takes over this long
+    # after the leader stopped renewing (a clean stop hands over at once).
+    leader_lease_seconds: float = Field(15.0, gt=0)
 
     # Scope policy. Loopback/private targets: allowed by default in embedded mode, denied in argo mode.
     scope_allow_loopback: bool | None = None
@@ -67,6 +70,9 @@ class Settings(BaseSettings):
     limit_requests_per_hour: int = Field(20, ge=1)
     limit_unconfirmed: int = Field(5, ge=1)
     limit_running: int = Field(3, ge=1)
+    limit_plus_tag_domains: str = ""  # comma-separated mail domains where a+tag@d counts as a@d; "*": all
+    # Proxies in front of the portal that append to X-Forwarded-For (the ALB: 1); 0 trusts no header.
+    trusted_proxy_hops: int = Field(0, ge=0, le=10)
 
     # Ownership proof (well-known file or DNS TXT) before a scan starts: auto = in argo mode for domains
     # not on SCOPE_ALLOW_DOMAINS.
@@ -83,6 +89,11 @@ class Settings(BaseSettings):
     # Cluster mode.
     argo_webhook_url: str = ""
     argo_webhook_token: SecretStr | None = None
+    # A delivered scan whose Workflow does not exist this long after the webhook accepted it is delivered again
+    # (the Workflow name scan-<id> keeps that idempotent), and failed after argo_deliveries deliveries.
+    argo_appear_seconds: float = Field(120.0, gt=0)
+    argo_sync_seconds: float = Field(2.0, ge=0)  # one list of the scan Workflows per this interval, shared
+    argo_deliveries: int = Field(3, ge=1, le=20)
     k8s_namespace: str = "scanboard"
     kubeconfig: str = ""  # empty: in-cluster config in a pod, else the default kubeconfig (~/.kube/config)
     kubernetes_service_host: str = ""  # set by Kubernetes in every pod: there, no KUBECONFIG means in-cluster
@@ -97,7 +108,9 @@ class Settings(BaseSettings):
 
     @property
     def db_url(self) -> str:
-        return self.database_url or f"sqlite:///{(self.data_dir / 'scanboard.db').resolve()}"
+        """The URL to connect with (password included: hand it to the engine, never to a log)."""
+        url = self.database_url.get_secret_value() if self.database_url else ""
+        return url or f"sqlite:///{(self.data_dir / 'scanboard.db').resolve()}"
 
     @property
     def reports_dir(self) -> Path:
@@ -137,7 +150,12 @@ class Settings(BaseSettings):
         )
 
     def limits(self) -> Limits:
-        return Limits(self.limit_requests_per_hour, self.limit_unconfirmed, self.limit_running)
+        return Limits(
+            self.limit_requests_per_hour,
+            self.limit_unconfirmed,
+            self.limit_running,
+            _items(self.limit_plus_tag_domains),
+        )
 
     def ownership_required(self, host: str) -> bool:
         return ownership_required(host, self.scanboard_mode, self.ownership_proof, self.scope_policy().allow_domains)
@@ -155,7 +173,7 @@ class Settings(BaseSettings):
 def _secret_file(path: Path) -> str:
     """The secret kept in `path`, created once (written aside, then linked: processes and threads starting at
     once agree on one secret). Cached: it never changes while the app runs."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not path.exists():
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret.")
         with os.fdopen(fd, "w") as f:

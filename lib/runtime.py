@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from lib.adapters.background import BackgroundLoop
 from lib.adapters.db import make_engine, migrate, session_factory
 from lib.adapters.kube import Kube, KubeSettings, SharedKube, connect
+from lib.adapters.lease import Lease
 from lib.adapters.mail import Mailer, SmtpTransport
+from lib.adapters.private_files import private_dir
 from lib.adapters.storage import LocalReportStore, ReportStore, S3ReportStore
 from lib.adapters.webhook import Webhook
 from lib.config import Settings
@@ -99,6 +101,7 @@ class Runtime:
 
 def build_runtime(settings: Settings) -> Runtime:
     """Services for the configured mode; the schema is migrated before anything uses it."""
+    private_dir(settings.data_dir)
     db = make_engine(settings.db_url)
     migrate(db)
     sessions = session_factory(db)
@@ -106,16 +109,17 @@ def build_runtime(settings: Settings) -> Runtime:
     store = build_store(settings)
     history = ScanFacts(sessions, ttl_s=30.0)
     interval, retention = settings.sample_seconds, settings.sample_retention_hours
+    lease_s = settings.leader_lease_seconds
     if settings.scanboard_mode == "argo":
         kube = SharedKube(kube_settings(settings))
         token = settings.argo_webhook_token.get_secret_value() if settings.argo_webhook_token else ""
         webhook = Webhook(settings.argo_webhook_url, token)
-        argo = ArgoEngine(settings, sessions, store, mailer, webhook, kube.get)
+        argo = ArgoEngine(settings, sessions, store, mailer, webhook, kube.get, Lease(sessions, "argo-sync", lease_s))
         cluster = ClusterSnapshots(kube.get, interval)
-        sampler = Sampler(sessions, cluster_probe(cluster), interval, retention)
+        sampler = Sampler(sessions, cluster_probe(cluster), interval, retention, Lease(sessions, "sampler", lease_s))
         return Runtime(settings, db, sessions, mailer, store, argo, sampler, history, cluster=cluster, kube=kube)
     local = LocalEngine(settings, sessions, store, mailer)
-    sampler = Sampler(sessions, pool_probe(local), interval, retention)
+    sampler = Sampler(sessions, pool_probe(local), interval, retention, Lease(sessions, "sampler", lease_s))
     return Runtime(settings, db, sessions, mailer, store, local, sampler, history)
 
 

@@ -6,7 +6,8 @@
 #
 # The root carries this stack's values to k8s/ as kustomize patches (templates/gitops-patches.yaml.tftpl):
 # the repository URL and revision, the IRSA role ARNs on the portal and workflow ServiceAccounts, the reports
-# bucket and region in the portal's ConfigMap, and the portal's hostname on its Ingress.
+# bucket, region and SMTP settings in the portal's ConfigMap, the portal's hostname on its Ingress, the ALB's
+# subnets on the portal's NetworkPolicy, and the ECR repository as the image of every scanboard container.
 locals {
   argo_charts = {
     argo_workflows = "1.0.18" # Argo Workflows v4.0.6
@@ -17,10 +18,11 @@ locals {
   argo_helm_repository = "https://argoproj.github.io/argo-helm"
 
   # The Argo CD objects of k8s/argocd/prod the root Application syncs and patches.
-  gitops_apps_path = "k8s/argocd/prod"
-  argocd_project   = "scanboard"
-  argocd_child_app = "scanboard-prod"
-  portal_ingress   = "scanboard-portal"
+  gitops_apps_path      = "k8s/argocd/prod"
+  argocd_project        = "scanboard"
+  argocd_child_app      = "scanboard-prod"
+  portal_ingress        = "scanboard-portal"
+  portal_network_policy = "scanboard-portal"
 
   # JetStream versions the Argo Events controller offers an EventBus; k8s/ pins spec.jetstream.version to one.
   jetstream_versions = [
@@ -33,19 +35,11 @@ locals {
     },
   ]
 
-  # Workflow controller settings the k8s/ pipeline relies on: Workflows may only run from WorkflowTemplates
-  # (templateReferencing Secure), and Argo's own init/wait containers run non-root and unprivileged.
-  workflow_restrictions = {
-    templateReferencing = "Secure"
-  }
-  executor_security_context = {
-    runAsNonRoot             = true
-    runAsUser                = 8737
-    allowPrivilegeEscalation = false
-    readOnlyRootFilesystem   = true
-    capabilities             = { drop = ["ALL"] }
-    seccompProfile           = { type = "RuntimeDefault" }
-  }
+  # The Argo Workflows controller reads its settings from the ConfigMap k8s/base/argo-controller carries
+  # (templateReferencing Strict, a non-root executor): the chart is told to create none and to point the
+  # controller at that name, so Argo CD is its only owner.
+  argo_workflows_release        = "argo-workflows"
+  workflow_controller_configmap = "${local.argo_workflows_release}-workflow-controller-configmap"
 
   gitops = yamldecode(templatefile("${path.module}/templates/gitops-patches.yaml.tftpl", {
     repo_url          = var.gitops_repo_url
@@ -66,11 +60,19 @@ locals {
     region            = var.region
     ingress           = local.portal_ingress
     portal_hostname   = var.portal_hostname
+    smtp_host         = var.smtp_host
+    smtp_port         = tostring(var.smtp_port)
+    smtp_user         = var.smtp_user
+    smtp_sender       = var.smtp_sender
+    image_name        = local.image_name
+    image_repository  = aws_ecr_repository.app.repository_url
+    portal_policy     = local.portal_network_policy
+    alb_peers         = jsonencode([for cidr in local.public_subnet_cidrs : { ipBlock = { cidr = cidr } }])
   }))
 }
 
 resource "helm_release" "argo_workflows" {
-  name             = "argo-workflows"
+  name             = local.argo_workflows_release
   namespace        = local.argo_namespace
   create_namespace = true
   repository       = local.argo_helm_repository
@@ -90,13 +92,9 @@ resource "helm_release" "argo_workflows" {
     }
 
     controller = {
-      workflowNamespaces   = [local.app_namespace]
-      workflowRestrictions = local.workflow_restrictions
-      nodeSelector         = local.general_node_selector
-    }
-
-    executor = {
-      securityContext = local.executor_security_context
+      workflowNamespaces = [local.app_namespace]
+      nodeSelector       = local.general_node_selector
+      configMap          = { create = false, name = local.workflow_controller_configmap }
     }
 
     # The Argo UI for operators, reached with `kubectl port-forward`; it acts with the caller's own token.

@@ -23,6 +23,11 @@ locals {
   # Private subnets (nodes, EFS mount targets), one per AZ; the EFS security group admits NFS from these only.
   private_subnet_cidrs = { for i, az in local.azs : az => cidrsubnet(var.vpc_cidr, 4, i) }
 
+  # Public subnets (the internet-facing ALB, NAT), one per AZ. The ALB reaches the portal pods (target-type ip)
+  # from these only, so the portal's NetworkPolicy admits exactly these, not the VPC (with the VPC CNI the pods
+  # themselves have VPC addresses).
+  public_subnet_cidrs = [for i in range(3) : cidrsubnet(var.vpc_cidr, 8, i + 48)]
+
   tags = merge(var.tags, {
     Project   = "scanboard"
     Cluster   = var.cluster_name
@@ -45,6 +50,9 @@ locals {
   argo_events_namespace    = "argo-events"
   argocd_namespace         = "argocd"
   gitops_path              = "k8s/overlays/prod"
+  image_name               = "ghcr.io/scanboard/scanboard" # the image name k8s/ writes; replaced by the ECR URI
+  smtp_secret              = "scanboard-smtp"              # Secret the portal and notify step read SMTP_PASSWORD from
+  smtp_secret_key          = "password"
 
   # The bucket's two key prefixes (lib/adapters/storage.py): reports/<scan-id>/ (report.pdf, report.html,
   # findings.json, raw/) and hosts/<host>.json (a host's latest scan). The IRSA policies grant nothing else.

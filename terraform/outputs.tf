@@ -92,3 +92,8 @@ output "node_security_group_id" {
   description = "Security group of the nodes: the source to admit on a database's security group (5432)."
   value       = module.eks.node_security_group_id
 }
+
+output "image_repository_url" {
+  description = "ECR repository of the scanboard image; Argo CD runs <this>:<tag of k8s/overlays/prod> in every scanboard container."
+  value       = aws_ecr_repository.app.repository_url
+}

@@ -182,3 +182,55 @@ variable "portal_hostname" {
     error_message = "portal_hostname must be a lowercase DNS name such as scanboard.example.com."
   }
 }
+
+variable "smtp_host" {
+  description = "SMTP server the portal and the notify step send mail through (the portal's SMTP_HOST), e.g. email-smtp.eu-west-1.amazonaws.com."
+  type        = string
+
+  validation {
+    condition     = can(regex("^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]{2,63}$", var.smtp_host))
+    error_message = "smtp_host must be a DNS name such as email-smtp.eu-west-1.amazonaws.com."
+  }
+}
+
+variable "smtp_port" {
+  description = "SMTP submission port (SMTP_PORT): 587 with STARTTLS, 465 with implicit TLS. The portal's NetworkPolicy opens these two."
+  type        = number
+  default     = 587
+
+  validation {
+    condition     = contains([465, 587], var.smtp_port)
+    error_message = "smtp_port must be 587 (STARTTLS) or 465 (implicit TLS): the ports the portal's NetworkPolicy opens."
+  }
+}
+
+variable "smtp_user" {
+  description = "SMTP user name (SMTP_USER); for Amazon SES the SMTP credentials' user name."
+  type        = string
+
+  validation {
+    condition     = length(var.smtp_user) > 0 && !can(regex("[\\s\"]", var.smtp_user))
+    error_message = "smtp_user must be a non-empty user name without spaces or quotes."
+  }
+}
+
+variable "smtp_sender" {
+  description = "The From address of every mail (MAIL_FROM), e.g. scanboard@yourcompany.com; the SMTP server must allow it."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[^@\\s\"]+@([A-Za-z0-9-]+\\.)+[A-Za-z]{2,63}$", var.smtp_sender))
+    error_message = "smtp_sender must be an e-mail address such as scanboard@yourcompany.com."
+  }
+}
+
+variable "smtp_password" {
+  description = "SMTP password. Stored only in the Kubernetes Secret scanboard-smtp (and terraform's state: keep the state encrypted); set it with TF_VAR_smtp_password, never in a .tfvars file in Git."
+  type        = string
+  sensitive   = true
+
+  validation {
+    condition     = length(var.smtp_password) > 0
+    error_message = "smtp_password must not be empty."
+  }
+}

@@ -10,7 +10,7 @@ module "vpc" {
   azs  = local.azs
 
   private_subnets = [for az in local.azs : local.private_subnet_cidrs[az]]
-  public_subnets  = [for i, az in local.azs : cidrsubnet(var.vpc_cidr, 8, i + 48)]
+  public_subnets  = local.public_subnet_cidrs
   intra_subnets   = [for i, az in local.azs : cidrsubnet(var.vpc_cidr, 8, i + 52)]
 
   enable_nat_gateway     = true

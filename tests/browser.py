@@ -31,9 +31,10 @@ ARTIFACTS = ROOT / "test-artifacts"
 
 
 @contextlib.contextmanager
-def portal(data_dir: Path, **env: str) -> Iterator[str]:
-    """`streamlit run app.py` with its own data dir; yields its base URL once /_stcore/health answers."""
-    port = free_port()
+def portal(data_dir: Path, port: int = 0, args: tuple[str, ...] = (), **env: str) -> Iterator[str]:
+    """`streamlit run app.py` with its own data dir (on `port`, else a free one; extra `args` for streamlit);
+    yields its base URL once /_stcore/health answers."""
+    port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     full_env = {**os.environ, "SCANBOARD_DATA_DIR": str(data_dir), "PUBLIC_BASE_URL": base, **env}
     full_env.pop("SMTP_HOST", None)
@@ -49,6 +50,7 @@ def portal(data_dir: Path, **env: str) -> Iterator[str]:
             f"--server.port={port}",
             "--server.address=127.0.0.1",
             "--browser.gatherUsageStats=false",
+            *args,
         ],
         cwd=ROOT,
         env=full_env,

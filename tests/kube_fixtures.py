@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.kube_api_server import KubeApiServer
+from testkit.kube_api_server import KubeApiServer
 
 __all__ = ["kube_api", "kubeconfig"]
 

@@ -3,8 +3,12 @@ watch the DAG finish, see the findings and the report; and the error paths they 
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
@@ -100,3 +104,68 @@ def test_a_page_url_opened_first_goes_through_sign_in(browser_page, tmp_path) ->
         wait_for_app(page)
         expect(page.get_by_text(re.compile("no identity provider is configured"))).to_be_visible(timeout=30_000)
         expect(page.get_by_role("heading", name="History")).to_have_count(0)
+
+
+@contextlib.contextmanager
+def beacon() -> Iterator[tuple[int, list[str]]]:
+    """An attacker's image server on 127.0.0.1: the paths every browser that loaded something asked for."""
+    hits: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1], hits
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_markdown_target_makes_no_browser_fetch_the_attackers_image(browser_page, tmp_path) -> None:
+    page = browser_page
+    with beacon() as (port, hits), portal(tmp_path / "data") as base:
+        target = f"http://127.0.0.1:9/a/![x](http://127.0.0.1:{port}/beacon.png)"
+        request_scan(page, base, target, "ana@example.com")
+        done = page.get_by_text(re.compile(r"Scan \w{12} requested"))
+        expect(done).to_be_visible(timeout=30_000)
+        scan_id = re.search(r"Scan (\w{12}) requested", done.inner_text()).group(1)
+        for path in (f"/progress?scan={scan_id}", "/outbox", f"/progress?scan=![y](http://127.0.0.1:{port}/id.png)"):
+            page.goto(base + path)
+            wait_for_app(page)
+            page.wait_for_timeout(1000)  # time for any image to load
+            assert hits == [], path
+        expect(page.get_by_text("id.png")).to_be_visible()  # the attacker's text is there, as text
+
+
+def test_the_per_client_limit_counts_the_address_the_trusted_proxy_saw(tmp_path) -> None:
+    """Behind one trusted proxy every TCP peer is the proxy: the limit must count the address it appended to
+    X-Forwarded-For, so one client's requests do not block another's."""
+    # uvicorn itself trusts X-Forwarded-For from 127.0.0.1 only; in the cluster the ALB's address is not that.
+    # FORWARDED_ALLOW_IPS set elsewhere makes this loopback test see what the pod sees: the proxy as the peer.
+    env = {"TRUSTED_PROXY_HOPS": "1", "LIMIT_UNCONFIRMED": "1", "FORWARDED_ALLOW_IPS": "192.0.2.1"}
+    with sync_playwright() as p, portal(tmp_path / "data", **env) as base:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+
+            def client(address: str):
+                return browser.new_context(extra_http_headers={"X-Forwarded-For": f"6.6.6.6, {address}"}).new_page()
+
+            first = client("198.51.100.1")
+            request_scan(first, base, "http://127.0.0.1:9/", "ana@example.com")
+            expect(first.get_by_text(re.compile(r"Scan \w{12} requested"))).to_be_visible(timeout=30_000)
+            request_scan(first, base, "http://127.0.0.1:9/", "bob@example.com")
+            expect(first.get_by_text(re.compile("This computer has 1 scan requests"))).to_be_visible(timeout=30_000)
+            other = client("198.51.100.2")
+            request_scan(other, base, "http://127.0.0.1:9/", "cid@example.com")
+            expect(other.get_by_text(re.compile(r"Scan \w{12} requested"))).to_be_visible(timeout=30_000)
+        finally:
+            browser.close()

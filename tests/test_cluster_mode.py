@@ -67,6 +67,7 @@ def argo_settings(make_settings, s3, webhook, kubeconfig):
         scope_allow_loopback=True,
         scope_allow_private=True,
         ownership_proof="off",
+        argo_sync_seconds=0.0,  # every call lists afresh: these tests change the API server between calls
     )
 
 
@@ -128,7 +129,12 @@ def finished_workflow(name: str, phases: dict[str, str]) -> dict:
     doc = {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Workflow",
-        "metadata": {"name": name, "namespace": "scanboard"},
+        # labelled as the Sensor labels it (k8s/base/events/sensor.yaml): the portal lists Workflows by that label
+        "metadata": {
+            "name": name,
+            "namespace": "scanboard",
+            "labels": {"app.kubernetes.io/name": "scanboard-scan", "app.kubernetes.io/part-of": "scanboard"},
+        },
         "spec": {"workflowTemplateRef": {"name": "scanboard-scan"}},
         "status": {
             "phase": "Succeeded",

@@ -15,10 +15,14 @@ What a user of the cluster mode cares about, checked on the manifests `kubectl k
 from __future__ import annotations
 
 import copy
+import ipaddress
 import itertools
 import json
+import os
 import re
+import shutil
 import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -42,6 +46,7 @@ KUBERNETES_VERSION = "1.33.0"  # the EKS minor the terraform stack targets (sche
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection", "escalate", "bind", "impersonate", "*"}
 SCAN_ID = "0123456789ab"
 WORKER_IMAGE = "ghcr.io/scanboard/scanboard"
+ZAP_IMAGE = "ghcr.io/zaproxy/zaproxy"  # OWASP ZAP's official image, pinned by version in the web step
 
 
 # ---------------------------------------------------------------- rendering
@@ -88,7 +93,7 @@ def test_overlay_holds_every_object_of_the_contract(rendered, overlay):
         ("EventSource", "scanboard", "scan-requests"),
         ("Sensor", "scanboard", "scan-requests"),
         ("WorkflowTemplate", "scanboard", "scanboard-scan"),
-        ("ConfigMap", "argo", "workflow-controller-configmap"),
+        ("ConfigMap", "argo", "argo-workflows-workflow-controller-configmap"),
         ("ConfigMap", "scanboard", "scanboard-config"),
         ("ServiceAccount", "scanboard", "scanboard-portal"),
         ("ServiceAccount", "scanboard", "scanboard-workflow"),
@@ -112,7 +117,7 @@ def test_overlay_image_tag_reaches_every_container_including_the_workflow_steps(
     assert tag != "latest"
     images = []
     for tmpl in _one(docs, "WorkflowTemplate", "scanboard-scan")["spec"]["templates"]:
-        if "container" in tmpl:
+        if "container" in tmpl and not tmpl["container"]["image"].startswith(ZAP_IMAGE + ":"):
             images.append(tmpl["container"]["image"])
     for c in _one(docs, "Deployment", "scanboard-portal")["spec"]["template"]["spec"]["containers"]:
         images.append(c["image"])
@@ -165,8 +170,9 @@ def _check_events_leaves(doc: dict) -> None:
     for trigger in doc["spec"].get("triggers", []):
         backoff = trigger["retryStrategy"]
         assert isinstance(backoff["duration"], int) or GO_DURATION.fullmatch(backoff["duration"])
-        for key in ("factor", "jitter"):
-            assert isinstance(backoff[key], str) and float(backoff[key]) >= 0, key  # Amount: a decimal string
+        for key in ("factor", "jitter"):  # Amount: a JSON number (a quoted one fails Float64() in the controller)
+            assert isinstance(backoff[key], (int, float)) and not isinstance(backoff[key], bool), key
+            assert backoff[key] >= 0, key
         resource = trigger["template"]["k8s"]["source"]["resource"]
         workflow_models.Workflow.model_validate(resource, extra="forbid")
 
@@ -252,6 +258,22 @@ def _templates(wt: dict) -> dict[str, dict]:
 
 def _dag_tasks(wt: dict) -> list[dict]:
     return _templates(wt)[wt["spec"]["entrypoint"]]["dag"]["tasks"]
+
+
+def _pod_templates(wt: dict, task: dict) -> list[dict]:
+    """The container templates a DAG task runs: its own, or those of its steps (the web task: ZAP, then parse)."""
+    templates = _templates(wt)
+    tmpl = templates[task["template"]]
+    if "container" in tmpl:
+        return [tmpl]
+    return [templates[step["template"]] for group in tmpl["steps"] for step in group]
+
+
+def _worker_template(wt: dict, task: dict) -> dict:
+    """The pod of a task that runs our worker CLI on its results (for the web task: the parse pod after ZAP)."""
+    ours = [t for t in _pod_templates(wt, task) if t["container"]["image"].startswith(WORKER_IMAGE + ":")]
+    (tmpl,) = [t for t in ours if t["container"]["args"][0] != "scope"]  # the web task checks scope first
+    return tmpl
 
 
 _TOKEN = re.compile(r"\s*(\(|\)|&&|\|\||!|[A-Za-z0-9_-]+(?:\.[A-Za-z]+)?)")
@@ -371,9 +393,16 @@ def test_workflow_parameters_and_defaults_equal_lib_pipeline(rendered):
             assert by_name[f"{scanner}-{option}"]["value"] == str(pipeline.OPTION_DEFAULTS[scanner][option])
 
 
+def _builtin_scan_args(scanner: str) -> list[str]:
+    p = "{{workflow.parameters.%s}}"
+    args = ["scan", scanner, "--scan-id", p % "scan-id", "--target", p % "target", "--workdir", "/work"]
+    for option in pipeline.step_spec(scanner).options:
+        args += ["--opt", f"{option}={p % f'{scanner}-{option}'}"]
+    return args
+
+
 def test_each_step_runs_the_worker_cli_with_its_parameters(rendered):
     wt = _workflow_template(rendered)
-    templates = _templates(wt)
     p = "{{workflow.parameters.%s}}"
     expected_args = {
         "report": [
@@ -391,12 +420,16 @@ def test_each_step_runs_the_worker_cli_with_its_parameters(rendered):
         "notify": ["notify", "--scan-id", p % "scan-id", "--email", p % "email", "--workdir", "/work"],
     }
     for scanner in pipeline.SCANNERS:
-        args = ["scan", scanner, "--scan-id", p % "scan-id", "--target", p % "target", "--workdir", "/work"]
-        for option in pipeline.step_spec(scanner).options:
-            args += ["--opt", f"{option}={p % f'{scanner}-{option}'}"]
-        expected_args[scanner] = args
-    for task in _dag_tasks(wt):
-        container = templates[task["template"]]["container"]
+        expected_args[scanner] = _builtin_scan_args(scanner)
+    # In the cluster the web task runs ZAP, then parses its report (test_zap_step_* below); the builtin baseline
+    # stays one component away (k8s/components/web-engine-builtin).
+    expected_args["web"] = [
+        *("parse", "web", "--tool", "zap", "--input", "/work/zap.json"),
+        *("--scan-id", p % "scan-id", "--target", p % "target", "--workdir", "/work"),
+    ]
+    expected_args["web-builtin"] = _builtin_scan_args("web")
+    for task in [*_dag_tasks(wt), {"name": "web-builtin", "template": "scan-web-builtin"}]:
+        container = _worker_template(wt, task)["container"]
         assert container["command"] == ["python", "-m", "lib.engines.worker"], task["name"]
         assert container["args"] == expected_args[task["name"]], task["name"]
         assert container["image"].startswith(WORKER_IMAGE + ":")
@@ -406,9 +439,7 @@ def test_each_step_runs_the_worker_cli_with_its_parameters(rendered):
 
 def test_scanner_pods_run_on_spot_and_retry_elsewhere(rendered):
     wt = _workflow_template(rendered)
-    templates = _templates(wt)
-    for task in _dag_tasks(wt):
-        tmpl = templates[task["template"]]
+    for task, tmpl in [(t, tmpl) for t in _dag_tasks(wt) for tmpl in _pod_templates(wt, t)]:
         if pipeline.step_spec(task["name"]).kind == "scanner":
             assert tmpl["nodeSelector"] == {"role": "spot"}
             assert {"key": "scanboard.io/spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"} in tmpl[
@@ -434,23 +465,32 @@ def test_workflow_pods_are_non_root_bounded_and_share_the_work_volume(rendered):
     assert claim["spec"]["storageClassName"] == "aws-efs"
     assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
     for task in _dag_tasks(wt):
-        container = _templates(wt)[task["template"]]["container"]
-        sc = container["securityContext"]
-        assert sc["runAsNonRoot"] is True and sc["runAsUser"] == 10001
-        assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"]["drop"] == ["ALL"]
-        assert sc["seccompProfile"]["type"] == "RuntimeDefault"
-        for bound in ("requests", "limits"):
-            for key in ("cpu", "memory"):
-                assert isinstance(container["resources"][bound][key], str), (task["name"], bound, key)
-        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
-        assert mounts["/work"] == claim["metadata"]["name"]
+        for tmpl in _pod_templates(wt, task):
+            _check_pod_container(tmpl["container"], claim["metadata"]["name"])
+
+
+def _check_pod_container(container: dict, work_volume: str) -> None:
+    sc = container["securityContext"]
+    zap = container["image"].startswith(ZAP_IMAGE + ":")
+    assert sc["runAsNonRoot"] is True and sc["runAsUser"] == (1000 if zap else 10001)  # ZAP: its image's user
+    assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"]["drop"] == ["ALL"]
+    assert sc["seccompProfile"]["type"] == "RuntimeDefault"
+    for bound in ("requests", "limits"):
+        for key in ("cpu", "memory"):
+            assert isinstance(container["resources"][bound][key], str), (container["image"], bound, key)
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    if zap:  # ZAP writes its reports to /zap/wrk; no settings or secrets reach its pod
+        assert mounts["/zap/wrk"] == work_volume and "envFrom" not in container
+    else:
+        assert mounts["/work"] == work_volume
         assert {"configMapRef": {"name": "scanboard-config"}} in container["envFrom"]
 
 
 def test_controller_only_runs_workflows_from_templates(rendered):
-    cm = _one(_overlay(rendered, "prod"), "ConfigMap", "workflow-controller-configmap")
+    cm = _one(_overlay(rendered, "prod"), "ConfigMap", "argo-workflows-workflow-controller-configmap")
     assert cm["metadata"]["namespace"] == "argo"
-    assert yaml.safe_load(cm["data"]["workflowRestrictions"]) == {"templateReferencing": "Secure"}
+    # Strict, not Secure: Secure fails every running Workflow whose WorkflowTemplate changed (each release).
+    assert yaml.safe_load(cm["data"]["workflowRestrictions"]) == {"templateReferencing": "Strict"}
     executor = yaml.safe_load(cm["data"]["executor"])["securityContext"]
     assert executor["runAsNonRoot"] is True and executor["allowPrivilegeEscalation"] is False
 
@@ -782,12 +822,15 @@ def test_portal_network_policy_admits_only_the_ingress_controller(rendered, over
     assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
     (rule,) = policy["spec"]["ingress"]
     assert [p["port"] for p in rule["ports"]] == [8501]
-    (peer,) = rule["from"]
     if _one(docs, "Ingress", "scanboard-portal")["spec"]["ingressClassName"] == "nginx":
+        (peer,) = rule["from"]
         assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "ingress-nginx"}
         assert peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "ingress-nginx"}
-    else:  # the ALB reaches the pods from its addresses in the VPC
-        assert set(peer) == {"ipBlock"} and peer["ipBlock"]["cidr"] != "0.0.0.0/0" and "except" not in peer["ipBlock"]
+    else:  # the ALB reaches the pods from its public subnets only (tests/test_terraform.py: terraform's subnets)
+        assert len(rule["from"]) == 3, "one public subnet per AZ"
+        for peer in rule["from"]:
+            assert set(peer) == {"ipBlock"} and "except" not in peer["ipBlock"]
+            assert ipaddress.ip_network(peer["ipBlock"]["cidr"]).prefixlen >= 20, "a subnet, not the VPC"
     egress_ports = {p["port"] for r in policy["spec"]["egress"] for p in r.get("ports", [])}
     assert {53, 443, 587, 12000} <= egress_ports
     for r in policy["spec"]["egress"]:
@@ -849,3 +892,104 @@ def test_checkov_finds_nothing_in_the_prod_overlay(rendered, tmp_path):
             assert reason and reason != "No comment provided", f"skip without a reason: {check['check_id']}"
     passed = {r["check_type"]: r["summary"]["passed"] for r in reports}
     assert passed["kubernetes"] > 100 and passed["argo_workflows"] >= 2
+
+
+# ---------------------------------------------------------------- the web step: ZAP's baseline, then our parser
+
+
+def _web_pods(wt: dict) -> tuple[dict, dict, dict]:
+    web = next(t for t in _dag_tasks(wt) if t["name"] == "web")
+    scope, zap, parse = _pod_templates(wt, web)
+    return scope, zap, parse
+
+
+def _pod_argv(tmpl: dict, volume: Path, values: dict[str, str]) -> list[str]:
+    """The pod's argv with Argo's parameters filled in and the work volume at `volume`."""
+    mount = next(m["mountPath"] for m in tmpl["container"]["volumeMounts"] if m["name"] == "work")
+    args = [
+        re.sub(r"\{\{workflow\.parameters\.([a-z-]+)\}\}", lambda m: values[m.group(1)], a)
+        for a in tmpl["container"]["args"]
+    ]
+    return [sys.executable, *tmpl["container"]["command"][1:], *(a.replace(mount, str(volume)) for a in args)]
+
+
+def _run_pod(tmpl: dict, volume: Path, values: dict[str, str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    base = {"PATH": "/usr/bin:/bin", "HOME": str(volume.parent), "SCANBOARD_DATA_DIR": str(volume.parent / "data")}
+    return subprocess.run(
+        _pod_argv(tmpl, volume, values), cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_zap_step_runs_the_official_image_pinned_non_root(rendered):
+    wt = _workflow_template(rendered)
+    scope, zap, parse = _web_pods(wt)
+    image, _, version = zap["container"]["image"].partition(":")
+    assert image == ZAP_IMAGE and re.fullmatch(r"\d+\.\d+\.\d+", version), "pinned by version, never stable/latest"
+    assert zap["container"]["command"] == ["zap-baseline.py"]
+    args = zap["container"]["args"]
+    assert args[args.index("-t") + 1] == "{{workflow.parameters.target}}"
+    assert "-I" in args, "warnings are findings, not a failed pod"
+    sc = zap["container"]["securityContext"]
+    assert sc["runAsNonRoot"] is True and sc["runAsUser"] != 0 and sc["allowPrivilegeEscalation"] is False
+    # A failed ZAP run still reaches the parser, which records the web step as failed with the reason.
+    scan_web = _templates(wt)["scan-web"]
+    assert [s["name"] for group in scan_web["steps"] for s in group] == ["scope", "zap", "parse"]
+    assert scan_web["steps"][1][0]["continueOn"] == {"failed": True, "error": True}
+    assert "continueOn" not in scan_web["steps"][0][0], "a refused target stops the steps: ZAP never runs"
+    assert scope["container"]["args"][:4] == ["scope", "web", "--tool", "zap"]
+
+
+def test_zap_report_path_and_the_parse_step_agree_on_a_real_report(rendered, tmp_path):
+    """ZAP writes `-J <name>` under /zap/wrk (zap-baseline.py's fixed work dir); the parse pod reads the same file
+    on the shared volume. Run the scope and parse pods' own argv around a ZAP 2.16.1 baseline report."""
+    scope, zap, parse = _web_pods(_workflow_template(rendered))
+    zap_mount = next(m for m in zap["container"]["volumeMounts"] if m["mountPath"] == "/zap/wrk")
+    parse_mount = next(m for m in parse["container"]["volumeMounts"] if m["name"] == zap_mount["name"])
+    report_name = zap["container"]["args"][zap["container"]["args"].index("-J") + 1]
+    args = parse["container"]["args"]
+    assert args[args.index("--input") + 1] == f"{parse_mount['mountPath']}/{report_name}"
+
+    volume = tmp_path / "work"
+    volume.mkdir()
+    values = {"scan-id": SCAN_ID, "target": "http://127.0.0.1:8080/"}
+    loopback = {"SCANBOARD_MODE": "argo", "SCOPE_ALLOW_LOOPBACK": "true"}
+    checked = _run_pod(scope, volume, values, loopback)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    shutil.copy(ROOT / "tests" / "fixtures" / "zap" / "baseline-careless-site.json", volume / report_name)
+    proc = _run_pod(parse, volume, values, loopback)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    step = json.loads((volume / SCAN_ID / "steps" / "web.json").read_text())
+    assert step["state"] == "succeeded" and step["tool"] == "zap" and step["tool_version"] == "2.16.1"
+    assert {f["rule_id"] for f in step["findings"]} >= {"zap-10038-1", "zap-10010"}
+    assert (volume / SCAN_ID / "steps" / "web.requested.json").is_file()  # the report knows web was asked for
+
+
+def test_zap_never_scans_a_target_the_scope_policy_refuses(rendered, tmp_path):
+    scope, _, _ = _web_pods(_workflow_template(rendered))
+    volume = tmp_path / "work"
+    volume.mkdir()
+    values = {"scan-id": SCAN_ID, "target": "http://169.254.169.254/latest/meta-data/"}
+    proc = _run_pod(scope, volume, values, {"SCANBOARD_MODE": "argo"})
+    assert proc.returncode == 1, "the steps stop here, before ZAP's pod"
+    step = json.loads((volume / SCAN_ID / "steps" / "web.json").read_text())
+    assert step["state"] == "failed" and "scope policy" in step["message"]
+
+
+def test_web_engine_builtin_component_switches_to_the_builtin_baseline(rendered, tmp_path):
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [os.path.relpath(K8S / "overlays" / "prod", tmp_path)],
+        "components": [os.path.relpath(K8S / "components" / "web-engine-builtin", tmp_path)],
+    }
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    kubectl = str(tool("kubectl"))
+    proc = subprocess.run([kubectl, "kustomize", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    wt = _one([d for d in yaml.safe_load_all(proc.stdout) if d], "WorkflowTemplate", "scanboard-scan")
+    web = next(t for t in _dag_tasks(wt) if t["name"] == "web")
+    (tmpl,) = _pod_templates(wt, web)
+    assert tmpl["container"]["args"] == _builtin_scan_args("web")
+    assert [t["name"] for t in _dag_tasks(wt)] == list(pipeline.STEP_NAMES)  # the DAG is unchanged
+    plain = _workflow_template(rendered)
+    assert [t for t in _dag_tasks(wt) if t["name"] != "web"] == [t for t in _dag_tasks(plain) if t["name"] != "web"]

@@ -1,6 +1,6 @@
 """lib.adapters.kube reads through the official client from the Kubernetes API test server on 127.0.0.1.
 
-No patched client: a generated kubeconfig points the real `kubernetes` package at tests/kube_api_server.py,
+No patched client: a generated kubeconfig points the real `kubernetes` package at testkit/kube_api_server.py,
 so selectors, namespaces, watch streaming and error answers go over HTTP as they would against EKS.
 """
 

@@ -19,6 +19,7 @@ import ipaddress
 import json
 import os
 import re
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -1139,31 +1140,70 @@ def test_k8s_eventbus_jetstream_version_is_offered_by_argo_events(prod: list[dic
         assert version in offered, f"EventBus JetStream {version!r}; terraform's Argo Events offers {sorted(offered)}"
 
 
-def test_k8s_workflow_controller_settings_are_the_ones_helm_applies(prod: list[dict[str, Any]]) -> None:
+def test_k8s_carries_the_configmap_the_helm_installed_controller_reads(prod: list[dict[str, Any]]) -> None:
+    """Defect 7: the chart's controller runs `--configmap <release>-workflow-controller-configmap` (argo-helm
+    argo-workflows 1.0.18, templates/_helpers.tpl); k8s/ must carry exactly that one, and the chart none of its own
+    (two owners would overwrite each other)."""
+    assert _config()["resource"][("helm_release", "argo_workflows")]["name"] == "${local.argo_workflows_release}"
+    release = local("argo_workflows_release")
+    name = f"{release}-workflow-controller-configmap"  # <fullname>-<controller.name>-configmap
     helm = helm_values("argo_workflows")
-    assert helm["controller"]["workflowRestrictions"] == {"templateReferencing": "Secure"}
-    assert helm["executor"]["securityContext"]["runAsNonRoot"] is True
-    # The chart's controller reads the Helm-managed ConfigMap, not a `workflow-controller-configmap` from k8s/.
-    # If k8s/ still carries one, it must at least say the same, so nobody trusts a setting that is not applied.
-    for cm in _objects(prod, "ConfigMap"):
-        if cm["metadata"].get("namespace") != local("argo_namespace"):
-            continue
-        data = cm.get("data", {})
-        where = f"ConfigMap {cm['metadata']['namespace']}/{cm['metadata']['name']} in k8s/"
-        if "workflowRestrictions" in data:
-            assert yaml.safe_load(data["workflowRestrictions"]) == helm["controller"]["workflowRestrictions"], (
-                f"{where}: workflowRestrictions differ from terraform's Argo Workflows Helm values"
-            )
-        if "executor" in data:
-            assert yaml.safe_load(data["executor"]).get("securityContext") == helm["executor"]["securityContext"], (
-                f"{where}: executor securityContext differs from terraform's Argo Workflows Helm values"
-            )
+    config_map = helm["controller"]["configMap"]
+    assert config_map["create"] is False
+    assert config_map["name"].replace("${local.argo_workflows_release}", release) == name
+    # The chart renders no ConfigMap, so controller settings in its values would do nothing.
+    assert "workflowRestrictions" not in helm["controller"] and "executor" not in helm
+    argo_configmaps = [
+        c for c in _objects(prod, "ConfigMap") if c["metadata"].get("namespace") == local("argo_namespace")
+    ]
+    assert [c["metadata"]["name"] for c in argo_configmaps] == [name]
+    data = argo_configmaps[0]["data"]
+    # Strict: Workflows only from templates. Not Secure, which fails running Workflows when the template changes.
+    assert yaml.safe_load(data["workflowRestrictions"]) == {"templateReferencing": "Strict"}
+    assert yaml.safe_load(data["executor"])["securityContext"]["runAsNonRoot"] is True
+
+
+def _cidrsubnet(prefix: str, newbits: int, netnum: int) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """terraform's cidrsubnet()."""
+    network = ipaddress.ip_network(prefix)
+    size = 2 ** (network.max_prefixlen - network.prefixlen - newbits)
+    return ipaddress.ip_network((int(network.network_address) + netnum * size, network.prefixlen + newbits))
+
+
+def public_subnets(vpc_cidr: str) -> list[str]:
+    """local.public_subnet_cidrs for a VPC: the module's public subnets, where the internet-facing ALB lives."""
+    assert local("public_subnet_cidrs") == "${[for i in range(3) : cidrsubnet(var.vpc_cidr, 8, i + 48)]}"
+    return [str(_cidrsubnet(vpc_cidr, 8, i + 48)) for i in range(3)]
+
+
+def _portal_ingress_cidrs(docs: list[dict[str, Any]]) -> list[str]:
+    policy = _one(docs, "NetworkPolicy", local("portal_network_policy"), local("app_namespace"))
+    return [peer["ipBlock"]["cidr"] for rule in policy["spec"]["ingress"] for peer in rule["from"]]
+
+
+def test_portal_admits_only_the_albs_subnets(prod: list[dict[str, Any]]) -> None:
+    """Defect 6: with the VPC CNI pods have VPC addresses, so admitting the VPC admits every pod."""
+    vpc_cidr = _config()["variable"]["vpc_cidr"]["default"]
+    assert _config()["module"]["vpc"]["public_subnets"] == "${local.public_subnet_cidrs}"
+    assert _portal_ingress_cidrs(prod) == public_subnets(vpc_cidr)
+    pods = [_cidrsubnet(vpc_cidr, 4, i) for i in range(3)]  # local.private_subnet_cidrs: nodes and pods
+    for cidr in map(ipaddress.ip_network, _portal_ingress_cidrs(prod)):
+        assert not any(cidr.overlaps(p) for p in pods), f"{cidr} admits pods of the private subnets"
 
 
 def test_k8s_network_policies_name_terraforms_cidrs(prod: list[dict[str, Any]]) -> None:
-    """A private range in a NetworkPolicy is the VPC (var.vpc_cidr's default) or the cluster's Service CIDR."""
+    """A private range in a NetworkPolicy is the VPC (var.vpc_cidr's default; egress to the API server and
+    PostgreSQL), inside the cluster's Service CIDR (the kubernetes Service), a public subnet (the ALB's) or an
+    intra subnet (the control plane's ENIs)."""
     vpc = ipaddress.ip_network(_config()["variable"]["vpc_cidr"]["default"])
     services = ipaddress.ip_network(local("service_cidr"))
+    albs = [ipaddress.ip_network(c) for c in public_subnets(str(vpc))]
+    # intra subnets (vpc.tf): the EKS control plane's ENIs, which the workflow pods' egress policy names
+    assert (
+        _config()["module"]["vpc"]["intra_subnets"]
+        == "${[for i, az in local.azs : cidrsubnet(var.vpc_cidr, 8, i + 52)]}"
+    )
+    intra = [_cidrsubnet(str(vpc), 8, i + 52) for i in range(3)]
     assert not vpc.overlaps(services)
     assert _config()["module"]["eks"]["service_ipv4_cidr"] == "${local.service_cidr}"
     private = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
@@ -1175,11 +1215,11 @@ def test_k8s_network_policies_name_terraforms_cidrs(prod: list[dict[str, Any]]) 
             cidr = ipaddress.ip_network(block["ipBlock"]["cidr"])
             if any(cidr.subnet_of(p) for p in private if cidr.version == p.version):
                 seen.add(cidr)
-                assert cidr in (vpc, services), (
-                    f"NetworkPolicy {policy['metadata']['name']}: {cidr} is neither the VPC {vpc} nor the "
-                    f"Service CIDR {services} of terraform/"
+                assert cidr in (vpc, *albs, *intra) or cidr.subnet_of(services), (
+                    f"NetworkPolicy {policy['metadata']['name']}: {cidr} is neither the VPC {vpc}, in the "
+                    f"Service CIDR {services}, nor a public (ALB) or intra (control plane) subnet of terraform/"
                 )
-    assert vpc in seen, "expected the portal's NetworkPolicy to admit the ALB from the VPC"
+    assert vpc in seen, "expected the portal's egress to the API server and PostgreSQL in the VPC"
 
 
 # --- the patches terraform hands Argo CD -------------------------------------------------------------------------
@@ -1192,7 +1232,14 @@ _STANDINS = {
     "reports_bucket": "test-reports-123456789012-eu-central-1",
     "region": "eu-central-1",
     "portal_hostname": "scan.test.example",
+    "smtp_host": "smtp.mail.test.invalid",
+    "smtp_port": "465",
+    "smtp_user": "AKIATESTSMTPUSER",
+    "smtp_sender": "scans@acme.test",
+    "image_repository": "123456789012.dkr.ecr.eu-central-1.amazonaws.com/scanboard",
 }
+STANDIN_VPC = "10.20.0.0/16"
+_STANDINS["alb_peers"] = json.dumps([{"ipBlock": {"cidr": c}} for c in public_subnets(STANDIN_VPC)])
 
 
 def _template_vars() -> dict[str, str]:
@@ -1222,16 +1269,33 @@ def _render_template(values: dict[str, str]) -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
-def _kustomize_with_patches(tmp: Path, base: Path, patches: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    tmp.mkdir(parents=True, exist_ok=True)
-    kustomization = {
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "resources": [os.path.relpath(base, tmp)],
-        "patches": patches,
-    }
-    (tmp / "kustomization.yaml").write_text(yaml.safe_dump(kustomization, sort_keys=False))
-    return _kustomize(tmp)
+def _argocd_kustomize(tmp: Path, path: str, kustomize: dict[str, Any]) -> list[dict[str, Any]]:
+    """What Argo CD renders for an Application source `path` with these `kustomize` options: in a copy of the
+    repository it appends the patches to the path's kustomization.yaml and runs `kustomize edit set image` for each
+    image (`name=newName[:tag]`: sets newName, keeps the pinned tag), then builds."""
+    shutil.copytree(K8S_DIR, tmp / "k8s")
+    target = tmp / path / "kustomization.yaml"
+    kustomization = yaml.safe_load(target.read_text())
+    kustomization["patches"] = kustomization.get("patches", []) + kustomize.get("patches", [])
+    for spec in kustomize.get("images", []):
+        name, _, new = spec.partition("=")
+        entry = next((i for i in kustomization.setdefault("images", []) if i["name"] == name), None)
+        if entry is None:
+            entry = {"name": name}
+            kustomization["images"].append(entry)
+        entry["newName"] = new
+    target.write_text(yaml.safe_dump(kustomization, sort_keys=False))
+    return _kustomize(target.parent)
+
+
+def _terraform_path_render(tmp: Path) -> tuple[dict[str, str], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The stand-in values, what the root Application renders (k8s/argocd/prod with the root patches), and what
+    the child Application it configures renders (k8s/overlays/prod with the patches and images the root gave it)."""
+    values = _template_vars()
+    rendered = _render_template(values)
+    root = _argocd_kustomize(tmp / "root", local("gitops_apps_path"), {"patches": rendered["root_patches"]})
+    source = _one(root, "Application", local("argocd_child_app"))["spec"]["source"]
+    return values, root, _argocd_kustomize(tmp / "child", source["path"], source["kustomize"])
 
 
 def test_argocd_root_app_is_wired_to_the_template() -> None:
@@ -1245,12 +1309,9 @@ def test_argocd_root_app_is_wired_to_the_template() -> None:
 
 
 def test_gitops_patches_land_on_k8s(tmp_path: Path) -> None:
-    values = _template_vars()
-    rendered = _render_template(values)
+    values, docs, child_docs = _terraform_path_render(tmp_path)
 
     # The root Application syncs k8s/argocd/prod with the root patches.
-    apps_dir = ROOT / local("gitops_apps_path")
-    docs = _kustomize_with_patches(tmp_path / "root", apps_dir, rendered["root_patches"])
     project = _one(docs, "AppProject", local("argocd_project"))
     assert project["spec"]["sourceRepos"] == [values["repo_url"]]
     child = _one(docs, "Application", local("argocd_child_app"))
@@ -1262,7 +1323,7 @@ def test_gitops_patches_land_on_k8s(tmp_path: Path) -> None:
     assert child["spec"]["destination"]["namespace"] == local("app_namespace")
 
     # The child Application syncs k8s/overlays/prod with the patches the root gave it.
-    docs = _kustomize_with_patches(tmp_path / "child", ROOT / source["path"], source["kustomize"]["patches"])
+    docs = child_docs
     ns = local("app_namespace")
     annotation = "eks.amazonaws.com/role-arn"
     for sa, arn in (
@@ -1281,3 +1342,76 @@ def test_gitops_patches_land_on_k8s(tmp_path: Path) -> None:
     plain = _kustomize(ROOT / source["path"])
     key = lambda d: (d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"])  # noqa: E731
     assert sorted(map(key, docs)) == sorted(map(key, plain))
+
+
+def test_terraform_path_sets_smtp_and_the_secret_k8s_reads(tmp_path: Path) -> None:
+    """Defect 5: host, port, user and sender from terraform variables; the password in the Secret terraform
+    creates from a sensitive variable, under the name and key the portal and the notify step read."""
+    variables = _config()["variable"]
+    assert variables["smtp_password"].get("sensitive") is True
+    assert "default" not in variables["smtp_password"] and "default" not in variables["smtp_host"]
+    values, _, docs = _terraform_path_render(tmp_path)
+    data = _one(docs, "ConfigMap", local("app_configmap"), local("app_namespace"))["data"]
+    assert (data["SMTP_HOST"], data["SMTP_PORT"], data["SMTP_USER"], data["MAIL_FROM"]) == (
+        values["smtp_host"],
+        values["smtp_port"],
+        values["smtp_user"],
+        values["smtp_sender"],
+    )
+    secret = _config()["resource"][("kubernetes_secret_v1", "smtp")]
+    (meta,) = secret["metadata"] if isinstance(secret["metadata"], list) else [secret["metadata"]]
+    assert meta["name"] == "${local.smtp_secret}"
+    assert secret["data"] == {"${(local.smtp_secret_key)}": "${var.smtp_password}"}
+    readers = []
+    for obj in docs:
+        for entry in _walk(obj):
+            ref = (entry.get("valueFrom") or {}).get("secretKeyRef") if entry.get("name") == "SMTP_PASSWORD" else None
+            if ref:
+                readers.append((obj["metadata"]["name"], ref["name"], ref["key"]))
+    assert {r[0] for r in readers} == {"scanboard-portal", "scanboard-scan"}
+    assert {(r[1], r[2]) for r in readers} == {(local("smtp_secret"), local("smtp_secret_key"))}
+
+
+def test_terraform_path_runs_the_ecr_image_in_every_scanboard_container(tmp_path: Path) -> None:
+    values, _, docs = _terraform_path_render(tmp_path)
+    repo = _config()["resource"][("aws_ecr_repository", "app")]
+    assert repo["image_tag_mutability"] == "IMMUTABLE"
+    tag = next(
+        i["newTag"] for i in yaml.safe_load((ROOT / local("gitops_path") / "kustomization.yaml").read_text())["images"]
+    )
+    images = []
+    for obj in docs:
+        for entry in _walk(obj):
+            if isinstance(entry.get("image"), str) and "command" in entry:
+                images.append(entry["image"])
+    ours = [i for i in images if "zaproxy" not in i]
+    assert ours and set(ours) == {f"{values['image_repository']}:{tag}"}, sorted(set(images))
+
+
+def test_terraform_path_leaves_no_placeholder_in_prod(tmp_path: Path) -> None:
+    """Every CHANGE-ME and example.com value of k8s/ is replaced on the terraform path (root and child render)."""
+    _, root, child = _terraform_path_render(tmp_path)
+    leftovers = []
+    for obj in root + child:
+        for where, value in _strings(obj, f"{obj['kind']}/{obj['metadata']['name']}"):
+            if "CHANGE-ME" in value or "example.com" in value:
+                leftovers.append(f"{where}: {value}")
+            if obj in child and value.startswith(local("image_name")):  # the image k8s/ names, not the ECR one
+                leftovers.append(f"{where}: {value}")
+    assert leftovers == []
+
+
+def _strings(node: Any, where: str) -> Iterator[tuple[str, str]]:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _strings(v, f"{where}.{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _strings(v, f"{where}[{i}]")
+    elif isinstance(node, str):
+        yield where, node
+
+
+def test_terraform_path_admits_its_own_albs_subnets(tmp_path: Path) -> None:
+    _, _, docs = _terraform_path_render(tmp_path)
+    assert _portal_ingress_cidrs(docs) == public_subnets(STANDIN_VPC)

@@ -19,7 +19,8 @@ PAGES = {
     "outbox": PageInfo("views/outbox.py", "Outbox", ":material/mail:"),
     "history": PageInfo("views/history.py", "History", ":material/bar_chart:"),
     "cluster": PageInfo("views/cluster.py", "Cluster", ":material/dns:"),
+    "audit": PageInfo("views/audit.py", "Audit log", ":material/policy:"),
 }
-SECTIONS = {"Scans": ("new_scan", "progress", "reports", "outbox"), "Insights": ("history", "cluster")}
+SECTIONS = {"Scans": ("new_scan", "progress", "reports", "outbox"), "Insights": ("history", "cluster", "audit")}
 CONFIRM = PageInfo("views/confirm.py", "Confirm scan", ":material/verified:")
 SIGN_IN = PageInfo("views/sign_in.py", "Sign in", ":material/login:")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from lib.core.findings import SEVERITIES
+from lib.core.limit_rules import client_address
+from lib.core.text import md_escape
 from ui.auth import can_open
 from ui.pages import PAGES
 
@@ -31,13 +33,17 @@ def severity_metrics(counts: dict[str, int]) -> None:
 def field_error(errors: dict[str, str], key: str) -> None:
     """The validation message for one form field, right under it."""
     if key in errors:
-        st.error(errors[key], icon=":material/error:")
+        st.error(md_escape(errors[key]), icon=":material/error:")
 
 
-def client_id() -> str:
-    """The viewer's address as Streamlit sees it ("" when unknown, e.g. under AppTest)."""
+def client_id(trusted_hops: int = 0) -> str:
+    """The viewer's address: the TCP peer, or from X-Forwarded-For through `trusted_hops` proxies
+    ("" when unknown, e.g. under AppTest)."""
     ip = st.context.ip_address
-    return ip if isinstance(ip, str) else ""
+    peer = ip if isinstance(ip, str) else ""
+    headers = st.context.headers
+    forwarded = headers.get_all("X-Forwarded-For") if hasattr(headers, "get_all") else []
+    return client_address(peer, list(forwarded), trusted_hops)
 
 
 def empty_state(message: str, to: str = "new_scan") -> None:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
+from lib.core.text import md_escape
 from lib.insights.cluster import ClusterSnapshots, ClusterView, cluster_view, node_count_figure, pool_figure, summary
 from lib.insights.sampler import samples_frame, scan_starts
 from ui.runtime import get_runtime
@@ -69,11 +70,14 @@ def live() -> None:
             if snap
             else "No snapshot has been read yet."
         )
-        st.error(f"Cannot read the cluster from the Kubernetes API: {state.error} {last}", icon=":material/cloud_off:")
+        st.error(
+            f"Cannot read the cluster from the Kubernetes API: {md_escape(state.error)} {last}",
+            icon=":material/cloud_off:",
+        )
     if snap is None:
         return
     for w in snap.warnings:
-        st.warning(w, icon=":material/warning:")
+        st.warning(md_escape(w), icon=":material/warning:")
     view = _view(db_url, snap.taken_at.isoformat(), snap)
     s = summary(view)
     m = st.columns(5)

@@ -5,6 +5,7 @@ Reachable signed out (its token is the proof); links to other pages are drawn on
 
 import streamlit as st
 
+from lib.core.text import md_escape
 from lib.services.intake import confirm
 from ui.auth import can_open
 from ui.runtime import get_runtime
@@ -16,11 +17,12 @@ if outcome.ok and can_open("progress"):
     st.switch_page("views/progress.py", query_params={"scan": outcome.scan_id})
 elif outcome.ok:
     st.success(
-        f"{outcome.message} Scan {outcome.scan_id}: the report link will be emailed to you; sign in to follow it live.",
+        f"{md_escape(outcome.message)} Scan {outcome.scan_id}: the report link will be emailed to you; "
+        "sign in to follow it live.",
         icon=":material/check_circle:",
     )
 elif outcome.status == "already":
-    st.info(f"Already confirmed: {outcome.message}", icon=":material/check_circle:")
+    st.info(f"Already confirmed: {md_escape(outcome.message)}", icon=":material/check_circle:")
     if can_open("progress"):
         st.page_link(
             "views/progress.py",
@@ -29,9 +31,9 @@ elif outcome.status == "already":
             icon=":material/account_tree:",
         )
 elif outcome.status == "busy":
-    st.warning(outcome.message, icon=":material/hourglass_top:")
+    st.warning(md_escape(outcome.message), icon=":material/hourglass_top:")
 else:
-    (st.warning if outcome.status == "expired" else st.error)(outcome.message, icon=":material/block:")
+    (st.warning if outcome.status == "expired" else st.error)(md_escape(outcome.message), icon=":material/block:")
     if can_open("new_scan"):
         label = "Request the scan again" if outcome.status == "expired" else "Request a scan"
         st.page_link("views/new_scan.py", label=label, icon=":material/add_circle:")

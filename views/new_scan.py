@@ -4,6 +4,7 @@ import streamlit as st
 
 from lib.core.pipeline import MAX_WEB_DEPTH, OPTION_DEFAULTS, SCANNER_LABELS
 from lib.core.ports import MAX_ENTRIES, MAX_RANGES, MAX_SPEC_LENGTH
+from lib.core.text import md_escape
 from lib.core.validation import MAX_PATH_LENGTH
 from lib.services.intake import submit
 from ui.auth import viewer
@@ -80,20 +81,20 @@ if submitted:
         )
         if ss[f"use_{name}"]
     }
-    outcome = submit(rt, ss.target, ss.email, scanners, client_id=client_id())
+    outcome = submit(rt, ss.target, ss.email, scanners, client_id=client_id(rt.settings.trusted_proxy_hops))
     ss.new_scan_errors = outcome.errors
     ss.new_scan_done = outcome.scan_id if outcome.ok else ""
     ss.new_scan_mail = outcome.email_status
     st.rerun()
 
 if "limit" in errors:
-    st.error(errors["limit"], icon=":material/block:")
+    st.error(md_escape(errors["limit"]), icon=":material/block:")
 elif errors:
     st.error("The request was not stored: please correct the fields marked above.")
 elif scan_id := st.session_state.get("new_scan_done"):
     st.success(
         f"Scan **{scan_id}** requested. A confirmation link was emailed to "
-        f"{st.session_state.get('email')}: the scan starts when you open it."
+        f"{md_escape(st.session_state.get('email'))}: the scan starts when you open it."
     )
     if st.session_state.get("new_scan_mail") == "outbox":
         st.page_link(

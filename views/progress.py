@@ -4,11 +4,13 @@ import pandas as pd
 import streamlit as st
 
 from lib.adapters.models import AWAITING_CONFIRMATION, AWAITING_OWNERSHIP, QUEUED, Scan
+from lib.core.text import md_escape
 from lib.insights.dag_figure import dag_figure
 from lib.insights.progress import steps_table
 from lib.insights.progress_page import findings_for, progress_for, recent_for
 from lib.insights.queue_position import queue_wait
 from lib.services.ownership import instructions as ownership_instructions
+from ui.audit import note as audit
 from ui.auth import viewer
 from ui.runtime import get_runtime
 from ui.widgets import empty_state, severity_metrics, status_label
@@ -30,10 +32,11 @@ if not scan_id:
     )
 scan = progress_for(rt.sessions, me, scan_id)
 if scan is None:
-    st.error(f"There is no scan with id {scan_id!r} that you can see.")
+    st.error(f"There is no scan with id {md_escape(scan_id)} that you can see.")
     st.stop()
+audit("viewed", scan.id)
 
-st.markdown(f"**{scan.target}** · scan `{scan.id}` · requested by {scan.requester_email}")
+st.markdown(f"**{md_escape(scan.target)}** · scan `{scan.id}` · requested by {md_escape(scan.requester_email)}")
 if scan.status == AWAITING_CONFIRMATION:
     st.info("Waiting for confirmation: open the link in the email to start this scan.", icon=":material/mail:")
 elif scan.status == AWAITING_OWNERSHIP:
@@ -78,19 +81,19 @@ def live() -> None:
     st.progress(done / total if total else 0.0, text=f"{status_label(current.status)} · {done}/{total} steps")
     pool = rt.settings.scan_workers if rt.mode == "embedded" else None
     if (wait := queue_wait(rt.sessions, scan_id, pool, rt.settings.limit_running)) is not None:
-        st.info(wait.message, icon=":material/hourglass_top:")
+        st.info(md_escape(wait.message), icon=":material/hourglass_top:")
     elif current.status in (QUEUED, AWAITING_OWNERSHIP):
         st.info(f"Waiting to start: {current.status_reason or 'queued'}", icon=":material/hourglass_top:")
     elif view.message and view.finished:
-        st.warning(view.message)
+        st.warning(md_escape(view.message))
     if view.error:
-        st.error(view.error, icon=":material/cloud_off:")
+        st.error(md_escape(view.error), icon=":material/cloud_off:")
     for note in view.notes:
-        st.info(note)
+        st.info(md_escape(note))
     for m in rt.mailer.waiting(scan_id):
         st.warning(
-            f"The {m.kind} email to {m.to_addr} is not sent yet ({m.attempts} attempt(s); last error: "
-            f"{m.last_error or 'none yet'}). It is kept and retried.",
+            f"The {m.kind} email to {md_escape(m.to_addr)} is not sent yet ({m.attempts} attempt(s); last error: "
+            f"{md_escape(m.last_error or 'none yet')}). It is kept and retried.",
             icon=":material/outgoing_mail:",
         )
     st.plotly_chart(dag_figure(view), key="dag")
@@ -98,7 +101,7 @@ def live() -> None:
     with st.expander("Step logs"):
         for n in view.nodes:
             if n.log_tail:
-                st.markdown(f"**{n.label}**")
+                st.markdown(f"**{md_escape(n.label)}**")
                 st.code(n.log_tail, language=None)
     if view.finished:
         results(current)

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from ui.auth import provider_configured
+from lib.core.text import md_escape
+from ui.auth import provider_configured, refusal
 
 st.title("scanboard")
 if not provider_configured():
@@ -11,6 +12,11 @@ if not provider_configured():
         "section to .streamlit/secrets.toml (see the README), or set SCANBOARD_AUTH=none.",
         icon=":material/key_off:",
     )
+    st.stop()
+if refusal():
+    st.error(f"Sign-in refused: {md_escape(refusal())}", icon=":material/person_off:")
+    if st.button("Sign out", icon=":material/logout:"):
+        st.logout()
     st.stop()
 st.write("Sign in with your organisation account to request scans and read reports.")
 st.caption("A confirmation link from an email works without signing in.")

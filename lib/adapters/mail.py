@@ -7,13 +7,14 @@ import html
 import logging
 import re
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from ssl import SSLContext  # the field `ssl` below shadows the module in the class's annotations
 from typing import Protocol, cast
 
 import yagmail
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import CursorResult, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lib.adapters.models import MAIL_OUTBOX, MAIL_PENDING, MAIL_RETRYING, MAIL_SENT, Message, utcnow
@@ -53,7 +54,7 @@ class SmtpTransport:
     port: int
     sender: str
     user: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)  # from SMTP_PASSWORD; never in a repr or a log line
     starttls: bool = True
     ssl: bool = False
     ca_file: str = ""  # trust this CA (e.g. a private relay's) instead of the system store
@@ -98,22 +99,34 @@ class Mailer:
         return self.transport is None
 
     def enqueue(self, kind: str, to: str, subject: str, body: str, link: str = "", scan_id: str = "") -> int:
-        """Store the message, then try to send it once now; later tries are the retry loop's."""
+        """Store the message, then try to send it once now; later tries are the retry loop's. A scan's mail
+        of one kind is stored once (key "<scan>:<kind>"): a second enqueue, from another replica or step,
+        returns the first message's id and sends nothing."""
         status = MAIL_OUTBOX if self.transport is None else MAIL_PENDING
-        with self.sessions.begin() as s:
-            msg = Message(
-                scan_id=scan_id,
-                kind=kind,
-                to_addr=to,
-                subject=subject,
-                body=body,
-                link=link,
-                status=status,
-                sent_at=utcnow() if status == MAIL_OUTBOX else None,
-            )
-            s.add(msg)
-            s.flush()
-            msg_id = msg.id
+        key = f"{scan_id}:{kind}" if scan_id else None
+        msg = Message(
+            scan_id=scan_id,
+            kind=kind,
+            to_addr=to,
+            subject=subject,
+            body=body,
+            link=link,
+            status=status,
+            sent_at=utcnow() if status == MAIL_OUTBOX else None,
+            idempotency_key=key,
+        )
+        try:
+            with self.sessions.begin() as s:
+                s.add(msg)
+                s.flush()
+                msg_id = msg.id
+        except IntegrityError:
+            with self.sessions() as s:
+                existing = s.scalar(select(Message.id).where(Message.idempotency_key == key))
+            if existing is None:
+                raise
+            log.info("the %s mail of scan %s is already stored (message %s): not stored twice", kind, scan_id, existing)
+            return existing
         if self.transport is not None:
             self.attempt(msg_id)
         return msg_id
@@ -186,11 +199,14 @@ class Mailer:
         with self.sessions() as s:
             return s.scalar(select(Message.status).where(Message.id == msg_id)) or ""
 
-    def messages(self, limit: int = 200, scan_id: str = "") -> list[Message]:
+    def messages(self, limit: int = 200, scan_id: str = "", to: str | None = None) -> list[Message]:
+        """Newest first; of one scan if given; only those addressed to `to` (case-insensitive) unless None."""
         with self.sessions() as s:
             q = select(Message).order_by(Message.id.desc()).limit(limit)
             if scan_id:
                 q = q.where(Message.scan_id == scan_id)
+            if to is not None:
+                q = q.where(func.lower(Message.to_addr) == to.strip().lower())
             return list(s.scalars(q))
 
     def waiting(self, scan_id: str = "") -> list[Message]:

@@ -69,6 +69,7 @@ class Scan(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     dispatch_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    deliveries: Mapped[int] = mapped_column(Integer, default=0)  # argo: times the webhook accepted the scan
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     severity_counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     diff_counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
@@ -137,6 +138,8 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # "<scan>:<kind>" for a scan's mail: stored (and so sent) once, whichever replica or step asks first.
+    idempotency_key: Mapped[str | None] = mapped_column(String(96), unique=True, default=None)
 
 
 class ClusterSample(Base):
@@ -163,6 +166,29 @@ class LimitKey(Base):
 
     key: Mapped[str] = mapped_column(String(400), primary_key=True)
     touched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Lease(Base):
+    """A background duty's leader: `holder` runs it until `expires_at`, renewing; another takes over after."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEvent(Base):
+    """Who did what to which scan, and sign-ins. Append-only: database triggers refuse UPDATE and DELETE."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(320), index=True)  # an email, or "local" without sign-in
+    action: Mapped[str] = mapped_column(String(32), index=True)
+    scan_id: Mapped[str] = mapped_column(String(32), default="", index=True)
+    detail: Mapped[str] = mapped_column(String(500), default="")
 
 
 # Covers the history page's scanner-duration query (steps of the filtered scans), so it never reads step rows.

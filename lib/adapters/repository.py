@@ -126,11 +126,13 @@ def finish_scan(
         s.execute(update(Scan).where(Scan.id == scan_id).values(**values))
 
 
-def list_scans(sessions: sessionmaker[Session], limit: int = 500, email: str = "") -> list[Scan]:
+def list_scans(sessions: sessionmaker[Session], limit: int = 500, email: str | None = None) -> list[Scan]:
+    """Newest first; all scans only when `email` is None. Any string, the empty one included, is a filter
+    (case-insensitive): "no identity" selects nothing, never everything."""
     with sessions() as s:
         q = select(Scan).order_by(Scan.created_at.desc()).limit(limit)
-        if email:
-            q = q.where(Scan.requester_email == email)
+        if email is not None:
+            q = q.where(func.lower(Scan.requester_email) == email.strip().lower())
         return list(s.scalars(q))
 
 

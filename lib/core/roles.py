@@ -13,7 +13,7 @@ from typing import Any
 ROLES: tuple[str, ...] = ("analyst", "manager", "operator")
 PAGES_BY_ROLE: dict[str, tuple[str, ...]] = {
     "analyst": ("new_scan", "progress", "reports", "outbox"),
-    "manager": ("progress", "reports", "history"),
+    "manager": ("progress", "reports", "history", "audit"),
     "operator": ("cluster",),
 }
 
@@ -42,11 +42,32 @@ class Viewer:
     def sees_all_scans(self) -> bool:
         return self.local or self.can("manager")
 
+    def owner_filter(self) -> str | None:
+        """The requester whose scans this viewer sees: None for every requester; "" (no email) matches none."""
+        return None if self.sees_all_scans() else self.email.strip()
+
     def may_see(self, scan_email: str) -> bool:
-        return self.sees_all_scans() or scan_email.lower() == self.email.lower()
+        """Fails closed: a signed-in viewer with no email owns nothing (an empty email never matches)."""
+        if self.sees_all_scans():
+            return True
+        return bool(self.email.strip()) and scan_email.strip().lower() == self.email.strip().lower()
 
 
 LOCAL_VIEWER = Viewer(email="", roles=frozenset(ROLES), signed_in=False)
+
+
+def sign_in_refusal(claims: dict[str, Any]) -> str:
+    """Why an identity token cannot sign in ("" when it can): scans are owned by email, so an identity without
+    a verified email would own nothing (or, in a careless query, everything)."""
+    email = str(claims.get("email") or "").strip()
+    if not email or "@" not in email:
+        return "Your identity provider sent no email address, so scanboard cannot tell which scans are yours."
+    if claims.get("email_verified") not in (True, "true"):  # some providers send the claim as a string
+        return (
+            f"Your identity provider has not verified the email address {email}, so scanboard cannot accept it "
+            "as yours. Verify it with your provider, then sign in again."
+        )
+    return ""
 
 
 def _listed(email: str, entries: Iterable[str]) -> bool:

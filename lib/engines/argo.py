@@ -3,20 +3,25 @@ and results are read back from the Kubernetes API and the report store.
 
 Never lost: a scan stays `queued` ("waiting to start", with the last error) until the webhook accepts it, and
 delivery is retried with backoff. Idempotent: the Sensor names the Workflow `scan-<id>`, so a repeated delivery
-cannot start a second run.
+cannot start a second run. An accepted scan whose Workflow does not appear in time (event dropped, Sensor down,
+filter mismatch) is delivered again, and failed with the reason after `argo_deliveries` deliveries; a Workflow that
+disappears before the portal recorded it (ttlStrategy, someone deleting it) is finished from its published
+findings.json, or failed with the reason. Running scans are followed through one shared list per interval
+(lib.engines.argo_index), not a GET per scan.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lib.adapters.background import BackgroundLoop
 from lib.adapters.kube import Kube, KubeError
+from lib.adapters.lease import Lease, led
 from lib.adapters.mail import Mailer
 from lib.adapters.models import FAILED, PARTIAL, QUEUED, RUNNING, SUCCEEDED, Scan, Step, utcnow
 from lib.adapters.repository import count_scans, get_scan, save_findings
@@ -27,13 +32,13 @@ from lib.core.dag import DagView
 from lib.core.messages import report_email
 from lib.core.pipeline import SCANNERS, STEP_NAMES, WebhookPayload, workflow_parameters
 from lib.core.retry import backoff
-from lib.core.ttl_cache import TtlCache
+from lib.engines.argo_index import WorkflowIndex
 from lib.engines.argo_status import WorkflowSummary, workflow_summary, workflow_view
 from lib.engines.base import PoolStats
 from lib.engines.step_view import view_from_steps
 
 log = logging.getLogger(__name__)
-STATUS_TTL_SECONDS = 2.0
+CLAIM_MARGIN = timedelta(seconds=5)  # a claimed delivery whose replica died is retried after the POST's timeout + this
 STEP_STATE = {"error": "failed", "omitted": "skipped"}  # DAG node states the step table has no word for
 
 
@@ -65,6 +70,7 @@ class ArgoEngine:
         mailer: Mailer,
         webhook: Webhook,
         kube_factory: Callable[[], Kube],
+        lease: Lease | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -73,8 +79,10 @@ class ArgoEngine:
         self.webhook = webhook
         self._kube_factory = kube_factory
         self._kube: Kube | None = None
-        self._status = TtlCache[dict](STATUS_TTL_SECONDS)
-        self._loop = BackgroundLoop("argo-dispatcher", (self.deliver_due, self.sync_running), 1.0)
+        self.index = WorkflowIndex(self.kube, settings.argo_sync_seconds)
+        self.lease = lease  # with replicas: only the lease holder delivers and records (None: always)
+        steps = (led(lease, self.deliver_due), led(lease, self.sync_running))
+        self._loop = BackgroundLoop("argo-dispatcher", steps, 1.0)
 
     # --- the Engine interface ------------------------------------------------------------------------------
 
@@ -86,6 +94,8 @@ class ArgoEngine:
 
     def stop(self) -> None:
         self._loop.stop()
+        if self.lease is not None:
+            self.lease.release()
 
     def stats(self) -> PoolStats:
         """Scans running (as Workflows) and waiting for the webhook; the pods' capacity is the cluster's."""
@@ -118,15 +128,28 @@ class ArgoEngine:
         return self._kube
 
     def workflow(self, scan_id: str) -> dict:
-        """Workflow scan-<id>, read at most once per STATUS_TTL_SECONDS whoever asks (viewers, the sync loop)."""
-        name = workflow_name(scan_id)
-        return self._status.get(name, lambda: self.kube().get_workflow(name))
+        """Workflow scan-<id> from the interval's one list of scan Workflows (shared by viewers and the loop)."""
+        return self.index.get(workflow_name(scan_id))
 
     def _step_rows(self, scan_id: str) -> list[Step]:
         with self.sessions() as s:
             return list(s.scalars(select(Step).where(Step.scan_id == scan_id)))
 
     # --- the loop: deliver queued scans, follow running ones -----------------------------------------------
+
+    def _claim_delivery(self, scan_id: str, now: datetime) -> bool:
+        """Take this delivery attempt (one UPDATE): a replica that lost the lease mid-pass cannot POST it too."""
+        with self.sessions.begin() as s:
+            res = s.execute(
+                update(Scan)
+                .where(
+                    Scan.id == scan_id,
+                    Scan.status == QUEUED,
+                    or_(Scan.next_attempt_at.is_(None), Scan.next_attempt_at <= now),
+                )
+                .values(next_attempt_at=now + timedelta(seconds=self.webhook.timeout) + CLAIM_MARGIN)
+            )
+            return res.rowcount == 1  # type: ignore[attr-defined]
 
     def deliver_due(self, now: datetime | None = None) -> list[str]:
         """POST every queued scan whose next try is due; the ids the webhook accepted."""
@@ -141,6 +164,8 @@ class ArgoEngine:
             )
         accepted = []
         for scan in due:
+            if not self._claim_delivery(scan.id, now):
+                continue
             payload = WebhookPayload(
                 scan.id, workflow_parameters(scan.id, scan.target, scan.requester_email, scan.scanners)
             )
@@ -167,43 +192,138 @@ class ArgoEngine:
                     .where(Scan.id == scan.id, Scan.status == QUEUED)
                     .values(
                         status=RUNNING,
-                        started_at=utcnow(),
+                        started_at=scan.started_at or utcnow(),
                         dispatch_attempts=attempts,
-                        next_attempt_at=None,
+                        deliveries=scan.deliveries + 1,
+                        # RUNNING: the time by which the Workflow must exist, else it is delivered again
+                        next_attempt_at=now + timedelta(seconds=self.settings.argo_appear_seconds),
                         status_reason=f"submitted to Argo as Workflow {workflow_name(scan.id)}",
                     )
                 )
             accepted.append(scan.id)
         return accepted
 
-    def sync_running(self) -> list[str]:
-        """Record every running scan whose Workflow has finished; the ids recorded."""
+    def sync_running(self, now: datetime | None = None) -> list[str]:
+        """Follow every running scan from one list of the scan Workflows: record the finished ones, deliver again
+        or fail those whose Workflow never appeared, finish or fail those whose Workflow is gone; the ids that
+        reached a final status."""
+        now = now or utcnow()
         with self.sessions() as s:
-            running = list(s.scalars(select(Scan.id).where(Scan.status == RUNNING)))
+            running = list(
+                s.execute(
+                    select(Scan.id, Scan.heartbeat_at, Scan.next_attempt_at, Scan.started_at).where(
+                        Scan.status == RUNNING
+                    )
+                )
+            )
+        if not running:
+            return []
+        try:
+            workflows = self.index.snapshot()
+        except KubeError as e:
+            log.warning("running scans not followed: %s", e.message)
+            return []
         done = []
-        for scan_id in running:
+        appear = timedelta(seconds=self.settings.argo_appear_seconds)
+        for scan_id, seen_at, deadline, started_at in running:
+            # rows delivered before deadlines were kept: the deadline counts from the start
+            deadline = deadline or (started_at + appear if started_at else None)
+            wf = workflows.get(workflow_name(scan_id))
             try:
-                wf = self.workflow(scan_id)
-            except KubeError as e:
-                if e.reason != "not_found":
-                    log.warning("scan %s: status not readable: %s", scan_id, e.message)
-                continue
-            summary = workflow_summary(wf)
-            if not summary.finished:
-                continue
-            try:
-                self.record_finished(scan_id, wf, summary)
+                if wf is not None:
+                    finished = self._follow(scan_id, wf, seen_at, now)
+                else:
+                    finished = self._missing(scan_id, seen_at, deadline, now)
             except Exception as e:  # noqa: BLE001 - e.g. S3 unreachable: stays running, recorded next time
                 log.warning("scan %s finished but not recorded yet: %s: %s", scan_id, type(e).__name__, e)
-                with self.sessions.begin() as s:
-                    s.execute(
-                        update(Scan)
-                        .where(Scan.id == scan_id, Scan.status == RUNNING)
-                        .values(status_reason=f"finished; waiting to record the results: {type(e).__name__}")
-                    )
+                self._set_running_reason(scan_id, f"finished; waiting to record the results: {type(e).__name__}")
                 continue
-            done.append(scan_id)
+            if finished:
+                done.append(scan_id)
         return done
+
+    def _follow(self, scan_id: str, wf: dict, seen_at: datetime | None, now: datetime) -> bool:
+        if seen_at is None:  # first sight: from now on, its disappearance means "gone", not "never created"
+            with self.sessions.begin() as s:
+                s.execute(update(Scan).where(Scan.id == scan_id, Scan.status == RUNNING).values(heartbeat_at=now))
+        summary = workflow_summary(wf)
+        if not summary.finished:
+            return False
+        self.record_finished(scan_id, wf, summary)
+        return True
+
+    def _missing(self, scan_id: str, seen_at: datetime | None, deadline: datetime | None, now: datetime) -> bool:
+        """No Workflow scan-<id>. Gone after it was seen, or not there by its deadline: its published
+        findings.json finishes the scan; else it fails (gone) or is delivered again (never appeared)."""
+        name = workflow_name(scan_id)
+        overdue = deadline is not None and now >= _aware(deadline)
+        if seen_at is None and not overdue:
+            return False  # the Sensor may still be creating it
+        doc = read_findings(self.store, scan_id)
+        if doc is not None:
+            self.record_from_findings(scan_id, doc, f"Workflow {name} is gone; recorded from its published report")
+            return True
+        if seen_at is not None:
+            return self._fail(
+                scan_id, f"Workflow {name} disappeared before the portal recorded it and published no report", now
+            )
+        return self._redeliver_or_fail(scan_id, now)
+
+    def _redeliver_or_fail(self, scan_id: str, now: datetime) -> bool:
+        wait, tries = self.settings.argo_appear_seconds, self.settings.argo_deliveries
+        with self.sessions() as s:
+            deliveries = s.scalar(select(Scan.deliveries).where(Scan.id == scan_id)) or 0
+        name = workflow_name(scan_id)
+        if deliveries >= tries:
+            return self._fail(
+                scan_id,
+                f"Workflow {name} never appeared: {deliveries} deliveries accepted by the webhook, each waited "
+                f"{wait:g} s (is the Sensor running, and does its filter match?)",
+                now,
+            )
+        log.warning(
+            "scan %s: Workflow %s not created %g s after delivery %s; delivering again", scan_id, name, wait, deliveries
+        )
+        with self.sessions.begin() as s:
+            s.execute(
+                update(Scan)
+                .where(Scan.id == scan_id, Scan.status == RUNNING)
+                .values(
+                    status=QUEUED,
+                    next_attempt_at=None,
+                    status_reason=f"waiting to start: Workflow {name} did not appear within {wait:g} s of delivery "
+                    f"{deliveries} of {tries}; delivering again",
+                )
+            )
+        return False
+
+    def _fail(self, scan_id: str, reason: str, now: datetime) -> bool:
+        log.warning("scan %s failed: %s", scan_id, reason)
+        with self.sessions.begin() as s:
+            s.execute(
+                update(Scan)
+                .where(Scan.id == scan_id, Scan.status == RUNNING)
+                .values(status=FAILED, status_reason=reason, finished_at=now, next_attempt_at=None)
+            )
+        return True
+
+    def _set_running_reason(self, scan_id: str, reason: str) -> None:
+        with self.sessions.begin() as s:
+            s.execute(update(Scan).where(Scan.id == scan_id, Scan.status == RUNNING).values(status_reason=reason))
+
+    def record_from_findings(self, scan_id: str, doc: dict, note: str) -> None:
+        """Finish a scan from its published findings.json alone (its Workflow is gone): the report was published,
+        so report and publish succeeded; a failed scanner makes it partial."""
+        save_findings(self.sessions, scan_id, doc)
+        failed = [str(st.get("step")) for st in doc.get("steps", []) if st.get("state") == "failed"]
+        status, reason = (PARTIAL, f"scanner(s) failed: {', '.join(failed)}") if failed else (SUCCEEDED, "")
+        with self.sessions.begin() as s:
+            scan = s.get(Scan, scan_id)
+            if scan is None:  # deleted meanwhile (retention): nothing to record
+                return
+            scan.status, scan.status_reason = status, f"{note}; {reason}" if reason else note
+            scan.finished_at = scan.finished_at or utcnow()
+            scan.report_key = scan_prefix(scan_id)
 
     def record_finished(self, scan_id: str, wf: dict, summary: WorkflowSummary) -> None:
         """Update the scan from its finished Workflow and published findings.json, so history works in both
@@ -214,7 +334,9 @@ class ArgoEngine:
             save_findings(self.sessions, scan_id, doc)
         view = workflow_view(wf)
         with self.sessions.begin() as s:
-            scan = s.get_one(Scan, scan_id)
+            scan = s.get_one(Scan, scan_id, with_for_update=True)  # replicas: one records, in turn
+            if scan.status != RUNNING:
+                return  # recorded already (by another replica): its mail is stored once anyway
             for node in view.nodes:
                 if node.label in STEP_NAMES and node.parent == view.root:
                     row = s.scalar(select(Step).where(Step.scan_id == scan_id, Step.name == node.label))
@@ -234,3 +356,8 @@ class ArgoEngine:
                 target, scan_id, link, doc.get("counts", {}), portal_reports_url(self.settings.public_base_url, scan_id)
             )
             self.mailer.enqueue("report", email, subject, body, link=link, scan_id=scan_id)
+
+
+def _aware(dt: datetime) -> datetime:
+    """SQLite hands datetimes back naive; they were stored in UTC."""
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)

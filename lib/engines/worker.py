@@ -23,6 +23,7 @@ from lib.config import Settings, load_settings
 from lib.core.findings import Finding
 from lib.core.messages import report_email
 from lib.core.pipeline import SCANNERS
+from lib.core.scope import ScopeError, check_url
 from lib.engines.report import build_report
 from lib.engines.steps import publish, run_scanner, succeeded
 from lib.engines.workspace import ScanMeta, StepOutcome, Workspace
@@ -56,6 +57,23 @@ def cmd_scan(a: argparse.Namespace, s: Settings) -> int:
     marker.write_text(json.dumps(opts))
     out = run_scanner(ws, a.step, a.target, opts, s.scope_policy(), s.scanner_timeout_seconds, print)
     return 0 if out.state == "succeeded" else 1
+
+
+def cmd_scope(a: argparse.Namespace, s: Settings) -> int:
+    """Before a tool in another image (ZAP) scans the target, the pod before it checks the scope policy, as
+    every scanner of ours does; a refused target records the step as failed with the reason and the tool never
+    runs (the steps stop at a failed pod)."""
+    ws = Workspace(a.workdir, a.scan_id)
+    _requested_marker(ws, a.step).parent.mkdir(parents=True, exist_ok=True)
+    _requested_marker(ws, a.step).write_text("{}")
+    try:
+        decision = check_url(a.target, s.scope_policy())
+    except ScopeError as e:
+        ws.write_step(StepOutcome(a.step, "failed", a.tool, message=f"target refused by the scope policy: {e}"))
+        print(f"{a.step}: refused — {e}")
+        return 1
+    print(f"{a.step}: {decision.url} in scope ({', '.join(decision.addresses)})")
+    return 0
 
 
 def cmd_parse(a: argparse.Namespace, s: Settings) -> int:
@@ -155,6 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("step", choices=SCANNERS)
     scan.add_argument("--opt", action="append", default=[], help="scanner option key=value (repeatable)")
     common(scan, target=True)
+    scope = sub.add_parser("scope", help="check the target against the scope policy before another image scans it")
+    scope.add_argument("step", choices=["web"])
+    scope.add_argument("--tool", choices=["zap"], required=True)
+    common(scope, target=True)
     parse = sub.add_parser("parse", help="parse a report another image wrote (ZAP)")
     parse.add_argument("step", choices=["web"])
     parse.add_argument("--tool", choices=["zap"], required=True)
@@ -166,7 +188,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-COMMANDS = {"scan": cmd_scan, "parse": cmd_parse, "report": cmd_report, "publish": cmd_publish, "notify": cmd_notify}
+COMMANDS = {
+    "scan": cmd_scan,
+    "scope": cmd_scope,
+    "parse": cmd_parse,
+    "report": cmd_report,
+    "publish": cmd_publish,
+    "notify": cmd_notify,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,6 +27,7 @@ from lib.adapters.models import FAILED, FINAL_STATUSES, PARTIAL, SCAN_STATUSES, 
 from lib.core.findings import SEVERITIES
 from lib.core.pipeline import SCANNERS
 from lib.core.roles import Viewer
+from lib.core.text import csv_cell
 
 DEFAULT_DAYS = 30
 DIFF_KEYS = ("new", "fixed")
@@ -107,8 +108,10 @@ class HistoryFilters:
     def visible_to(self, viewer: Viewer) -> HistoryFilters:
         """These filters narrowed to what the viewer may see: a viewer who does not see every scan sees only
         their own, whatever requester the URL names."""
-        requester = self.requester if viewer.sees_all_scans() else viewer.email
-        return replace(self, requester=requester).normalised()
+        own = viewer.owner_filter()
+        if own == "":  # fail closed: an empty requester filter would mean every scan
+            raise PermissionError("a viewer without an email has no history")
+        return replace(self, requester=self.requester if own is None else own).normalised()
 
     def where(self) -> list[ColumnElement[bool]]:
         """SQL conditions on Scan for these filters (indexed columns first)."""
@@ -389,8 +392,12 @@ def table_rows(sessions: sessionmaker[Session], filters: HistoryFilters, limit: 
 
 
 def export_csv(sessions: sessionmaker[Session], filters: HistoryFilters) -> bytes:
-    """Every filtered row as CSV (UTC ISO times), for the download button."""
-    return table_rows(sessions, filters).to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%SZ").encode()
+    """Every filtered row as CSV (UTC ISO times), for the download button; text cells that a spreadsheet
+    would run as a formula (a requester `=1+2@x.example`) are neutralised."""
+    frame = table_rows(sessions, filters)
+    for col in frame.select_dtypes(include="object").columns:
+        frame[col] = frame[col].map(csv_cell)
+    return frame.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%SZ").encode()
 
 
 def filter_choices(sessions: sessionmaker[Session], limit: int = 500) -> dict[str, list[str]]:

@@ -13,7 +13,7 @@ from lib.insights.progress import findings_table
 
 def recent_for(sessions: sessionmaker[Session], viewer: Viewer, limit: int = 50) -> list[Scan]:
     """The newest scans this viewer may open, newest first."""
-    return list_scans(sessions, limit=limit, email="" if viewer.sees_all_scans() else viewer.email)
+    return list_scans(sessions, limit=limit, email=viewer.owner_filter())  # "" (no email) lists nothing
 
 
 def progress_for(sessions: sessionmaker[Session], viewer: Viewer, scan_id: str) -> Scan | None:

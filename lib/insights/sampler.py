@@ -13,10 +13,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import String, delete, insert, select, type_coerce
+from sqlalchemy import String, delete, func, insert, select, type_coerce
 from sqlalchemy.orm import Session, sessionmaker
 
 from lib.adapters.background import BackgroundLoop
+from lib.adapters.lease import Lease, led
 from lib.adapters.models import ClusterSample, Scan
 from lib.engines.base import Engine
 from lib.insights.cluster import ClusterSnapshots, snapshot_samples
@@ -65,12 +66,23 @@ class Sampler:
         probe: Probe,
         interval_s: float,
         retention_hours: float,
+        lease: Lease | None = None,
     ) -> None:
         self.sessions = sessions
         self.probe = probe
         self.interval_s = interval_s
         self.retention = timedelta(hours=retention_hours)
-        self._loop = BackgroundLoop("cluster-sampler", self.sample_once, interval_s, join_timeout_s=10)
+        self.lease = lease  # replicas: only the holder samples, so there is one sample per period
+        self._loop = BackgroundLoop("cluster-sampler", led(lease, self._sample_if_due), interval_s, join_timeout_s=10)
+
+    def _sample_if_due(self) -> int:
+        """A sample, unless another replica sampled in the last half period (a lease just handed over)."""
+        now = datetime.now(UTC)
+        with self.sessions() as s:
+            last = s.scalar(select(func.max(ClusterSample.taken_at)))
+        if last is not None and _aware(last) > now - timedelta(seconds=self.interval_s / 2):
+            return 0
+        return self.sample_once(now)
 
     def sample_once(self, now: datetime | None = None) -> int:
         """Take and store one sample; returns the number of rows written."""
@@ -90,6 +102,12 @@ class Sampler:
 
     def stop(self) -> None:
         self._loop.stop()
+        if self.lease is not None:
+            self.lease.release()
+
+
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 # ------------------------------------------------------------------------------------------------ reads

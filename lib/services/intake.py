@@ -10,6 +10,7 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, select, update
 
+from lib.adapters.audit import add_event
 from lib.adapters.models import AWAITING_CONFIRMATION, AWAITING_OWNERSHIP, QUEUED, Scan, utcnow
 from lib.core.limit_rules import LimitExceeded, keys_for
 from lib.core.messages import confirmation_email
@@ -60,8 +61,10 @@ def submit(
     client_id: str = "",
     resolve: Resolver = system_resolver,
     now: datetime | None = None,
+    actor: str = "",
 ) -> SubmitOutcome:
-    """Validate and store the request, then mail the confirmation link. Nothing is stored when invalid."""
+    """Validate and store the request, then mail the confirmation link. Nothing is stored when invalid.
+    `actor`: the signed-in viewer asking, for the audit log (default: the email entered)."""
     try:
         req = validate_request(target, email, scanners, svc.settings.scope_policy(), resolve)
     except RequestInvalid as e:
@@ -72,7 +75,7 @@ def submit(
     proof_token = new_ownership_token() if svc.settings.ownership_required(req.host) else ""
     try:
         with svc.sessions.begin() as s:
-            lock(s, keys_for(req.email, client_id), now)
+            lock(s, keys_for(req.email, client_id, svc.settings.limits()), now)
             check_submit(s, req.email, client_id, svc.settings.limits(), now, ttl)
             s.add(
                 Scan(
@@ -88,6 +91,7 @@ def submit(
                     ownership_token=proof_token,
                 )
             )
+            add_event(s, actor or req.email, "requested", scan_id, req.target)
     except LimitExceeded as e:
         return SubmitOutcome(errors={"limit": str(e)})
     token = make_token(svc.settings.token_secret(), scan_id, jti, now, ttl)
@@ -113,7 +117,7 @@ def confirm(svc: Services, token: str, now: datetime | None = None) -> ConfirmOu
             if scan is None:
                 return ConfirmOutcome("unknown", "This confirmation link does not match any scan.")
             if scan.status == AWAITING_CONFIRMATION and scan.token_jti == claims.jti:
-                lock(s, keys_for(scan.requester_email, ""), now)
+                lock(s, keys_for(scan.requester_email, "", svc.settings.limits()), now)
                 check_running(s, scan.requester_email, svc.settings.limits())
             waits = bool(scan.ownership_token) and scan.ownership_verified_at is None
             res = cast(
@@ -132,6 +136,8 @@ def confirm(svc: Services, token: str, now: datetime | None = None) -> ConfirmOu
                 ),
             )
             started = res.rowcount == 1
+            if started:  # the link's holder: the requester's mailbox
+                add_event(s, scan.requester_email, "confirmed", claims.scan_id, "confirmation link")
     except LimitExceeded as e:
         return ConfirmOutcome("busy", str(e), claims.scan_id)
     if started and waits:

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from lib.adapters.models import AWAITING_CONFIRMATION, AWAITING_OWNERSHIP, QUEUED, RUNNING, LimitKey, Scan
-from lib.core.limit_rules import LimitExceeded, Limits
+from lib.core.limit_rules import LimitExceeded, Limits, canonical_email
 
 ACTIVE = (QUEUED, RUNNING, AWAITING_OWNERSHIP)  # confirmed and not finished
 
@@ -30,13 +30,30 @@ def lock(s: Session, keys: list[str], now: datetime) -> None:
         )
 
 
+def same_mailbox(s: Session, email: str, limits: Limits):
+    """A clause for the scans requested by this mailbox under any spelling (case, +tag where ignored): the
+    stored spellings that could match are read, then compared canonically."""
+    key = canonical_email(email, limits)
+    local, _, domain = key.rpartition("@")
+    pattern = f"{_like_escape(local)}%@{_like_escape(domain)}"
+    stored = s.scalars(
+        select(Scan.requester_email).distinct().where(func.lower(Scan.requester_email).like(pattern, escape="\\"))
+    )
+    spellings = {e for e in stored if canonical_email(e, limits) == key} | {email}
+    return Scan.requester_email.in_(sorted(spellings))
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _count(s: Session, *where) -> int:
     return s.scalar(select(func.count()).select_from(Scan).where(*where)) or 0
 
 
 def check_submit(s: Session, email: str, client_id: str, limits: Limits, now: datetime, token_ttl: timedelta) -> None:
     """Before storing a new request (call inside the storing transaction, after lock())."""
-    who = [("You", "have", Scan.requester_email == email)]
+    who = [("You", "have", same_mailbox(s, email, limits))]
     if client_id:
         who.append(("This computer", "has", Scan.client_id == client_id))
     for subject, have, clause in who:
@@ -63,7 +80,7 @@ def check_submit(s: Session, email: str, client_id: str, limits: Limits, now: da
 
 def check_running(s: Session, email: str, limits: Limits) -> None:
     """Before a scan is started (call inside the confirming transaction, after lock())."""
-    active = _count(s, Scan.requester_email == email, Scan.status.in_(ACTIVE))
+    active = _count(s, same_mailbox(s, email, limits), Scan.status.in_(ACTIVE))
     if active >= limits.running:
         raise LimitExceeded(
             f"You already have {active} scans running or queued (limit {limits.running}). "
