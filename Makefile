@@ -1,4 +1,4 @@
-# scanboard: `make run` starts the portal on the embedded default; `make test` runs the whole suite.
+# scanboard: `make run` starts the portal and its REST API on the embedded default; `make test` runs the whole suite.
 # Both set up everything they need on a fresh machine (a virtualenv; for tests also Debian packages when root).
 
 VENV ?= .venv
@@ -10,10 +10,11 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat requirements-checkov.txt
 # postgresql (the production database path).
 TEST_DEBS ?= nmap chromium poppler-utils postgresql
 PORT ?= 8501
+API_PORT ?= 8502
 ADDRESS ?= 127.0.0.1
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast system-deps bench screenshots clean
+.PHONY: run serve test test-fast system-deps bench screenshots clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -37,6 +38,14 @@ system-deps:
 	else echo "Install these Debian packages first: sudo apt-get install$$missing"; exit 1; fi
 
 run: $(STAMP)
+	@$(MAKE) --no-print-directory serve
+
+# The portal on $(PORT) and the API on $(API_PORT) (http://$(ADDRESS):$(API_PORT)/api/v1); Ctrl-C stops both.
+# The API runs in the background: the trap stops it when the portal ends, however it ends.
+serve:
+	@$(VENV)/bin/uvicorn api.app:create_app --factory --host $(ADDRESS) --port $(API_PORT) --no-server-header & \
+	api=$$!; trap 'kill $$api 2>/dev/null; wait $$api 2>/dev/null' EXIT INT TERM; \
+	echo "API: http://$(ADDRESS):$(API_PORT)/api/v1 (docs: /api/v1/docs)"; \
 	$(VENV)/bin/streamlit run app.py --server.headless=true --server.address=$(ADDRESS) --server.port=$(PORT) \
 	  --browser.gatherUsageStats=false
 

@@ -27,6 +27,7 @@ from lib.engines.local import LocalEngine
 from lib.insights.cluster import ClusterSnapshots
 from lib.insights.history import ScanFacts
 from lib.insights.sampler import Sampler, cluster_probe, pool_probe
+from lib.services.callbacks import deliver_due
 from lib.services.ownership import prove, verify_waiting
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         interval = min(self.settings.retry_seconds, 5.0)
-        steps = (self.mailer.retry_due, self._check_ownership_when_due)
+        steps = (self.mailer.retry_due, self._deliver_callbacks, self._check_ownership_when_due)
         self._housekeeping = BackgroundLoop("housekeeping", steps, interval, delay_first=True)
 
     @property
@@ -79,6 +80,10 @@ class Runtime:
         if self.kube is not None:
             self.kube.close()
         self.db.dispose()
+
+    def _deliver_callbacks(self) -> None:
+        """POST the final status of finished API scans to their callback URLs."""
+        deliver_due(self.sessions, self.settings.scope_policy(), self.settings.public_base_url)
 
     def _check_ownership_when_due(self) -> None:
         """Housekeeping runs often (mail retries); ownership proofs are checked every OWNERSHIP_CHECK_SECONDS."""

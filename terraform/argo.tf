@@ -23,6 +23,7 @@ locals {
   argocd_child_app      = "scanboard-prod"
   portal_ingress        = "scanboard-portal"
   portal_network_policy = "scanboard-portal"
+  api_network_policy    = "scanboard-api"
 
   # JetStream versions the Argo Events controller offers an EventBus; k8s/ pins spec.jetstream.version to one.
   jetstream_versions = [
@@ -67,6 +68,7 @@ locals {
     image_name        = local.image_name
     image_repository  = aws_ecr_repository.app.repository_url
     portal_policy     = local.portal_network_policy
+    api_policy        = local.api_network_policy
     alb_peers         = jsonencode([for cidr in local.public_subnet_cidrs : { ipBlock = { cidr = cidr } }])
   }))
 }

@@ -811,7 +811,8 @@ def test_ingress_is_sticky_and_keeps_websockets_open(rendered, overlay):
         assert annotations["alb.ingress.kubernetes.io/healthcheck-path"] == "/_stcore/health"
         assert annotations["alb.ingress.kubernetes.io/target-type"] == "ip"
     assert ingress["spec"]["tls"][0]["hosts"] == [ingress["spec"]["rules"][0]["host"]]
-    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    paths = ingress["spec"]["rules"][0]["http"]["paths"]
+    backend = next(p for p in paths if p["path"] == "/")["backend"]["service"]
     assert backend["name"] == "scanboard-portal"
 
 

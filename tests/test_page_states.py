@@ -44,6 +44,10 @@ EMPTY = {  # page -> what its empty state tells a new user to do
     "outbox": "request a scan on New scan",
     "history": "start a scan on New scan",
 }
+ADVICE_ONLY = {  # pages whose empty state points at something on the page itself
+    "tokens": "create one with the form above",
+    "audit": "widen the dates or clear a filter",
+}
 
 
 def test_every_page_of_an_empty_portal_says_what_to_do(app) -> None:  # noqa: F811
@@ -54,6 +58,10 @@ def test_every_page_of_an_empty_portal_says_what_to_do(app) -> None:  # noqa: F8
         assert any(advice in i.value for i in app.info), (key, [i.value for i in app.info])
         links = [p.proto for p in app.get("page_link")]
         assert any(p.label == "Go to New scan" and p.icon == PAGES["new_scan"].icon for p in links), key
+    for key, advice in ADVICE_ONLY.items():
+        app.switch_page(PAGES[key].file).run()
+        assert not app.exception, key
+        assert any(advice in i.value for i in app.info), (key, [i.value for i in app.info])
     app.switch_page(PAGES["cluster"].file).run()
     assert not app.exception and "scans run in this app's local worker pool" in app.info[0].value
 

@@ -17,10 +17,15 @@ PAGES = {
     "progress": PageInfo("views/progress.py", "Scan progress", ":material/account_tree:"),
     "reports": PageInfo("views/reports.py", "Reports", ":material/description:"),
     "outbox": PageInfo("views/outbox.py", "Outbox", ":material/mail:"),
+    "tokens": PageInfo("views/tokens.py", "API tokens", ":material/key:"),
     "history": PageInfo("views/history.py", "History", ":material/bar_chart:"),
     "cluster": PageInfo("views/cluster.py", "Cluster", ":material/dns:"),
     "audit": PageInfo("views/audit.py", "Audit log", ":material/policy:"),
 }
-SECTIONS = {"Scans": ("new_scan", "progress", "reports", "outbox"), "Insights": ("history", "cluster", "audit")}
+SECTIONS = {
+    "Scans": ("new_scan", "progress", "reports", "outbox"),
+    "Insights": ("history", "cluster", "audit"),
+    "Automation": ("tokens",),
+}
 CONFIRM = PageInfo("views/confirm.py", "Confirm scan", ":material/verified:")
 SIGN_IN = PageInfo("views/sign_in.py", "Sign in", ":material/login:")

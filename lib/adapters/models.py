@@ -76,6 +76,9 @@ class Scan(Base):
     report_key: Mapped[str] = mapped_column(String(512), default="")  # storage prefix of the report
     ownership_token: Mapped[str] = mapped_column(String(64), default="")  # "" when no proof is required
     ownership_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    requested_via: Mapped[str] = mapped_column(String(16), default="form")  # form | api
+    callback_url: Mapped[str] = mapped_column(String(2048), default="")  # POSTed the final status (API scans)
+    callback_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Step(Base):
@@ -189,6 +192,39 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(32), index=True)
     scan_id: Mapped[str] = mapped_column(String(32), default="", index=True)
     detail: Mapped[str] = mapped_column(String(500), default="")
+
+
+class ApiToken(Base):
+    """An API token: only its sha256 is kept; the prefix finds the row."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    owner_email: Mapped[str] = mapped_column(String(320), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    scopes: Mapped[str] = mapped_column(String(100))  # space-separated, e.g. "scans:read scans:write"
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ApiAudit(Base):
+    """One row per API call, appended and never changed."""
+
+    __tablename__ = "api_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    token_prefix: Mapped[str] = mapped_column(String(16), default="", index=True)
+    owner_email: Mapped[str] = mapped_column(String(320), default="")
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(512))
+    status: Mapped[int] = mapped_column(Integer)
+    client: Mapped[str] = mapped_column(String(64), default="")
+    scan_id: Mapped[str] = mapped_column(String(32), default="")
 
 
 # Covers the history page's scanner-duration query (steps of the filtered scans), so it never reads step rows.

@@ -20,6 +20,7 @@ from lib.core.scope import Resolver, ScopeError, ScopePolicy, check_url, system_
 
 MAX_EMAIL_LENGTH = 254
 MAX_PATH_LENGTH = 512
+MAX_CALLBACK_LENGTH = 2048
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,21 @@ def validate_request(
     if errors:
         raise RequestInvalid(errors)
     return ScanRequest(target=target, host=host, email=email, scanners=chosen)
+
+
+def check_callback_url(url: str, policy: ScopePolicy, resolve: Resolver = system_resolver) -> str:
+    """An optional URL to POST the final status to: "" or an http(s) URL the scope policy allows (it is an
+    outgoing connection like any scanner's), or RequestInvalid on the field callback_url."""
+    url = (url or "").strip()
+    if not url:
+        return ""
+    if not url.lower().startswith(("http://", "https://")) or len(url) > MAX_CALLBACK_LENGTH:
+        raise RequestInvalid({"callback_url": "The callback must be an http:// or https:// URL."})
+    try:
+        check_url(url, policy, resolve)
+    except ScopeError as e:
+        raise RequestInvalid({"callback_url": str(e)}) from None
+    return url
 
 
 def payload_size(target: str, email: str, scanners: dict[str, dict[str, Any]]) -> int:

@@ -17,7 +17,7 @@ from lib.core.messages import confirmation_email
 from lib.core.ownership_rules import new_token as new_ownership_token
 from lib.core.scope import Resolver, system_resolver
 from lib.core.tokens import TokenError, make_token, new_jti, verify_token
-from lib.core.validation import RequestInvalid, validate_request
+from lib.core.validation import RequestInvalid, ScanRequest, check_callback_url, validate_request
 from lib.services.context import Services
 from lib.services.limits import check_running, check_submit, lock
 from lib.services.ownership import instructions as ownership_instructions
@@ -73,25 +73,9 @@ def submit(
     scan_id, jti = new_scan_id(), new_jti()
     ttl = timedelta(hours=svc.settings.token_ttl_hours)
     proof_token = new_ownership_token() if svc.settings.ownership_required(req.host) else ""
+    scan = _new_scan(req, scan_id, client_id, now, proof_token, status=AWAITING_CONFIRMATION, token_jti=jti)
     try:
-        with svc.sessions.begin() as s:
-            lock(s, keys_for(req.email, client_id, svc.settings.limits()), now)
-            check_submit(s, req.email, client_id, svc.settings.limits(), now, ttl)
-            s.add(
-                Scan(
-                    id=scan_id,
-                    target=req.target,
-                    host=req.host,
-                    requester_email=req.email,
-                    client_id=client_id,
-                    scanners=req.scanners,
-                    status=AWAITING_CONFIRMATION,
-                    token_jti=jti,
-                    created_at=now,
-                    ownership_token=proof_token,
-                )
-            )
-            add_event(s, actor or req.email, "requested", scan_id, req.target)
+        _store(svc, scan, client_id, now, ttl, running_too=False, actor=actor or req.email, event="requested")
     except LimitExceeded as e:
         return SubmitOutcome(errors={"limit": str(e)})
     token = make_token(svc.settings.token_secret(), scan_id, jti, now, ttl)
@@ -101,6 +85,86 @@ def submit(
         body += "\n" + ownership_instructions(req.target, proof_token) + "\n"
     msg_id = svc.mailer.enqueue("confirm", req.email, subject, body, link=link, scan_id=scan_id)
     return SubmitOutcome(scan_id=scan_id, email_status=svc.mailer.status(msg_id))
+
+
+def submit_confirmed(
+    svc: Services,
+    target: str,
+    owner_email: str,
+    scanners: dict[str, dict[str, Any]],
+    client_id: str = "",
+    callback_url: str = "",
+    resolve: Resolver = system_resolver,
+    now: datetime | None = None,
+) -> SubmitOutcome:
+    """A request whose requester is already proven (an API token stands for its owner): the same validation,
+    scope policy, ownership proof and limits as the form, but no confirmation mail; the scan is queued (or waits
+    for the ownership proof) at once."""
+    policy = svc.settings.scope_policy()
+    try:
+        req = validate_request(target, owner_email, scanners, policy, resolve)
+        callback_url = check_callback_url(callback_url, policy, resolve)
+    except RequestInvalid as e:
+        return SubmitOutcome(errors=e.errors)
+    now = now or utcnow()
+    proof_token = new_ownership_token() if svc.settings.ownership_required(req.host) else ""
+    scan = _new_scan(req, new_scan_id(), client_id, now, proof_token, status=QUEUED, token_jti="")
+    scan.confirmed_at, scan.requested_via, scan.callback_url = now, "api", callback_url
+    if proof_token:
+        scan.status, scan.status_reason = AWAITING_OWNERSHIP, "waiting for the ownership proof"
+    else:
+        scan.status_reason = "waiting for a worker"
+    try:
+        _store(
+            svc,
+            scan,
+            client_id,
+            now,
+            timedelta(hours=svc.settings.token_ttl_hours),
+            running_too=True,
+            actor=owner_email,
+            event="requested",
+        )
+    except LimitExceeded as e:
+        return SubmitOutcome(errors={"limit": str(e)})
+    if not proof_token:
+        svc.engine.submit(scan.id)
+    return SubmitOutcome(scan_id=scan.id)
+
+
+def _new_scan(req: ScanRequest, scan_id: str, client_id: str, now: datetime, proof: str, **values: Any) -> Scan:
+    return Scan(
+        id=scan_id,
+        target=req.target,
+        host=req.host,
+        requester_email=req.email,
+        client_id=client_id,
+        scanners=req.scanners,
+        created_at=now,
+        ownership_token=proof,
+        **values,
+    )
+
+
+def _store(
+    svc: Services,
+    scan: Scan,
+    client_id: str,
+    now: datetime,
+    ttl: timedelta,
+    running_too: bool,
+    actor: str,
+    event: str,
+) -> None:
+    """Count the requester's limits and store the scan with its audit event in one transaction (LimitExceeded:
+    nothing stored)."""
+    with svc.sessions.begin() as s:
+        lock(s, keys_for(scan.requester_email, client_id, svc.settings.limits()), now)
+        check_submit(s, scan.requester_email, client_id, svc.settings.limits(), now, ttl)
+        if running_too:
+            check_running(s, scan.requester_email, svc.settings.limits(), "Ask again when one has finished.")
+        s.add(scan)
+        add_event(s, actor, event, scan.id, scan.target)
 
 
 def confirm(svc: Services, token: str, now: datetime | None = None) -> ConfirmOutcome:

@@ -78,11 +78,11 @@ def check_submit(s: Session, email: str, client_id: str, limits: Limits, now: da
             )
 
 
-def check_running(s: Session, email: str, limits: Limits) -> None:
+LINK_HINT = "Open this link again when one has finished; it stays valid until it expires."
+
+
+def check_running(s: Session, email: str, limits: Limits, hint: str = LINK_HINT) -> None:
     """Before a scan is started (call inside the confirming transaction, after lock())."""
     active = _count(s, same_mailbox(s, email, limits), Scan.status.in_(ACTIVE))
     if active >= limits.running:
-        raise LimitExceeded(
-            f"You already have {active} scans running or queued (limit {limits.running}). "
-            "Open this link again when one has finished; it stays valid until it expires."
-        )
+        raise LimitExceeded(f"You already have {active} scans running or queued (limit {limits.running}). {hint}")

@@ -1,0 +1,1 @@
+"""scanboard's REST API: a thin FastAPI layer over the same lib calls as the pages."""

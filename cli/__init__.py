@@ -1,0 +1,1 @@
+"""scanboard CLI for pipelines: python -m cli scan URL …"""

@@ -1,0 +1,7 @@
+"""`python -m cli scan URL …`: see cli.main."""
+
+import sys
+
+from cli.main import main
+
+sys.exit(main())
