@@ -14,7 +14,7 @@ API_PORT ?= 8502
 ADDRESS ?= 127.0.0.1
 PYTEST_ARGS ?=
 
-.PHONY: run serve test test-fast system-deps bench clean
+.PHONY: run serve test test-fast system-deps bench screenshots clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -57,6 +57,10 @@ test-fast: $(STAMP)
 
 bench: $(STAMP) system-deps
 	for b in lifecycle portscan dag history cluster argo_sync report; do echo "== bench/$$b.py"; $(PY) bench/$$b.py || exit 1; done
+
+# A PNG of each page of a freshly seeded portal (one real scan of a local target) in docs/screenshots/.
+screenshots: $(STAMP) system-deps
+	$(PY) -m tests.screenshots docs/screenshots
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache test-artifacts

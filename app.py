@@ -5,6 +5,7 @@ import streamlit as st
 from lib.core.roles import visible_pages
 from lib.core.text import md_escape
 from ui.auth import resolve_viewer
+from ui.pages import CONFIRM, PAGES, SECTIONS, SIGN_IN
 from ui.runtime import get_runtime
 
 st.set_page_config(page_title="scanboard", page_icon=":material/shield:", layout="wide")
@@ -12,36 +13,19 @@ runtime = get_runtime()
 viewer = resolve_viewer(runtime.settings)
 
 # The confirmation link's page is reachable by everyone: its token is the proof.
-confirm = st.Page(
-    "views/confirm.py", title="Confirm", icon=":material/verified:", url_path="confirm", visibility="hidden"
-)
+confirm = st.Page(CONFIRM.file, title=CONFIRM.title, icon=CONFIRM.icon, url_path="confirm", visibility="hidden")
 if viewer is None:
     st.navigation(
-        [st.Page("views/sign_in.py", title="Sign in", icon=":material/login:", default=True), confirm],
+        [st.Page(SIGN_IN.file, title=SIGN_IN.title, icon=SIGN_IN.icon, default=True), confirm],
         position="hidden",
     ).run()
     st.stop()
 
-PAGES = {  # key -> (file, title, icon)
-    "new_scan": ("views/new_scan.py", "New scan", ":material/add_circle:"),
-    "progress": ("views/progress.py", "Progress", ":material/account_tree:"),
-    "reports": ("views/reports.py", "Reports", ":material/description:"),
-    "outbox": ("views/outbox.py", "Outbox", ":material/mail:"),
-    "tokens": ("views/tokens.py", "API tokens", ":material/key:"),
-    "history": ("views/history.py", "History", ":material/bar_chart:"),
-    "cluster": ("views/cluster.py", "Cluster", ":material/dns:"),
-    "audit": ("views/audit.py", "Audit log", ":material/policy:"),
-}
-SECTIONS = {
-    "Scans": ("new_scan", "progress", "reports", "outbox"),
-    "Insights": ("history", "cluster", "audit"),
-    "Automation": ("tokens",),
-}
 allowed = visible_pages(viewer) - (set() if runtime.mailer.uses_outbox else {"outbox"})
 default = next(k for keys in SECTIONS.values() for k in keys if k in allowed)
 nav = {
     title: [
-        st.Page(PAGES[k][0], title=PAGES[k][1], icon=PAGES[k][2], url_path=k, default=k == default)
+        st.Page(PAGES[k].file, title=PAGES[k].title, icon=PAGES[k].icon, url_path=k, default=k == default)
         for k in keys
         if k in allowed
     ]

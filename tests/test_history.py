@@ -397,6 +397,58 @@ def test_the_same_numbers_on_postgresql(sessions):
             pg.kw["bind"].dispose()
 
 
+def _one_scan_view(tmp_path):
+    """One scan, requested and finished on one day: the smallest history a new portal shows."""
+    sessions = session_factory(make_engine(f"sqlite:///{tmp_path / 'one.db'}"))
+    migrate(sessions.kw["bind"])
+    with sessions.begin() as s:
+        add_scan(
+            s,
+            "fffffffffff1",
+            "a.example.com",
+            "ana@example.com",
+            "succeeded",
+            D + timedelta(hours=10),
+            ["web"],
+            confirm_after=minutes(2),
+            run_s=120,
+            report=True,
+            severity={"high": 1},
+            diff={"new": 1, "fixed": 0},
+            steps=[("web", "succeeded", 100)],
+        )
+    try:
+        return history_view(ScanFacts(sessions), ALL)
+    finally:
+        sessions.kw["bind"].dispose()
+
+
+@pytest.mark.parametrize(
+    ("name", "unit"),
+    [("per_day", 1), ("severity", 1), ("new_vs_fixed", 7), ("lifecycle", 7)],
+)
+def test_time_charts_of_one_scan_count_in_days_not_milliseconds(tmp_path, name, unit):
+    fig = history_figures(_one_scan_view(tmp_path))[name]
+    axis = fig.layout.xaxis
+    one_day = pd.Timedelta(days=1)
+    assert axis.type == "date"
+    assert axis.dtick == unit * one_day / pd.Timedelta(milliseconds=1)  # a tick per day (per week)
+    assert "%H" not in axis.tickformat and "%L" not in axis.tickformat  # the labels are dates, not clock times
+    lo, hi = (pd.Timestamp(x) for x in axis.range)
+    assert hi - lo >= unit * one_day
+    bars = [t for t in fig.data if len(t.x)]
+    assert bars, "the one scan is drawn"
+    for t in bars:
+        assert (lo <= pd.Timestamp(t.x[0]) <= hi) and pd.Timedelta(milliseconds=t.width) >= 0.3 * unit * one_day
+
+
+def test_a_month_of_scans_keeps_the_day_ticks_readable(view):
+    """Two weeks of data: ticks stay whole days, but no more than about ten of them."""
+    axis = history_figures(view)["per_day"].layout.xaxis
+    ticks = (pd.Timestamp(axis.range[1]) - pd.Timestamp(axis.range[0])) / pd.Timedelta(milliseconds=axis.dtick)
+    assert axis.dtick % (24 * 3600 * 1000) == 0 and ticks <= 11
+
+
 def test_a_viewer_who_does_not_see_every_scan_is_held_to_their_own_whatever_the_url_says() -> None:
     asked = HistoryFilters.from_query_params({"requester": "boss@example.com", "domain": "example.com"})
     ana = Viewer(email="ana@example.com", roles=frozenset({"analyst"}), signed_in=True)
@@ -405,3 +457,20 @@ def test_a_viewer_who_does_not_see_every_scan_is_held_to_their_own_whatever_the_
     assert asked.visible_to(ana).domain == "example.com"
     assert asked.visible_to(boss).requester == "boss@example.com"
     assert HistoryFilters(requester="x@example.com").visible_to(LOCAL_VIEWER).requester == "x@example.com"
+
+
+def test_small_counts_tick_in_whole_units_and_short_steps_read_in_seconds(tmp_path):
+    figs = history_figures(_one_scan_view(tmp_path))
+    assert figs["per_day"].layout.yaxis.dtick == 1 and figs["per_day"].layout.yaxis.range[1] >= 1
+    assert figs["top_targets"].layout.xaxis.dtick == 1  # one open high finding
+    durations = figs["durations"]
+    assert durations.layout.xaxis.title.text == "duration (seconds, bin start)"  # the one step took 100 s
+    assert max(max(t.x) for t in durations.data) < 100
+
+
+def test_charts_with_nothing_to_draw_say_why(sessions):
+    none = HistoryFilters(start=date(2020, 1, 1), end=date(2020, 1, 2))
+    figs = history_figures(build_view(none, ScanFacts(sessions).frame(), table_rows(sessions, none)))
+    for name, note in (("top_targets", "No critical or high"), ("new_vs_fixed", "No changes yet")):
+        assert [a.text for a in figs[name].layout.annotations if note in a.text], name
+        assert figs[name].layout.xaxis.visible is False

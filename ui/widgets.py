@@ -7,6 +7,8 @@ import streamlit as st
 from lib.core.findings import SEVERITIES
 from lib.core.limit_rules import client_address
 from lib.core.text import md_escape
+from ui.auth import can_open
+from ui.pages import PAGES
 
 STATUS_ICONS = {
     "awaiting_confirmation": ":material/mail:",
@@ -42,3 +44,11 @@ def client_id(trusted_hops: int = 0) -> str:
     headers = st.context.headers
     forwarded = headers.get_all("X-Forwarded-For") if hasattr(headers, "get_all") else []
     return client_address(peer, list(forwarded), trusted_hops)
+
+
+def empty_state(message: str, to: str = "new_scan") -> None:
+    """Nothing to show yet: say so, say what to do, and link the page where it is done (when this viewer has it)."""
+    st.info(message, icon=":material/info:")
+    if can_open(to):
+        page = PAGES[to]
+        st.page_link(page.file, label=f"Go to {page.title}", icon=page.icon)

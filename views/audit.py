@@ -22,7 +22,11 @@ start, end = (*tuple(picked), None, None)[:2] if isinstance(picked, (tuple, list
 filters = AuditFilters(actor=actor, action=action, scan_id=scan_id, start=start, end=end or start)
 rows = events(rt.sessions, filters)
 if not rows:
-    st.info("No audit events match these filters.")
+    st.info(
+        "No audit events match these filters — widen the dates or clear a filter; requests, confirmations and "
+        "downloads are recorded as they happen.",
+        icon=":material/info:",
+    )
     st.stop()
 st.dataframe(rows, hide_index=True, key="a_table")
 st.download_button(

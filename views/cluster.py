@@ -48,7 +48,7 @@ if rt.mode != "argo":
         c3.metric("Scans queued", stats.queued)
         samples, _ = _history(db_url, hours, False)
         if samples.empty:
-            st.caption("The sampler has not recorded the pool yet.")
+            st.caption(f"The pool's history appears here once the sampler has recorded it (every {interval:g} s).")
         else:
             st.plotly_chart(pool_figure(samples), key="c_pool", config={"displaylogo": False})
 

@@ -16,7 +16,7 @@ from lib.insights.history import HistoryFilters, HistoryView, ScanFacts, export_
 from lib.insights.history_charts import history_figures
 from ui.auth import viewer
 from ui.runtime import get_runtime
-from ui.widgets import status_label
+from ui.widgets import empty_state, status_label
 
 TTL_S = 60
 
@@ -96,7 +96,10 @@ key = tuple(sorted(params.items()))
 view = _view(db_url, key, facts)
 k = view.kpis
 if k.scans == 0:
-    st.info("No scans match these filters." if st.query_params else "No scans yet.", icon=":material/info:")
+    if facts.frame().empty:
+        empty_state("No scans yet — start a scan on New scan; the charts fill in as scans finish.")
+    else:
+        st.info("No scans match these filters — widen the dates or clear a filter.", icon=":material/filter_alt_off:")
     st.stop()
 
 m = st.columns(5)

@@ -6,13 +6,14 @@ from lib.core.text import md_escape
 from lib.services.visibility import visible_messages
 from ui.auth import viewer
 from ui.runtime import get_runtime
+from ui.widgets import empty_state
 
 rt = get_runtime()
 st.title("Outbox")
 st.caption("No SMTP server is configured (set SMTP_HOST to send real mail), so emails are delivered here.")
 messages = visible_messages(rt.mailer, viewer())
 if not messages:
-    st.info("No messages yet.")
+    empty_state("No messages yet — request a scan on New scan; its confirmation email arrives here.")
 for m in messages:
     with st.container(border=True):
         st.markdown(

@@ -9,12 +9,13 @@ from lib.core.triage import ACCEPTED_RISK, STATES, TriageError
 from lib.insights.dag_figure import dag_figure
 from lib.insights.progress import steps_table
 from lib.insights.progress_page import findings_for, instances_for, progress_for, recent_for
+from lib.insights.queue_position import queue_wait
 from lib.services.ownership import instructions as ownership_instructions
 from lib.services.triage import mark_finding, triage_choices
 from ui.audit import note as audit
 from ui.auth import viewer
 from ui.runtime import get_runtime
-from ui.widgets import severity_metrics, status_label
+from ui.widgets import empty_state, severity_metrics, status_label
 
 rt = get_runtime()
 st.title("Scan progress")
@@ -24,8 +25,7 @@ scan_id = st.query_params.get("scan", "")
 if not scan_id:
     recent = recent_for(rt.sessions, me)
     if not recent:
-        st.info("No scans yet.")
-        st.page_link("views/new_scan.py", label="Request a scan", icon=":material/add_circle:")
+        empty_state("No scans yet — start one on New scan, then follow its steps here as they run.")
         st.stop()
     scan_id = st.selectbox(
         "Scan",
@@ -117,8 +117,11 @@ def live() -> None:
         return
     done, total = view.progress
     st.progress(done / total if total else 0.0, text=f"{status_label(current.status)} · {done}/{total} steps")
-    if current.status in (QUEUED, AWAITING_OWNERSHIP):
-        st.info(f"Waiting to start: {md_escape(current.status_reason or 'queued')}", icon=":material/hourglass_top:")
+    pool = rt.settings.scan_workers if rt.mode == "embedded" else None
+    if (wait := queue_wait(rt.sessions, scan_id, pool, rt.settings.limit_running)) is not None:
+        st.info(md_escape(wait.message), icon=":material/hourglass_top:")
+    elif current.status in (QUEUED, AWAITING_OWNERSHIP):
+        st.info(f"Waiting to start: {current.status_reason or 'queued'}", icon=":material/hourglass_top:")
     elif view.message and view.finished:
         st.warning(md_escape(view.message))
     if view.error:

@@ -8,16 +8,20 @@ from lib.services.visibility import visible_reports
 from ui.audit import note
 from ui.auth import viewer
 from ui.runtime import get_runtime
+from ui.widgets import empty_state
 
 rt = get_runtime()
 st.title("Reports")
 only = st.query_params.get("scan", "")
 me = viewer()
 groups = visible_reports(rt.sessions, me, report_groups(rt.store.list_reports(), only))
-if not groups:
+if not groups and only:
     st.info(
-        f"No stored report for scan {md_escape(only)}." if only else "No reports yet: they appear when a scan finishes."
+        f"No stored report for scan {md_escape(only)} yet: it appears here when the scan finishes.",
+        icon=":material/info:",
     )
+elif not groups:
+    empty_state("No reports yet — start a scan on New scan; its report appears here when it finishes.")
 for g in groups:
     with st.container(border=True):
         st.markdown(f"**Scan `{g.scan_id}`** · {g.modified:%Y-%m-%d %H:%M} UTC")

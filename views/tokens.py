@@ -40,7 +40,9 @@ if create:
 tokens = api_tokens.list_tokens(rt.sessions, owner) if owner else []
 st.subheader("Your tokens")
 if not tokens:
-    st.info("No tokens yet.")
+    st.info(
+        "No tokens yet — create one with the form above; it is shown once, then listed here.", icon=":material/info:"
+    )
 for t in tokens:
     state = api_tokens.state_of(t)
     with st.container(border=True):

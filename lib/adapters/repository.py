@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from lib.adapters.models import FINAL_STATUSES, FindingRecord, Scan, Step, utcnow
+from lib.adapters.models import (
+    AWAITING_OWNERSHIP,
+    FINAL_STATUSES,
+    QUEUED,
+    RUNNING,
+    FindingRecord,
+    Scan,
+    Step,
+    utcnow,
+)
 from lib.core.findings import Finding
 from lib.core.pipeline import plan
 
@@ -128,6 +138,46 @@ def list_scans(sessions: sessionmaker[Session], limit: int = 500, email: str | N
         if email is not None:
             q = q.where(func.lower(Scan.requester_email) == email.strip().lower())
         return list(s.scalars(q))
+
+
+@dataclass(frozen=True)
+class QueueFacts:
+    """Where one scan stands among the others, counted in one read."""
+
+    status: str
+    status_reason: str
+    ahead: int  # queued scans that the dispatcher takes before this one (confirmed earlier)
+    queued: int  # queued scans in all
+    running: int  # scans running now, of anyone
+    mine_active: int  # the requester's other scans running, queued or awaiting the ownership proof
+
+
+def queue_facts(sessions: sessionmaker[Session], scan_id: str) -> QueueFacts | None:
+    """The counts behind a waiting scan's place in the queue; None for an unknown scan. The order is the
+    dispatchers' (oldest confirmation first)."""
+    count = select(func.count()).select_from(Scan)
+    with sessions() as s:
+        scan = s.get(Scan, scan_id)
+        if scan is None:
+            return None
+        ahead = 0
+        if scan.status == QUEUED and scan.confirmed_at is not None:
+            ahead = s.scalar(count.where(Scan.status == QUEUED, Scan.confirmed_at < scan.confirmed_at)) or 0
+        return QueueFacts(
+            status=scan.status,
+            status_reason=scan.status_reason,
+            ahead=ahead,
+            queued=s.scalar(count.where(Scan.status == QUEUED)) or 0,
+            running=s.scalar(count.where(Scan.status == RUNNING)) or 0,
+            mine_active=s.scalar(
+                count.where(
+                    Scan.requester_email == scan.requester_email,
+                    Scan.id != scan.id,
+                    Scan.status.in_((QUEUED, RUNNING, AWAITING_OWNERSHIP)),
+                )
+            )
+            or 0,
+        )
 
 
 def count_scans(sessions: sessionmaker[Session], status: str) -> int:

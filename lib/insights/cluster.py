@@ -462,9 +462,16 @@ def pool_figure(samples: pd.DataFrame) -> go.Figure:
     lines = pd.concat(
         [samples_series(samples, m) for m in ("workers_busy", "workers_idle", "queue_length")], ignore_index=True
     ).sort_values("taken_at")
+    names = {"workers_busy": "workers busy", "workers_idle": "workers idle", "queue_length": "scans queued"}
     fig = px.line(
-        lines, x="taken_at", y="value", color="series", line_shape="hv", labels={"taken_at": "", "value": "count"}
+        lines.assign(series=lines["series"].map(names).fillna(lines["series"])),
+        x="taken_at",
+        y="value",
+        color="series",
+        line_shape="hv",
+        labels={"taken_at": "", "value": "count"},
     )
+    fig.update_yaxes(rangemode="tozero", tickformat=",d", dtick=1 if lines["value"].max() <= 10 else None)
     return _style(fig, "Worker pool over time")
 
 

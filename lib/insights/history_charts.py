@@ -8,6 +8,9 @@ whatever the number of scans.
 
 from __future__ import annotations
 
+import math
+
+import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
@@ -27,6 +30,11 @@ OUTCOME_COLORS = {
 CHANGE_COLORS = {"new": "#c62828", "fixed": "#2e7d32"}
 SCANNER_COLORS = {"portscan": "#1f77b4", "web": "#9467bd", "tls": "#17becf"}
 HEIGHT = 320
+DAY_MS = 86_400_000  # plotly's date axes count in milliseconds
+MAX_TICKS = 10
+BAR_FILL = 0.8  # share of a day (or week) a bar covers
+SMALL_COUNT = 10  # up to this many, count axes tick every unit
+SECONDS_UNTIL_S = 120  # durations shorter than this read in seconds, longer ones in minutes
 
 
 def _style(fig: go.Figure, title: str) -> go.Figure:
@@ -36,6 +44,59 @@ def _style(fig: go.Figure, title: str) -> go.Figure:
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         legend={"orientation": "h", "y": -0.2, "title": None},
     )
+    return fig
+
+
+def _days_axis(fig: go.Figure, positions: pd.Series, unit_days: int) -> go.Figure:
+    """A date axis counted in whole days, at least one unit wide, with bars one unit (less a gap) wide.
+
+    Why: plotly sizes bars and the autorange from the smallest gap between positions; with one day of data there
+    is none, so it falls back to one millisecond and draws a sub-millisecond time axis with an invisible bar.
+    """
+    unit_ms = unit_days * DAY_MS
+    axis: dict[str, object] = {"type": "date", "tickformat": "%b %-d", "dtick": unit_ms}
+    days = pd.to_datetime(positions.dropna())
+    if len(days):
+        lo, hi = days.min(), days.max()
+        span_units = (hi - lo) / pd.Timedelta(days=unit_days)
+        axis["dtick"] = unit_ms * max(1, math.ceil((span_units + 1) / MAX_TICKS))
+        axis["tick0"] = lo.isoformat()
+        half = pd.Timedelta(days=unit_days) / 2
+        axis["range"] = [(lo - half).isoformat(), (hi + half).isoformat()]
+    fig.update_xaxes(**axis)
+    bars = [t for t in fig.data if t.type == "bar"]
+    if fig.layout.barmode == "group" and bars:
+        width = unit_ms * BAR_FILL / len(bars)
+        for i, t in enumerate(bars):
+            t.update(width=width, offset=-unit_ms * BAR_FILL / 2 + i * width)
+    else:
+        for t in bars:
+            t.update(width=unit_ms * BAR_FILL)
+    return fig
+
+
+def _whole_counts(fig: go.Figure, axis: str = "y") -> go.Figure:
+    """Counts are whole numbers: with small totals a tick per unit instead of 0.2, 0.4, ... steps."""
+    totals = pd.Series(dtype=float)
+    for t in fig.data:
+        pos, val = (t.y, t.x) if axis == "x" else (t.x, t.y)
+        if pos is not None and val is not None:
+            totals = totals.add(pd.Series(val, index=pos, dtype=float).groupby(level=0).sum(), fill_value=0)
+    top = float(totals.max()) if len(totals) else 0.0
+    update: dict[str, object] = {"rangemode": "tozero", "tickformat": ",d"}
+    if top <= SMALL_COUNT:
+        update |= {"dtick": 1, "range": [0, max(top, 1) * 1.05]}
+    (fig.update_xaxes if axis == "x" else fig.update_yaxes)(**update)
+    return fig
+
+
+def _empty_note(fig: go.Figure, empty: bool, note: str) -> go.Figure:
+    """A chart with nothing to draw says why, instead of showing bare axes from -1 to 4."""
+    if empty:
+        fig.update_xaxes(visible=False)
+        fig.update_yaxes(visible=False)
+        fig.update_layout(showlegend=False)
+        fig.add_annotation(text=note, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5, font={"size": 14})
     return fig
 
 
@@ -49,7 +110,7 @@ def scans_per_day_figure(view: HistoryView) -> go.Figure:
         category_orders={"outcome": list(OUTCOME_ORDER)},
         labels={"day": "", "scans": "scans"},
     )
-    return _style(fig, "Scans per day by outcome")
+    return _style(_whole_counts(_days_axis(fig, view.per_day["day"], 1)), "Scans per day by outcome")
 
 
 def severity_over_time_figure(view: HistoryView) -> go.Figure:
@@ -62,24 +123,27 @@ def severity_over_time_figure(view: HistoryView) -> go.Figure:
         category_orders={"severity": list(SEVERITIES)},
         labels={"day": "", "findings": "findings reported"},
     )
+    fig = _whole_counts(_days_axis(fig, view.severity_over_time["day"], 1))
     return _style(fig, "Findings by severity (scans finished per day)")
 
 
 def duration_figure(view: HistoryView) -> go.Figure:
+    short = view.durations.empty or view.durations["bin_end_s"].max() < SECONDS_UNTIL_S
+    unit, per = ("seconds", 1) if short else ("minutes", 60)
     d = view.durations.assign(
-        minutes=view.durations["bin_start_s"] / 60,
-        width=(view.durations["bin_end_s"] - view.durations["bin_start_s"]) / 60,
+        **{unit: view.durations["bin_start_s"] / per},
+        width=(view.durations["bin_end_s"] - view.durations["bin_start_s"]) / per,
     )
     fig = px.bar(
         d,
-        x="minutes",
+        x=unit,
         y="steps",
         color="scanner",
         barmode="overlay",
         opacity=0.6,
         color_discrete_map=SCANNER_COLORS,
         category_orders={"scanner": list(SCANNERS)},
-        labels={"minutes": "duration (minutes, bin start)", "steps": "steps"},
+        labels={unit: f"duration ({unit}, bin start)", "steps": "steps"},
         hover_data={"width": False},
     )
     fig.for_each_trace(
@@ -87,7 +151,7 @@ def duration_figure(view: HistoryView) -> go.Figure:
             name=SCANNER_LABELS.get(t.name, t.name), offset=0, width=d["width"].iloc[0] if len(d) else None
         )
     )
-    return _style(fig, "Scanner duration distribution")
+    return _style(_whole_counts(fig), "Scanner duration distribution")
 
 
 def top_targets_figure(view: HistoryView) -> go.Figure:
@@ -107,6 +171,7 @@ def top_targets_figure(view: HistoryView) -> go.Figure:
         category_orders={"severity": ["critical", "high"], "host": list(view.top_targets["host"])},
         labels={"host": "", "findings": "open findings"},
     )
+    fig = _empty_note(_whole_counts(fig, "x"), not t["findings"].any(), "No critical or high findings open")
     return _style(fig, "Top targets by open critical + high findings")
 
 
@@ -120,6 +185,10 @@ def new_vs_fixed_figure(view: HistoryView) -> go.Figure:
         color_discrete_map=CHANGE_COLORS,
         category_orders={"change": list(DIFF_KEYS)},
         labels={"week": "week of", "findings": "findings"},
+    )
+    fig = _whole_counts(_days_axis(fig, view.new_vs_fixed["week"], 7))
+    fig = _empty_note(
+        fig, not view.new_vs_fixed["findings"].any(), "No changes yet: a host's first scan has nothing to compare with"
     )
     return _style(fig, "New vs fixed findings per week")
 
@@ -135,7 +204,7 @@ def lifecycle_figure(view: HistoryView) -> go.Figure:
         color_discrete_sequence=["#90a4ae", "#2b59c3"],
         labels={"week": "week of request", "median_min": "median minutes"},
     )
-    return _style(fig, "Time from request to confirmation to report")
+    return _style(_days_axis(fig, view.lifecycle["week"], 7), "Time from request to confirmation to report")
 
 
 FIGURES = {
