@@ -26,7 +26,7 @@ from lib.adapters.models import Scan
 from lib.config import Settings
 from lib.runtime import build_runtime
 from lib.services import api_tokens
-from tests.targets import open_ports
+from testkit.targets import open_ports
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "200"))

@@ -18,7 +18,7 @@ from lib.adapters.repository import get_scan, get_steps
 from lib.config import Settings
 from lib.runtime import build_runtime
 from lib.services.intake import confirm, submit
-from tests.targets import http_target, open_ports, tls_target
+from testkit.targets import http_target, open_ports, tls_target
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """`make screenshots`: a PNG of each page of a freshly seeded portal, for the README.
 
 The portal runs under `streamlit run` on a free port with its own temporary data dir; one real scan of a local
-HTTP target (tests/targets.py) is requested, confirmed and finished through the pages themselves in Debian's
+HTTP target (testkit/targets.py) is requested, confirmed and finished through the pages themselves in Debian's
 Chromium, then every page is photographed. Run: `python -m tests.screenshots [OUT_DIR]` (default
 docs/screenshots). Lives beside the browser tests because it uses their portal and target helpers.
 """
@@ -20,8 +20,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect, sync_playwright
 
+from testkit.targets import http_target
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, ROOT, portal, wait_for_app
-from tests.targets import http_target
 
 OUT = ROOT / "docs" / "screenshots"
 VIEWPORT = {"width": 1400, "height": 900}

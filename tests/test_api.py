@@ -20,9 +20,9 @@ from lib.core.api_keys import SCAN_READ, SCAN_WRITE
 from lib.runtime import build_runtime
 from lib.services import api_tokens
 from lib.services.audit import api_calls
+from testkit.targets import http_target, open_ports
 from tests.api_server import serve_api
 from tests.conftest import wait_until
-from tests.targets import http_target, open_ports
 
 SCHEMA = json.loads((Path(__file__).parent / "fixtures/sarif/sarif-schema-2.1.0.json").read_text())
 OWNER = "ci@example.com"

@@ -14,8 +14,8 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from lib.core.tokens import make_token, new_jti
+from testkit.targets import http_target
 from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, portal, wait_for_app
-from tests.targets import http_target
 
 pytestmark = pytest.mark.slow
 

@@ -17,8 +17,8 @@ import yaml
 
 from lib.runtime import build_runtime
 from lib.services import api_tokens
+from testkit.targets import http_target
 from tests.api_server import free_port, serve_api
-from tests.targets import http_target
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((ROOT / "tests/fixtures/sarif/sarif-schema-2.1.0.json").read_text())

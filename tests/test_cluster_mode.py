@@ -23,7 +23,7 @@ from lib.adapters.repository import finding_rows, get_scan, get_steps
 from lib.engines.argo import ArgoEngine
 from lib.runtime import build_runtime
 from lib.services.intake import confirm, submit
-from tests.targets import http_target
+from testkit.targets import http_target
 from tests.webhook_server import WebhookServer
 
 ROOT = Path(__file__).resolve().parents[1]

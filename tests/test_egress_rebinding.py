@@ -21,8 +21,8 @@ from lib.engines.steps import run_scanner
 from lib.engines.workspace import Workspace
 from lib.scanners.nmap import NmapScanner
 from lib.services.ownership import prove
+from testkit.targets import http_target, tls_target
 from tests.egress_targets import CountingListener, RebindingDns, rebinding_getaddrinfo, scripted_http
-from tests.targets import http_target, tls_target
 
 VETTED, DECOY = "127.0.0.1", "127.0.0.2"
 NAME = "victim.rebind.test"

@@ -14,8 +14,8 @@ from lib.adapters.repository import ensure_steps, get_scan, get_steps
 from lib.engines.local import MAX_RESUMES, LocalEngine
 from lib.runtime import build_runtime
 from lib.services.intake import confirm, submit
+from testkit.targets import http_target
 from tests.conftest import wait_until
-from tests.targets import http_target
 
 
 def request(rt, port: int) -> tuple[str, str]:

@@ -13,9 +13,9 @@ from lib.adapters.repository import finding_rows, get_scan, get_steps
 from lib.core.findings import Finding
 from lib.runtime import build_runtime
 from lib.services.intake import confirm, submit
+from testkit.targets import http_target, open_ports, tls_target
 from tests.conftest import wait_until
 from tests.smtp_server import links
-from tests.targets import http_target, open_ports, tls_target
 
 pytestmark = pytest.mark.slow
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from lib.adapters.db import make_engine, migrate, session_factory
 from lib.adapters.mail import Mailer, SmtpTransport
 from lib.adapters.models import MAIL_OUTBOX, MAIL_RETRYING, MAIL_SENT
+from testkit.targets import make_self_signed
 from tests.conftest import wait_until
 from tests.smtp_server import SmtpServer, body_text, links
-from tests.targets import make_self_signed
 
 
 def mailer(tmp_path, transport) -> Mailer:

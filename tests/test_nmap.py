@@ -11,7 +11,7 @@ from lib.scanners import choose
 from lib.scanners.base import ScanContext, ScannerError
 from lib.scanners.nmap import NmapScanner, compact_port_spec, nmap_findings, parse_nmap_xml
 from lib.scanners.portscan_builtin import BuiltinPortScanner
-from tests.targets import http_target, open_ports
+from testkit.targets import http_target, open_ports
 from tests.tools import needs_nmap
 
 

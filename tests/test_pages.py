@@ -13,8 +13,8 @@ from streamlit.testing.v1 import AppTest
 from lib.adapters.models import utcnow
 from lib.adapters.triage_store import marks_for_host
 from lib.services.intake import submit
+from testkit.targets import http_target
 from tests.conftest import wait_until
-from tests.targets import http_target
 from ui.runtime import get_runtime
 
 APP = Path(__file__).resolve().parents[1] / "app.py"

@@ -26,7 +26,7 @@ from lib.scanners.base import ScannerError
 from lib.scanners.nmap import nmap_findings, parse_nmap_xml
 from lib.scanners.sslyze_tls import parse_sslyze_json
 from lib.scanners.zap import parse_zap_json
-from tests.targets import open_ports, tls_target
+from testkit.targets import open_ports, tls_target
 
 # SCANBOARD_FUZZ_EXAMPLES=5000 for a deeper run than the suite's default
 FUZZ = settings(

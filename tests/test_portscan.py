@@ -14,7 +14,7 @@ from lib.core.ports import parse_port_spec
 from lib.scanners import choose
 from lib.scanners.base import ScanContext, ScannerError
 from lib.scanners.portscan_builtin import BuiltinPortScanner, _self_connected, sweep
-from tests.targets import open_ports
+from testkit.targets import open_ports
 
 
 def _ctx(tmp_path, target: str, ports: str) -> ScanContext:

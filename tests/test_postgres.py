@@ -12,9 +12,9 @@ from lib.adapters.models import SUCCEEDED
 from lib.adapters.repository import finding_rows, get_scan
 from lib.runtime import build_runtime
 from lib.services.intake import confirm, submit
+from testkit.targets import http_target
 from tests.conftest import wait_until
 from tests.postgres_server import postgres
-from tests.targets import http_target
 
 pytestmark = pytest.mark.slow
 

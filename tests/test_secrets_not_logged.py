@@ -11,9 +11,9 @@ from lib.config import Settings
 from lib.core.pipeline import WebhookPayload
 from lib.runtime import build_runtime
 from lib.services.intake import confirm, submit
+from testkit.targets import http_target, make_self_signed
 from tests.conftest import wait_until
 from tests.smtp_server import SmtpServer
-from tests.targets import http_target, make_self_signed
 from tests.webhook_server import WebhookServer
 
 SMTP_PASSWORD = "smtp-pw-Zq8rT4vX1kLm"

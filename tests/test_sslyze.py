@@ -14,7 +14,7 @@ from lib.scanners import choose
 from lib.scanners.base import ScanContext, ScannerError
 from lib.scanners.sslyze_tls import SslyzeScanner, classify_cipher, hostname_matches, parse_sslyze_json
 from lib.scanners.tls_builtin import BuiltinTls
-from tests.targets import http_target, tls_target
+from testkit.targets import http_target, tls_target
 
 # Only the tests that run sslyze need it (a pinned requirement); the parser tests always run.
 needs_sslyze = pytest.mark.skipif(

@@ -12,7 +12,7 @@ from lib.scanners import choose
 from lib.scanners.base import ScanContext, ScannerError
 from lib.scanners.http_baseline import HttpBaseline
 from lib.scanners.zap import ZapScanner, html_text, parse_zap_file, parse_zap_json
-from tests.targets import http_target
+from testkit.targets import http_target
 
 FIXTURES = Path(__file__).parent / "fixtures" / "zap"
 
