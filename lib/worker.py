@@ -1,4 +1,4 @@
-"""One pipeline step in a pod: `python -m lib.engines.worker <step> ...`, as the WorkflowTemplate calls it.
+"""One pipeline step in a pod: `python -m lib.worker <step> ...`, as the WorkflowTemplate calls it.
 
 The same step bodies as the embedded engine (lib.engines.steps, lib.engines.report); the steps share the scan's
 folder on the
@@ -172,7 +172,7 @@ def cmd_notify(a: argparse.Namespace, s: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m lib.engines.worker", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m lib.worker", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
     def common(sp: argparse.ArgumentParser, target: bool = False, email: bool = False) -> None:
