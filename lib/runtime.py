@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lib.adapters.db import make_engine, migrate, session_factory
 from lib.adapters.kube import KubeSettings, connect
 from lib.adapters.mail import Mailer, SmtpTransport
+from lib.adapters.models import utcnow
 from lib.adapters.storage import LocalReportStore, ReportStore, S3ReportStore
 from lib.adapters.webhook import Webhook
 from lib.config import Settings
@@ -24,6 +26,7 @@ from lib.insights.history import ScanFacts
 from lib.insights.sampler import Sampler, build_sampler
 from lib.services.context import Engine
 from lib.services.ownership import prove, verify_waiting
+from lib.services.schedules import run_due
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,7 @@ class Runtime:
     engine: Engine
     sampler: Sampler | None = None  # one per process: cluster / worker-pool samples for the cluster page
     history: ScanFacts | None = None  # one per process: the History page's in-memory scan facts
+    clock: Callable[[], datetime] = utcnow  # the scheduler's clock; tests pass their own
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -78,11 +82,16 @@ class Runtime:
         while not self._stop.wait(interval):
             try:
                 self.mailer.retry_due()
+                self.scheduler_tick()
                 if time.monotonic() >= next_proof_check:
                     next_proof_check = time.monotonic() + self.settings.ownership_check_seconds
                     self.check_ownership()
             except Exception:
                 log.exception("housekeeping pass failed")
+
+    def scheduler_tick(self) -> list[str]:
+        """The scheduler's duty, once: start the due recurring scans (ids returned)."""
+        return run_due(self, self.clock())
 
     def check_ownership(self) -> list[str]:
         """Queue the scans whose ownership proof is now there; returns their ids."""

@@ -187,6 +187,17 @@ class Schedule(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class ScheduleRun(Base):
+    """Which scan a schedule started, and how many missed runs it stands for."""
+
+    __tablename__ = "schedule_runs"
+
+    scan_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    schedule_id: Mapped[str] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"), index=True)
+    scheduled_for: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    missed: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class NotificationRule(Base):
     """Tell a channel about a user's scans (or one schedule's): on finish, failure, new findings, fixed ones."""
 

@@ -32,6 +32,19 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_table(
+        "schedule_runs",
+        sa.Column("scan_id", sa.String(length=32), primary_key=True),
+        sa.Column(
+            "schedule_id",
+            sa.String(length=32),
+            sa.ForeignKey("schedules.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
+        sa.Column("scheduled_for", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("missed", sa.Integer(), nullable=False),
+    )
+    op.create_table(
         "notification_rules",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
         sa.Column("owner_email", sa.String(length=320), nullable=False, index=True),
@@ -74,4 +87,5 @@ def downgrade() -> None:
     op.drop_table("notified_scans")
     op.drop_table("notification_deliveries")
     op.drop_table("notification_rules")
+    op.drop_table("schedule_runs")
     op.drop_table("schedules")
