@@ -17,6 +17,7 @@ from lib.adapters.db import make_engine, migrate, session_factory
 from lib.adapters.kube import KubeSettings, connect
 from lib.adapters.mail import Mailer, SmtpTransport
 from lib.adapters.models import utcnow
+from lib.adapters.notify import HttpSender, Notifier
 from lib.adapters.storage import LocalReportStore, ReportStore, S3ReportStore
 from lib.adapters.webhook import Webhook
 from lib.config import Settings
@@ -25,6 +26,7 @@ from lib.engines.local import LocalEngine
 from lib.insights.history import ScanFacts
 from lib.insights.sampler import Sampler, build_sampler
 from lib.services.context import Engine
+from lib.services.notifications import evaluate_finished
 from lib.services.ownership import prove, verify_waiting
 from lib.services.schedules import run_due
 
@@ -41,6 +43,7 @@ class Runtime:
     engine: Engine
     sampler: Sampler | None = None  # one per process: cluster / worker-pool samples for the cluster page
     history: ScanFacts | None = None  # one per process: the History page's in-memory scan facts
+    notifier: Notifier | None = None  # notification deliveries (Slack, Teams, webhooks, email)
     clock: Callable[[], datetime] = utcnow  # the scheduler's clock; tests pass their own
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -90,8 +93,14 @@ class Runtime:
                 log.exception("housekeeping pass failed")
 
     def scheduler_tick(self) -> list[str]:
-        """The scheduler's duty, once: start the due recurring scans (ids returned)."""
-        return run_due(self, self.clock())
+        """The scheduler's duty, once: start the due recurring scans (ids returned), notify about finished
+        scans, retry notifications that failed."""
+        now = self.clock()
+        started = run_due(self, now)
+        if self.notifier is not None:
+            evaluate_finished(self, self.notifier, now)
+            self.notifier.retry_due(now)
+        return started
 
     def check_ownership(self) -> list[str]:
         """Queue the scans whose ownership proof is now there; returns their ids."""
@@ -138,6 +147,12 @@ def build_runtime(settings: Settings) -> Runtime:
         engine,
         sampler=build_sampler(settings, sessions, engine),
         history=ScanFacts(sessions, ttl_s=30.0),
+        notifier=Notifier(
+            sessions,
+            HttpSender(settings.signing_secret, settings.scope_policy(), settings.notify_timeout_seconds),
+            mailer,
+            settings.retry_seconds,
+        ),
     )
 
 
