@@ -26,10 +26,11 @@ PAGES = {  # key -> (file, title, icon)
     "progress": ("views/progress.py", "Progress", ":material/account_tree:"),
     "reports": ("views/reports.py", "Reports", ":material/description:"),
     "outbox": ("views/outbox.py", "Outbox", ":material/mail:"),
+    "schedules": ("views/schedules.py", "Schedules", ":material/event_repeat:"),
     "history": ("views/history.py", "History", ":material/bar_chart:"),
     "cluster": ("views/cluster.py", "Cluster", ":material/dns:"),
 }
-SECTIONS = {"Scans": ("new_scan", "progress", "reports", "outbox"), "Insights": ("history", "cluster")}
+SECTIONS = {"Scans": ("new_scan", "progress", "reports", "schedules", "outbox"), "Insights": ("history", "cluster")}
 allowed = visible_pages(viewer) - (set() if runtime.mailer.uses_outbox else {"outbox"})
 default = next(k for keys in SECTIONS.values() for k in keys if k in allowed)
 nav = {

@@ -12,7 +12,7 @@ from typing import Any
 
 ROLES: tuple[str, ...] = ("analyst", "manager", "operator")
 PAGES_BY_ROLE: dict[str, tuple[str, ...]] = {
-    "analyst": ("new_scan", "progress", "reports", "outbox"),
+    "analyst": ("new_scan", "progress", "reports", "outbox", "schedules"),
     "manager": ("progress", "reports", "history"),
     "operator": ("cluster",),
 }

@@ -101,12 +101,11 @@ def recurrence(cron: str, tz: str) -> Recurrence:
         zone(tz)
     except ScheduleInvalid as e:
         errors.update(e.errors)
+    rec = Recurrence(expr, (tz or "").strip())
+    if "cron" not in errors and (gap := _shortest_gap(Recurrence(expr, "UTC"))) < MIN_INTERVAL:
+        errors["cron"] = f"This runs every {gap}; a schedule may run at most once an hour."
     if errors:
         raise ScheduleInvalid(errors)
-    rec = Recurrence(expr, tz.strip())
-    gap = _shortest_gap(rec)
-    if gap < MIN_INTERVAL:
-        raise ScheduleInvalid({"cron": f"This runs every {gap}; a schedule may run at most once an hour."})
     return rec
 
 
