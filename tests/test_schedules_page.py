@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from lib.services.notifications import add_rule, evaluate_finished
 from lib.services.schedules import list_schedules
 from tests.notify_receiver import Receiver
+from tests.test_notifications import finished_scan
 from ui.runtime import get_runtime
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
@@ -79,3 +81,17 @@ def test_create_pause_resume_delete(app, site) -> None:
     assert any("Resumed" in s.value for s in app.success)
     app.button(key=f"delete_{sched.id}").click().run()
     assert any("No schedules yet" in i.value for i in app.info)
+
+
+def test_progress_page_shows_a_notification_still_waiting(app, site) -> None:
+    app.run()
+    rt = get_runtime()
+    add_rule(rt, "ana@example.com", "webhook", site.url + "/hook/SECRETPATH", "finished")
+    site.fail_next = 100
+    scan_id = finished_scan(rt)
+    evaluate_finished(rt, rt.notifier)
+    app.query_params["scan"] = scan_id
+    app.switch_page("views/progress.py").run()
+    [warning] = [w.value for w in app.warning if "notification" in w.value]
+    assert "webhook notification is not delivered yet" in warning and "HTTP 503" in warning
+    assert "SECRETPATH" not in warning
