@@ -27,6 +27,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -36,7 +37,7 @@ from bench.timing import median_time
 from lib.adapters.db import make_engine, migrate, session_factory
 from lib.adapters.models import FindingRecord, Scan, Step
 from lib.core.pipeline import SCANNERS
-from lib.insights.history import HistoryFilters, ScanFacts, export_csv, history_view
+from lib.insights.history import HistoryFilters, HistoryView, ScanFacts, export_csv, history_view
 from lib.insights.history_charts import history_figures
 
 GOAL_COLD_S = 1.0
@@ -59,7 +60,9 @@ def populate(sessions, n: int, days: int = 365, hosts: int = 2000, seed: int = 7
     nfind = 0
     batch = 5000
     for lo in range(0, n, batch):
-        scans, steps, finds = [], [], []
+        scans: list[dict[str, Any]] = []
+        steps: list[dict[str, Any]] = []
+        finds: list[dict[str, Any]] = []
         for i in range(lo, min(n, lo + batch)):
             sid = f"{i:012x}"
             host = f"app{rng.randrange(hosts)}.{rng.choice(['example.com', 'example.org', 'corp.example.net'])}"
@@ -71,7 +74,7 @@ def populate(sessions, n: int, days: int = 365, hosts: int = 2000, seed: int = 7
             )
             started = confirmed + timedelta(seconds=rng.uniform(1, 30)) if confirmed and status != "queued" else None
             finished, counts, diff = None, {}, {}
-            t = started
+            t = started or requested  # read only when the scan started
             for name in SCANNERS:
                 if name not in chosen:
                     steps.append({"scan_id": sid, "name": name, "state": "skipped", "message": "not requested"})
@@ -178,7 +181,7 @@ def main() -> None:
         peer_s = time.perf_counter() - t
 
     # Warm-up on a tiny filter set: imports, plotly's first-figure cost (paid once by any running portal).
-    today = HistoryFilters.default().end
+    today = datetime.now(UTC).date()  # HistoryFilters.default()'s end
     facts = ScanFacts(sessions, ttl_s=3600)
     t = time.perf_counter()
     facts.frame()
@@ -206,7 +209,7 @@ def main() -> None:
     import streamlit as st
 
     @st.cache_data(ttl=60)
-    def cached_view(key: tuple) -> object:
+    def cached_view(key: tuple) -> HistoryView:
         return history_view(facts, HistoryFilters.from_query_params(dict(key)))
 
     @st.cache_resource(ttl=60)

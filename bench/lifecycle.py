@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -24,7 +25,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, open_ports(3) as ports, http_target() as web, tls_target() as tls:
         rt = build_runtime(Settings(scanboard_data_dir=Path(tmp), _env_file=None)).start()
         try:
-            scanners = {
+            scanners: dict[str, dict[str, Any]] = {
                 "portscan": {"ports": "1-1024," + ",".join(map(str, ports))},
                 "web": {"depth": 1},
                 "tls": {"port": tls},
@@ -33,7 +34,7 @@ def main() -> None:
             token = parse_qs(urlsplit(rt.mailer.messages()[0].link).query)["token"][0]
             t0 = time.perf_counter()
             assert confirm(rt, token).ok
-            while not (rt.store.list_reports() and get_scan(rt.sessions, out.scan_id).report_key):
+            while not (rt.store.list_reports() and (scan := get_scan(rt.sessions, out.scan_id)) and scan.report_key):
                 time.sleep(0.05)
             seconds = time.perf_counter() - t0
             for s in get_steps(rt.sessions, out.scan_id):

@@ -52,7 +52,7 @@ def builtin_scan(raw_dir: Path) -> tuple[float, set[int]]:
     )
     started = time.perf_counter()
     result = BuiltinPortScanner().run(ctx)
-    return time.perf_counter() - started, {f.asset.port for f in result.findings}
+    return time.perf_counter() - started, {f.asset.port for f in result.findings if f.asset.port is not None}
 
 
 def nmap_scan() -> tuple[float, set[int]]:

@@ -60,12 +60,12 @@ class Runtime:
         t.start()
         self._threads.append(t)
         if self.history is not None:  # load the History page's data now, not when its first viewer arrives
-            threading.Thread(target=self._warm_history, name="history-warm", daemon=True).start()
+            threading.Thread(target=self._warm_history, args=(self.history,), name="history-warm", daemon=True).start()
         return self
 
-    def _warm_history(self) -> None:
+    def _warm_history(self, history: ScanFacts) -> None:
         try:
-            self.history.warm()
+            history.warm()
         except Exception:  # the page loads it again on demand
             log.exception("warming the history data failed")
 

@@ -50,7 +50,9 @@ class SelectorError(ValueError):
 
 def _split_requirements(text: str) -> list[str]:
     """Split on commas that are not inside `in (a,b)` parentheses."""
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in text:
         if ch == "(":
             depth += 1

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
+from lib.engines.local import LocalEngine
 from lib.insights.cluster import (
     ClusterSnapshots,
     ClusterView,
@@ -50,12 +51,13 @@ st.title("Cluster")
 window = st.segmented_control("Window", list(WINDOWS), default="6 hours", key="c_window") or "6 hours"
 hours = WINDOWS[window]
 
-if rt.mode != "argo":
+local = rt.engine if isinstance(rt.engine, LocalEngine) else None  # embedded mode: the local worker pool
+if local is not None:
     st.info("No Kubernetes cluster is configured: scans run in this app's local worker pool.", icon=":material/info:")
 
     @st.fragment(run_every=min(interval, 5))
-    def pool() -> None:
-        stats = rt.engine.stats()
+    def pool(engine: LocalEngine) -> None:
+        stats = engine.stats()
         c1, c2, c3 = st.columns(3)
         c1.metric("Workers busy", stats.busy)
         c2.metric("Workers idle", stats.workers - stats.busy)
@@ -66,7 +68,7 @@ if rt.mode != "argo":
         else:
             st.plotly_chart(pool_figure(samples), key="c_pool", config={"displaylogo": False})
 
-    pool()
+    pool(local)
     st.stop()
 
 sampler = getattr(rt, "sampler", None)

@@ -12,7 +12,7 @@ import streamlit as st
 from lib.adapters.models import SCAN_STATUSES
 from lib.core.findings import SEVERITIES
 from lib.core.pipeline import SCANNER_LABELS, SCANNERS
-from lib.insights.history import HistoryFilters, HistoryView, export_csv, history_view
+from lib.insights.history import HistoryFilters, HistoryView, ScanFacts, export_csv, history_view
 from lib.insights.history_charts import history_figures
 from ui.auth import viewer
 from ui.runtime import get_runtime
@@ -26,15 +26,14 @@ def _filters(key: tuple[tuple[str, str], ...]) -> HistoryFilters:
 
 
 @st.cache_data(ttl=TTL_S, max_entries=64, show_spinner="Reading the history…")
-def _view(db_url: str, key: tuple[tuple[str, str], ...]) -> HistoryView:
-    rt = get_runtime()
-    return history_view(rt.history, _filters(key))
+def _view(db_url: str, key: tuple[tuple[str, str], ...], _facts: ScanFacts) -> HistoryView:
+    return history_view(_facts, _filters(key))
 
 
 @st.cache_resource(ttl=TTL_S, max_entries=64, show_spinner=False)
-def _figures(db_url: str, key: tuple[tuple[str, str], ...]) -> dict:
+def _figures(db_url: str, key: tuple[tuple[str, str], ...], _facts: ScanFacts) -> dict:
     """Figures are read-only once built, so all viewers of one filter set share them."""
-    return history_figures(_view(db_url, key))
+    return history_figures(_view(db_url, key, _facts))
 
 
 @st.cache_data(ttl=TTL_S, max_entries=8, show_spinner=False)
@@ -45,6 +44,10 @@ def _csv(db_url: str, key: tuple[tuple[str, str], ...]) -> bytes:
 rt = get_runtime()
 db_url = rt.settings.db_url
 st.title("History")
+facts = rt.history
+if facts is None:
+    st.error("History is not available: this app's runtime keeps no scan facts.")
+    st.stop()
 current = HistoryFilters.from_query_params(st.query_params.to_dict())
 
 with st.container(border=True):
@@ -90,7 +93,7 @@ params = filters.to_query_params()
 if params != st.query_params.to_dict():
     st.query_params.from_dict(params)  # the URL now says what is shown: copy it to share this view
 key = tuple(sorted(params.items()))
-view = _view(db_url, key)
+view = _view(db_url, key, facts)
 k = view.kpis
 if k.scans == 0:
     st.info("No scans match these filters." if st.query_params else "No scans yet.", icon=":material/info:")
@@ -110,7 +113,7 @@ st.caption("Open findings (each target's newest report)")
 for col, sev in zip(st.columns(len(SEVERITIES)), SEVERITIES):
     col.metric(sev.capitalize(), f"{k.open_by_severity.get(sev, 0):,}")
 
-figs = _figures(db_url, key)
+figs = _figures(db_url, key, facts)
 for left, right in (("per_day", "severity"), ("durations", "top_targets"), ("new_vs_fixed", "lifecycle")):
     a, b = st.columns(2)
     a.plotly_chart(figs[left], key=f"h_fig_{left}", config={"displaylogo": False})

@@ -71,6 +71,9 @@ def results(scan: Scan) -> None:
 def live() -> None:
     view = rt.engine.progress(scan_id)
     current = get_scan(rt.sessions, scan_id)
+    if current is None:
+        st.error(f"The scan {scan_id!r} is no longer in the database.")
+        return
     done, total = view.progress
     st.progress(done / total if total else 0.0, text=f"{status_label(current.status)} · {done}/{total} steps")
     if current.status in (QUEUED, AWAITING_OWNERSHIP):

@@ -9,6 +9,7 @@ import re
 import ssl
 from dataclasses import dataclass
 from datetime import datetime
+from ssl import SSLContext  # the field `ssl` below shadows the module in the class's annotations
 from typing import Protocol
 
 import yagmail
@@ -62,7 +63,7 @@ class SmtpTransport:
         pw = s.smtp_password.get_secret_value() if s.smtp_password else ""
         return cls(s.smtp_host, s.smtp_port, s.mail_from, s.smtp_user, pw, s.smtp_starttls, s.smtp_ssl, s.smtp_ca_file)
 
-    def _tls_context(self) -> ssl.SSLContext:
+    def _tls_context(self) -> SSLContext:
         return ssl.create_default_context(cafile=self.ca_file or None)
 
     def send(self, to: str, subject: str, body: str) -> None:

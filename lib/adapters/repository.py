@@ -78,7 +78,7 @@ def previous_scan_findings(sessions: sessionmaker[Session], scan: Scan) -> tuple
 def save_findings(sessions: sessionmaker[Session], scan_id: str, doc: dict[str, Any]) -> None:
     """Store a scan's findings.json (findings with their diff state, and the fixed ones) and its counts."""
     with sessions.begin() as s:
-        scan = s.get(Scan, scan_id)
+        scan = s.get_one(Scan, scan_id)
         s.execute(delete(FindingRecord).where(FindingRecord.scan_id == scan_id))
         for state_key, rows in (("", doc.get("findings", [])), ("fixed", doc.get("fixed", []))):
             for d in rows:

@@ -48,7 +48,7 @@ def system_resolver(host: str) -> list[str]:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError, OSError) as e:
         raise ScopeError(f"The host {host!r} could not be resolved ({e}).") from None
-    return sorted({info[4][0] for info in infos})
+    return sorted({str(info[4][0]) for info in infos})
 
 
 def normalise_host(host: str) -> str:

@@ -226,7 +226,7 @@ class ArgoEngine:
             save_findings(self.sessions, scan_id, doc)
         view = workflow_view(wf)
         with self.sessions.begin() as s:
-            scan = s.get(Scan, scan_id)
+            scan = s.get_one(Scan, scan_id)
             for node in view.nodes:
                 if node.label in STEP_NAMES and node.parent == view.root:
                     row = s.scalar(select(Step).where(Step.scan_id == scan_id, Step.name == node.label))

@@ -219,16 +219,14 @@ def workflow_view(wf: dict) -> DagView:
     if missing:
         notes.append(f"{missing} child node(s) named in the status are not in it yet; they are not drawn.")
 
-    progress = parse_progress(status.get("progress"))
-    if progress is None:
+    parsed = parse_progress(status.get("progress"))
+    if parsed is None:
         leaves = [n for n in nodes.values() if n.get("type") in LEAF_TYPES]
         done = sum(
             1 for n in leaves if state_of(n.get("phase")) in ("succeeded", "failed", "error", "skipped", "omitted")
         )
-        progress = (done, len(leaves))
-    return DagView(
-        nodes=out_nodes, edges=edges, phase=phase, message=message, progress=progress, notes=notes, root=root
-    )
+        parsed = (done, len(leaves))
+    return DagView(nodes=out_nodes, edges=edges, phase=phase, message=message, progress=parsed, notes=notes, root=root)
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lib.adapters.mail import Mailer
@@ -119,16 +120,19 @@ class LocalEngine:
             if scan_id is None:
                 return None
             now = utcnow()
-            res = s.execute(
-                update(Scan)
-                .where(Scan.id == scan_id, Scan.status == QUEUED)
-                .values(
-                    status=RUNNING,
-                    started_at=func.coalesce(Scan.started_at, now),
-                    heartbeat_at=now,
-                    status_reason="",
-                    dispatch_attempts=Scan.dispatch_attempts + 1,
-                )
+            res = cast(
+                CursorResult,
+                s.execute(
+                    update(Scan)
+                    .where(Scan.id == scan_id, Scan.status == QUEUED)
+                    .values(
+                        status=RUNNING,
+                        started_at=func.coalesce(Scan.started_at, now),
+                        heartbeat_at=now,
+                        status_reason="",
+                        dispatch_attempts=Scan.dispatch_attempts + 1,
+                    )
+                ),
             )
             return scan_id if res.rowcount == 1 else None
 
@@ -177,7 +181,7 @@ class LocalEngine:
     def run_scan(self, scan_id: str) -> str:
         """Run the pipeline of a claimed scan to the end; returns its final status."""
         with self.sessions.begin() as s:
-            scan = s.get(Scan, scan_id)
+            scan = s.get_one(Scan, scan_id)
             ensure_steps(s, scan)
         ws = Workspace(self.settings.work_dir, scan_id)
         if not (ws.root / "scan.json").exists():
@@ -260,7 +264,7 @@ class LocalEngine:
                 message = f"stored under {key}"
             else:
                 with self.sessions() as s:
-                    counts = counts or dict(s.get(Scan, scan.id).severity_counts or {})
+                    counts = counts or dict(s.get_one(Scan, scan.id).severity_counts or {})
                 notify(self.mailer, self.store, ws, scan.requester_email, counts)
                 message = f"report link mailed to {scan.requester_email}" + (
                     " (outbox)" if self.mailer.uses_outbox else ""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -241,8 +241,8 @@ GIB = 2.0**30
 
 def nodes_frame(snap: ClusterSnapshot) -> pd.DataFrame:
     """One row per node: where it belongs, how old, Ready, and allocatable vs requested CPU and memory."""
-    cpu: Counter[str] = Counter()
-    mem: Counter[str] = Counter()
+    cpu: defaultdict[str, float] = defaultdict(float)
+    mem: defaultdict[str, float] = defaultdict(float)
     count: Counter[str] = Counter()
     for pod in snap.pods:
         node = (pod.get("spec") or {}).get("nodeName")

@@ -202,13 +202,15 @@ def query_facts(
     with sessions() as s:
         conn = s.connection()
         if since is None and ids is None:
-            rows, steps = conn.execute(q).fetchall(), conn.execute(sq).fetchall()
+            rows += conn.execute(q).fetchall()
+            steps += conn.execute(sq).fetchall()
         else:
             if since is not None:
                 rows += conn.execute(q.where(Scan.created_at >= since)).fetchall()
                 steps += conn.execute(sq.join(Scan, Scan.id == Step.scan_id).where(Scan.created_at >= since)).fetchall()
-            for i in range(0, len(ids or []), 5000):  # stay under every driver's bound-parameter limit
-                chunk = ids[i : i + 5000]
+            wanted = ids or []
+            for i in range(0, len(wanted), 5000):  # stay under every driver's bound-parameter limit
+                chunk = wanted[i : i + 5000]
                 rows += conn.execute(q.where(Scan.id.in_(chunk))).fetchall()
                 steps += conn.execute(sq.where(Step.scan_id.in_(chunk))).fetchall()
     c = list(zip(*rows)) if rows else [()] * 12
@@ -374,7 +376,8 @@ def table_rows(sessions: sessionmaker[Session], filters: HistoryFilters, limit: 
     frame["scanners"] = pd.Series([", ".join(r) for r in requested], dtype=object)
     frame = pd.concat([frame, _counts(c[11], SEVERITIES), _counts(c[12], DIFF_KEYS)], axis=1)
     frame["progress"] = "/progress?scan=" + frame["scan"]
-    frame["report"] = ("/reports?scan=" + frame["scan"]).where(pd.Series(c[9], dtype=bool), None)
+    report = np.where(np.array(c[9], dtype=bool), "/reports?scan=" + frame["scan"], np.array(None, dtype=object))
+    frame["report"] = pd.Series(report, dtype=object)  # None, not NaN, where there is no report
     return frame[TABLE_COLUMNS]
 
 

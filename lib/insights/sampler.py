@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lib.adapters.models import ClusterSample, Scan
 from lib.config import Settings
+from lib.engines.local import LocalEngine
 from lib.insights.cluster import ClusterSnapshots, kube_from_settings, snapshot_samples
 
 log = logging.getLogger(__name__)
@@ -27,11 +28,11 @@ Sample = tuple[str, str, str, float]  # metric, group, capacity_type, value
 Probe = Callable[[], list[Sample]]
 
 
-def pool_probe(engine: object) -> Probe:
+def pool_probe(engine: LocalEngine) -> Probe:
     """Embedded mode: the local engine's workers busy / idle and its queue length."""
 
     def probe() -> list[Sample]:
-        stats = engine.stats()  # type: ignore[attr-defined] - LocalEngine.stats()
+        stats = engine.stats()
         return [
             ("workers_busy", "", "", float(stats.busy)),
             ("workers_idle", "", "", float(stats.workers - stats.busy)),
@@ -123,6 +124,8 @@ def build_sampler(settings: Settings, sessions: sessionmaker[Session], engine: o
             settings.sample_retention_hours,
             cluster=snapshots,
         )
+    if not isinstance(engine, LocalEngine):
+        raise TypeError(f"embedded mode samples the local worker pool, not a {type(engine).__name__}")
     return Sampler(sessions, pool_probe(engine), settings.sample_seconds, settings.sample_retention_hours)
 
 

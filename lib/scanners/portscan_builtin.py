@@ -111,7 +111,7 @@ def resolve(host: str) -> tuple[socket.AddressFamily, str]:
     if not infos:
         raise ScannerError(f"Host {host!r} has no address.")
     family, _, _, _, sockaddr = infos[0]
-    return family, sockaddr[0]
+    return family, str(sockaddr[0])
 
 
 @dataclass
@@ -273,6 +273,7 @@ class _Poller:
     """Write-readiness of many sockets: epoll where there is one (Linux), else poll."""
 
     def __init__(self) -> None:
+        self._p: select.epoll | select.poll
         if hasattr(select, "epoll"):
             self._p, self._mask, self._scale = select.epoll(), select.EPOLLOUT | select.EPOLLERR, 1.0
         else:  # pragma: no cover - non-Linux

@@ -528,7 +528,7 @@ def _certificate_findings(ci: dict[str, Any], host: str, now: datetime, finding:
     ips = [x for x in _list(san, "ip_addresses") if isinstance(x, str)]
     if not dns and not ips:  # no SAN: fall back to the subject's common name
         dns = [
-            a.get("value")
+            a["value"]
             for a in _list(_obj(leaf, "subject"), "attributes")
             if isinstance(a, dict)
             and isinstance(a.get("oid"), dict)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from lib.adapters.models import AWAITING_CONFIRMATION, AWAITING_OWNERSHIP, QUEUED, Scan, utcnow
 from lib.core.limit_rules import LimitExceeded, keys_for
@@ -116,15 +116,20 @@ def confirm(svc: Services, token: str, now: datetime | None = None) -> ConfirmOu
                 lock(s, keys_for(scan.requester_email, ""), now)
                 check_running(s, scan.requester_email, svc.settings.limits())
             waits = bool(scan.ownership_token) and scan.ownership_verified_at is None
-            res = s.execute(
-                update(Scan)
-                .where(Scan.id == claims.scan_id, Scan.token_jti == claims.jti, Scan.status == AWAITING_CONFIRMATION)
-                .values(
-                    status=AWAITING_OWNERSHIP if waits else QUEUED,
-                    confirmed_at=now,
-                    token_jti="",
-                    status_reason="waiting for the ownership proof" if waits else "waiting for a worker",
-                )
+            res = cast(
+                CursorResult,
+                s.execute(
+                    update(Scan)
+                    .where(
+                        Scan.id == claims.scan_id, Scan.token_jti == claims.jti, Scan.status == AWAITING_CONFIRMATION
+                    )
+                    .values(
+                        status=AWAITING_OWNERSHIP if waits else QUEUED,
+                        confirmed_at=now,
+                        token_jti="",
+                        status_reason="waiting for the ownership proof" if waits else "waiting for a worker",
+                    )
+                ),
             )
             started = res.rowcount == 1
     except LimitExceeded as e:
