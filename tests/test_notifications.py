@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import Block
 from lib.adapters.models import MAIL_RETRYING, MAIL_SENT, SUCCEEDED, Delivery, FindingRecord, Scan, utcnow
 from lib.core.notifications import Change, ScanSummary, slack, teams
 from lib.runtime import Runtime, build_runtime
-from lib.services.notifications import add_rule, evaluate_finished, list_rules
+from lib.services.notifications import add_rule, delete_rule, evaluate_finished, list_rules
 from tests.notify_receiver import Receiver
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notifications"
@@ -221,3 +221,10 @@ def test_teams_payload_is_an_adaptive_card_message() -> None:
         "https://portal.example/reports?scan=abc",
         "https://portal.example/progress?scan=abc",
     }
+
+
+def test_deleting_a_rule_stops_its_notifications(rt, receiver) -> None:
+    rule = add_rule(rt, "ana@example.com", "webhook", receiver.url + "/hook", "finished")
+    assert delete_rule(rt, rule.rule_id) and not delete_rule(rt, rule.rule_id)
+    finished_scan(rt)
+    assert evaluate_finished(rt, rt.notifier) == [] and receiver.attempts == 0

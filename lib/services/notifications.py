@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import CursorResult, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from lib.adapters.models import (
@@ -102,7 +103,8 @@ def list_rules(svc: Services, owner: str = "", schedule_id: str | None = None) -
 def delete_rule(svc: Services, rule_id: int) -> bool:
     with svc.sessions.begin() as s:
         s.execute(delete(Delivery).where(Delivery.rule_id == rule_id))
-        return s.execute(delete(NotificationRule).where(NotificationRule.id == rule_id)).rowcount == 1  # type: ignore[attr-defined]
+        res = cast(CursorResult, s.execute(delete(NotificationRule).where(NotificationRule.id == rule_id)))
+        return res.rowcount == 1
 
 
 def summary_of(svc: Services, scan: Scan) -> ScanSummary:
