@@ -10,6 +10,7 @@ import pytest
 
 from lib.adapters.models import QUEUED, ScheduleRun
 from lib.adapters.repository import get_scan
+from lib.insights.progress import queue_position, why_waiting
 from lib.runtime import Runtime, build_runtime
 from lib.services import schedules
 from lib.services.intake import submit
@@ -110,3 +111,20 @@ def test_pause_resume_delete(make_settings, site) -> None:
     assert schedules.delete_schedule(rt, sid)
     assert schedules.list_schedules(rt) == []
     assert get_scan(rt.sessions, scan_id) is not None  # its scans stay in History
+
+
+def test_queued_scans_know_their_place_and_why_they_wait(make_settings, site) -> None:
+    rt = rt_for(make_settings, limit_running=10)
+    for minute in range(3):  # Tuesdays at 09:00, 09:01, 09:02 in Berlin (08:0x UTC)
+        when = lambda m=minute: schedules.when(f"{m} 9 * * 2", tz="Europe/Berlin")  # noqa: E731
+        schedules.create(rt, "ana@example.com", site.url + "/", {"web": {}}, when, now=T0)
+    ids = []
+    for minute in range(3):  # one tick a minute: the runs are confirmed one after another
+        ids += schedules.run_due(rt, T0 + timedelta(hours=20, minutes=minute))
+    assert len(ids) == 3
+    scans = [get_scan(rt.sessions, i) for i in ids]
+    assert [queue_position(rt.sessions, s) for s in scans] == [1, 2, 3]
+    assert why_waiting(scans[2], 3, workers=2, busy=2) == (
+        "Position 3 in the queue: all 2 workers are busy; it starts when one is free."
+    )
+    assert why_waiting(scans[1], 2, workers=2, busy=1).endswith("1 scan(s) confirmed earlier start first.")

@@ -5,8 +5,9 @@ import streamlit as st
 
 from lib.adapters.models import AWAITING_CONFIRMATION, AWAITING_OWNERSHIP, QUEUED, Scan
 from lib.adapters.repository import finding_rows, get_scan, list_scans
+from lib.engines.local import LocalEngine
 from lib.insights.dag_figure import dag_figure
-from lib.insights.progress import findings_table, steps_table
+from lib.insights.progress import findings_table, queue_position, steps_table, why_waiting
 from lib.services.ownership import instructions as ownership_instructions
 from ui.auth import viewer
 from ui.runtime import get_runtime
@@ -77,7 +78,10 @@ def live() -> None:
     done, total = view.progress
     st.progress(done / total if total else 0.0, text=f"{status_label(current.status)} · {done}/{total} steps")
     if current.status in (QUEUED, AWAITING_OWNERSHIP):
-        st.info(f"Waiting to start: {current.status_reason or 'queued'}", icon=":material/hourglass_top:")
+        pool = rt.engine.stats() if isinstance(rt.engine, LocalEngine) else None
+        workers, busy = (pool.workers, pool.busy) if pool else (None, None)
+        reason = why_waiting(current, queue_position(rt.sessions, current), workers, busy)
+        st.info(reason, icon=":material/hourglass_top:")
     elif view.message and view.finished:
         st.warning(view.message)
     if view.error:

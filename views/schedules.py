@@ -33,7 +33,7 @@ def new_schedule_form() -> None:
             st.text_input("Your email (owner of the schedule)", key="s_email", max_chars=254)
             field_error(errors, "email")
         st.multiselect(
-            "Scanners", list(SCANNER_LABELS), default=["web"], format_func=SCANNER_LABELS.get, key="s_scanners"
+            "Scanners", list(SCANNER_LABELS), default=["web"], format_func=lambda k: SCANNER_LABELS[k], key="s_scanners"
         )
         st.text_input("Ports (port scan)", value=OPTION_DEFAULTS["portscan"]["ports"], key="s_ports")
         field_error(errors, "scanners")
@@ -49,7 +49,7 @@ def new_schedule_form() -> None:
         st.markdown("**Notify me** (optional)")
         n1, n2, n3 = st.columns(3)
         n1.selectbox("Channel", ["none", *CHANNELS], key="s_channel")
-        n2.selectbox("When", list(EVENT_LABELS), format_func=EVENT_LABELS.get, key="s_event")
+        n2.selectbox("When", list(EVENT_LABELS), format_func=lambda k: EVENT_LABELS[k], key="s_event")
         n3.selectbox("Lowest severity (new findings)", SEVERITIES, index=1, key="s_severity")
         st.text_input("Email address or webhook URL", key="s_destination", type="password")
         field_error(errors, "destination")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from lib.adapters.models import FindingRecord
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from lib.adapters.models import AWAITING_OWNERSHIP, QUEUED, FindingRecord, Scan
 from lib.core.dag import DagView
 from lib.core.findings import SEVERITIES, Finding
 from lib.engines.report import where
@@ -43,3 +46,26 @@ def findings_table(rows: list[FindingRecord]) -> list[dict]:
             }
         )
     return out
+
+
+def queue_position(sessions: sessionmaker[Session], scan: Scan) -> int:
+    """1 for the next queued scan to start; the dispatcher takes queued scans oldest confirmation first."""
+    with sessions() as s:
+        ahead = s.scalar(
+            select(func.count())
+            .select_from(Scan)
+            .where(Scan.status == QUEUED, Scan.confirmed_at < scan.confirmed_at, Scan.id != scan.id)
+        )
+    return (ahead or 0) + 1
+
+
+def why_waiting(scan: Scan, position: int, workers: int | None, busy: int | None) -> str:
+    """Why a confirmed scan has not started, in a sentence: its place in the queue and what it waits for."""
+    if scan.status == AWAITING_OWNERSHIP:
+        return f"Waiting for the ownership proof: {scan.status_reason or 'not found yet'}"
+    place = f"Position {position} in the queue"
+    if workers is not None and busy is not None and busy >= workers:
+        return f"{place}: all {workers} workers are busy; it starts when one is free."
+    if position > 1:
+        return f"{place}: {position - 1} scan(s) confirmed earlier start first."
+    return f"{place}: {scan.status_reason or 'starting'}."
