@@ -3,6 +3,7 @@ clock the test holds; missed runs coalesce; a lapsed ownership proof pauses the 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -10,11 +11,13 @@ import pytest
 
 from lib.adapters.models import QUEUED, ScheduleRun
 from lib.adapters.repository import get_scan
+from lib.engines.argo import ArgoEngine
 from lib.insights.progress import queue_position, why_waiting
 from lib.runtime import Runtime, build_runtime
 from lib.services import schedules
 from lib.services.intake import submit
 from tests.notify_receiver import Receiver
+from tests.webhook_server import WebhookServer
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday
 WELL_KNOWN = "/.well-known/scanboard-verification.txt"
@@ -128,3 +131,26 @@ def test_queued_scans_know_their_place_and_why_they_wait(make_settings, site) ->
         "Position 3 in the queue: all 2 workers are busy; it starts when one is free."
     )
     assert why_waiting(scans[1], 2, workers=2, busy=1).endswith("1 scan(s) confirmed earlier start first.")
+
+
+def test_in_argo_mode_a_scheduled_run_goes_through_the_same_webhook(make_settings, site) -> None:
+    hook = WebhookServer().start()
+    try:
+        rt = rt_for(
+            make_settings,
+            scanboard_mode="argo",
+            scanboard_secret_key="jwt-secret-for-tests-0123456789-abcdef",
+            argo_webhook_url=hook.url,
+            argo_webhook_token=hook.token,
+            reports_bucket="unused",
+            scope_allow_loopback=True,
+            ownership_proof="off",
+        )
+        assert schedules.create(rt, "ana@example.com", site.url + "/", {"web": {}}, weekly, now=T0).ok
+        [scan_id] = schedules.run_due(rt, T0 + timedelta(days=1))
+        assert isinstance(rt.engine, ArgoEngine)
+        assert rt.engine.deliver_due() == [scan_id]
+        [event] = hook.received
+        assert scan_id in json.dumps(event)
+    finally:
+        hook.stop()
