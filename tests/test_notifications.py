@@ -115,7 +115,7 @@ def test_generic_webhook_is_signed_and_the_readme_snippet_verifies_it(rt, receiv
         assert s.get(Delivery, delivery_id).status == MAIL_SENT
 
 
-def test_a_receiver_that_fails_then_recovers_gets_exactly_one_delivery(rt, receiver) -> None:
+def test_a_receiver_that_fails_then_recovers_gets_exactly_one_delivery(rt, receiver, caplog) -> None:
     add_rule(rt, "ana@example.com", "slack", receiver.url + "/services/T0/B0/secretpart", "finished")
     finished_scan(rt)
     receiver.fail_next = 2
@@ -130,6 +130,7 @@ def test_a_receiver_that_fails_then_recovers_gets_exactly_one_delivery(rt, recei
     assert rt.notifier.retry_due(now + timedelta(minutes=20)) == 1
     assert rt.notifier.retry_due(now + timedelta(hours=2)) == 0
     assert len(receiver.received) == 1 and receiver.attempts == 3
+    assert "not delivered" in caplog.text and "secretpart" not in caplog.text  # logged, without the credential
     with rt.sessions() as s:
         assert s.get(Delivery, delivery_id).attempts == 3
 
@@ -172,7 +173,7 @@ def test_internal_webhook_urls_are_refused_in_argo_mode(make_settings, receiver)
 
 def test_destinations_are_shown_back_masked(rt) -> None:
     url = "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXXXXXXabcd"
-    assert add_rule(rt, "ana@example.com", "slack", url, "finished", resolve=lambda host: ["203.0.113.7"]).ok
+    assert add_rule(rt, "ana@example.com", "slack", url, "finished", resolve=lambda host: ["93.184.215.14"]).ok
     [view] = list_rules(rt, "ana@example.com")
     assert "XXXXXXXX" not in view.destination and view.destination.startswith("https://hooks.slack.com/")
     assert "XXXX" not in repr(view)
@@ -228,3 +229,18 @@ def test_deleting_a_rule_stops_its_notifications(rt, receiver) -> None:
     assert delete_rule(rt, rule.rule_id) and not delete_rule(rt, rule.rule_id)
     finished_scan(rt)
     assert evaluate_finished(rt, rt.notifier) == [] and receiver.attempts == 0
+
+
+def test_a_name_that_resolves_inside_by_sending_time_is_not_posted_to(make_settings, receiver) -> None:
+    """DNS rebinding: the name looked public when the rule was made, and points at loopback when it is sent."""
+    rt = build_runtime(
+        make_settings(scanboard_mode="argo", argo_webhook_url="http://127.0.0.1:9/", notify_signing_secret=SECRET)
+    )
+    port = receiver.url.rsplit(":", 1)[1]
+    url = f"http://localhost:{port}/hook"
+    assert add_rule(rt, "ana@example.com", "webhook", url, "finished", resolve=lambda host: ["93.184.215.14"]).ok
+    finished_scan(rt)
+    evaluate_finished(rt, rt.notifier)
+    [waiting] = rt.notifier.waiting()
+    assert "refused by the scope policy" in waiting.last_error
+    assert receiver.attempts == 0
