@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lib.adapters.models import QUEUED, ScheduleRun
+from lib.adapters.models import QUEUED, Schedule, ScheduleRun
 from lib.adapters.repository import get_scan
 from lib.engines.argo import ArgoEngine
 from lib.insights.progress import queue_position, why_waiting
@@ -154,3 +154,14 @@ def test_in_argo_mode_a_scheduled_run_goes_through_the_same_webhook(make_setting
         assert scan_id in json.dumps(event)
     finally:
         hook.stop()
+
+
+def test_a_schedule_whose_time_zone_is_gone_pauses_alone(make_settings, site) -> None:
+    rt = rt_for(make_settings)
+    broken = schedules.create(rt, "ana@example.com", site.url + "/", {"web": {}}, weekly, now=T0).schedule_id
+    schedules.create(rt, "ana@example.com", site.url + "/", {"web": {}}, weekly, now=T0)
+    with rt.sessions.begin() as s:  # as if the tz database no longer had the zone the schedule was made with
+        s.get(Schedule, broken).tz = "Europe/Atlantis"
+    assert len(schedules.run_due(rt, T0 + timedelta(days=1))) == 1  # the other schedule still runs
+    paused = {x.id: x for x in schedules.list_schedules(rt)}[broken]
+    assert paused.paused and "Europe/Atlantis" in paused.paused_reason

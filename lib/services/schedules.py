@@ -169,7 +169,11 @@ def run_due(
         ready = list(s.scalars(select(Schedule).where(Schedule.paused.is_(False), Schedule.next_run_at <= now)))
     started = []
     for sched in ready:
-        run = due(Recurrence(sched.cron, sched.tz), sched.next_run_at, now)
+        try:
+            run = due(Recurrence(sched.cron, sched.tz), sched.next_run_at, now)
+        except ScheduleInvalid as e:  # e.g. a time zone gone from a newer tz database: this schedule only
+            pause(svc, sched.id, f"its timing no longer works: {e}")
+            continue
         if run is None or not _claim(svc, sched, run):
             continue  # another process (or tick) took this run
         scan_id = _start_run(svc, sched, run, now, resolve, check)
