@@ -8,7 +8,7 @@ from lib.core.notifications import CHANNELS, EVENT_LABELS
 from lib.core.pipeline import OPTION_DEFAULTS, SCANNER_LABELS
 from lib.core.schedule_rules import WEEKDAYS
 from lib.services import schedules
-from lib.services.notifications import add_rule, list_rules
+from lib.services.notifications import add_rule, delete_rule, list_rules
 from ui.auth import viewer
 from ui.runtime import get_runtime
 from ui.widgets import field_error
@@ -47,14 +47,36 @@ def new_schedule_form() -> None:
         for key in ("cron", "at", "weekday", "preset", "tz"):
             field_error(errors, key)
         st.markdown("**Notify me** (optional)")
-        n1, n2, n3 = st.columns(3)
-        n1.selectbox("Channel", ["none", *CHANNELS], key="s_channel")
-        n2.selectbox("When", list(EVENT_LABELS), format_func=lambda k: EVENT_LABELS[k], key="s_event")
-        n3.selectbox("Lowest severity (new findings)", SEVERITIES, index=1, key="s_severity")
-        st.text_input("Email address or webhook URL", key="s_destination", type="password")
-        field_error(errors, "destination")
+        notify_fields("s", with_none=True)
         if st.form_submit_button("Create schedule", type="primary"):
             create()
+
+
+def notify_fields(prefix: str, with_none: bool) -> None:
+    """Channel, event, severity and destination inputs (the destination is a secret: typed hidden)."""
+    n1, n2, n3 = st.columns(3)
+    n1.selectbox("Channel", ["none", *CHANNELS] if with_none else list(CHANNELS), key=f"{prefix}_channel")
+    n2.selectbox("When", list(EVENT_LABELS), format_func=lambda k: EVENT_LABELS[k], key=f"{prefix}_event")
+    n3.selectbox("Lowest severity (new findings)", SEVERITIES, index=1, key=f"{prefix}_severity")
+    st.text_input("Email address or webhook URL", key=f"{prefix}_destination", type="password")
+    for key in ("destination", "channel", "event", "min_severity"):
+        field_error(errors, key)
+
+
+def user_rules(owner: str) -> None:
+    """Rules for every scan of the viewer (not one schedule): listed masked, deletable, and a form to add one."""
+    for rule in list_rules(rt, owner, schedule_id=""):
+        c1, c2 = st.columns([6, 1])
+        c1.caption(f"{rule.channel} {rule.destination} {EVENT_LABELS[rule.event]} {rule.min_severity}")
+        if c2.button("Remove", key=f"rule_{rule.id}", icon=":material/delete:"):
+            delete_rule(rt, rule.id)
+            st.rerun()
+    with st.form("user_rule"):
+        notify_fields("u", with_none=False)
+        if st.form_submit_button("Add notification"):
+            out = add_rule(rt, owner, ss.u_channel, ss.u_destination, ss.u_event, ss.u_severity)
+            ss.schedule_errors, ss.schedule_message = dict(out.errors), "Notification added." if out.ok else ""
+            st.rerun()
 
 
 def create() -> None:
@@ -106,6 +128,9 @@ def schedule_card(sched) -> None:
 if may_create:
     with st.expander("New schedule", expanded=bool(errors)):
         new_schedule_form()
+    if me.signed_in:
+        with st.expander("Notify me about every scan of mine"):
+            user_rules(me.email)
 else:
     st.info("Sign in to make schedules.", icon=":material/login:")
 if ss.get("schedule_warning"):
