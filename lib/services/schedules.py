@@ -47,7 +47,12 @@ def when(cron: str = "", preset: str = "", at: str = "03:00", weekday: str = "mo
 
 
 def _checked(
-    svc: Services, target: str, owner: str, scanners: dict[str, dict[str, Any]], rec: Callable[[], Recurrence], resolve
+    svc: Services,
+    target: str,
+    owner: str,
+    scanners: dict[str, dict[str, Any]],
+    rec: Callable[[], Recurrence],
+    resolve: Resolver,
 ) -> tuple[ScanRequest | None, Recurrence | None, dict[str, str]]:
     errors: dict[str, str] = {}
     req = rule = None
