@@ -36,11 +36,11 @@ from lib.config import Settings
 from lib.insights.cluster import (
     ClusterSnapshots,
     cluster_view,
-    kube_from_settings,
     node_count_figure,
     snapshot_samples,
     take_snapshot,
 )
+from lib.runtime import connect_kube
 from tests.kube_api_server import KubeApiServer
 
 GOAL_S = 1.0
@@ -223,7 +223,7 @@ def main() -> None:
         )
         kubeconfig = api.write_kubeconfig(tmp / "kubeconfig")
         settings = Settings(_env_file=None, kubeconfig=str(kubeconfig), scanboard_data_dir=tmp)
-        kube = kube_from_settings(settings)
+        kube = connect_kube(settings)
 
         # peer: fetch + decode the biggest list with plain requests
         t = time.perf_counter()

@@ -88,7 +88,8 @@ class Settings(BaseSettings):
     argo_webhook_url: str = ""
     argo_webhook_token: SecretStr | None = None
     k8s_namespace: str = "scanboard"
-    kubeconfig: str = ""  # empty: in-cluster config, else the default kubeconfig
+    kubeconfig: str = ""  # empty: in-cluster config in a pod, else the default kubeconfig (~/.kube/config)
+    kubernetes_service_host: str = ""  # set by Kubernetes in every pod: there, no KUBECONFIG means in-cluster
     reports_bucket: str = ""
     aws_region: str = "us-east-1"
     s3_endpoint_url: str = ""
@@ -109,6 +110,11 @@ class Settings(BaseSettings):
     @property
     def work_dir(self) -> Path:
         return self.data_dir / "work"
+
+    @property
+    def kube_in_cluster(self) -> bool:
+        """Connect with the pod's ServiceAccount: in a pod and no kubeconfig named."""
+        return not self.kubeconfig and bool(self.kubernetes_service_host)
 
     @property
     def smtp_configured(self) -> bool:

@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy.orm import Session, sessionmaker
 
+from lib.adapters.background import BackgroundLoop
 from lib.adapters.db import make_engine, migrate, session_factory
-from lib.adapters.kube import KubeSettings, connect
+from lib.adapters.kube import Kube, KubeSettings, SharedKube, connect
 from lib.adapters.mail import Mailer, SmtpTransport
 from lib.adapters.models import utcnow
 from lib.adapters.notify import HttpSender, Notifier
@@ -22,10 +23,11 @@ from lib.adapters.storage import LocalReportStore, ReportStore, S3ReportStore
 from lib.adapters.webhook import Webhook
 from lib.config import Settings
 from lib.engines.argo import ArgoEngine
+from lib.engines.base import Engine
 from lib.engines.local import LocalEngine
+from lib.insights.cluster import ClusterSnapshots
 from lib.insights.history import ScanFacts
-from lib.insights.sampler import Sampler, build_sampler
-from lib.services.context import Engine
+from lib.insights.sampler import Sampler, cluster_probe, pool_probe
 from lib.services.notifications import evaluate_finished
 from lib.services.ownership import prove, verify_waiting
 from lib.services.schedules import run_due
@@ -43,10 +45,17 @@ class Runtime:
     engine: Engine
     sampler: Sampler | None = None  # one per process: cluster / worker-pool samples for the cluster page
     history: ScanFacts | None = None  # one per process: the History page's in-memory scan facts
+    cluster: ClusterSnapshots | None = None  # argo mode: the one Kubernetes snapshot the page and sampler share
+    kube: SharedKube | None = None  # argo mode: the one Kubernetes client (engine and snapshot)
     notifier: Notifier | None = None  # notification deliveries (Slack, Teams, webhooks, email)
     clock: Callable[[], datetime] = utcnow  # the scheduler's clock; tests pass their own
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _threads: list[threading.Thread] = field(default_factory=list)
+    _housekeeping: BackgroundLoop = field(init=False)
+    _next_proof_check: float = 0.0
+
+    def __post_init__(self) -> None:
+        interval = min(self.settings.retry_seconds, 5.0)
+        steps = (self.mailer.retry_due, self._check_ownership_when_due, self.scheduler_tick)
+        self._housekeeping = BackgroundLoop("housekeeping", steps, interval, delay_first=True)
 
     @property
     def mode(self) -> str:
@@ -56,9 +65,7 @@ class Runtime:
         self.engine.start()
         if self.sampler is not None:
             self.sampler.start()
-        t = threading.Thread(target=self._housekeeping_loop, name="housekeeping", daemon=True)
-        t.start()
-        self._threads.append(t)
+        self._housekeeping.start()
         if self.history is not None:  # load the History page's data now, not when its first viewer arrives
             threading.Thread(target=self._warm_history, args=(self.history,), name="history-warm", daemon=True).start()
         return self
@@ -70,27 +77,19 @@ class Runtime:
             log.exception("warming the history data failed")
 
     def stop(self) -> None:
-        self._stop.set()
+        self._housekeeping.stop()
         self.engine.stop()
         if self.sampler is not None:
             self.sampler.stop()
-        for t in self._threads:
-            t.join(timeout=5)
+        if self.kube is not None:
+            self.kube.close()
         self.db.dispose()
 
-    def _housekeeping_loop(self) -> None:
-        """Retry stored mail, and check the ownership proofs of scans waiting for one."""
-        interval = min(self.settings.retry_seconds, 5.0)
-        next_proof_check = 0.0
-        while not self._stop.wait(interval):
-            try:
-                self.mailer.retry_due()
-                self.scheduler_tick()
-                if time.monotonic() >= next_proof_check:
-                    next_proof_check = time.monotonic() + self.settings.ownership_check_seconds
-                    self.check_ownership()
-            except Exception:
-                log.exception("housekeeping pass failed")
+    def _check_ownership_when_due(self) -> None:
+        """Housekeeping runs often (mail retries); ownership proofs are checked every OWNERSHIP_CHECK_SECONDS."""
+        if time.monotonic() >= self._next_proof_check:
+            self._next_proof_check = time.monotonic() + self.settings.ownership_check_seconds
+            self.check_ownership()
 
     def scheduler_tick(self) -> list[str]:
         """The scheduler's duty, once: start the due recurring scans (ids returned), notify about finished
@@ -120,41 +119,52 @@ def build_runtime(settings: Settings) -> Runtime:
     db = make_engine(settings.db_url)
     migrate(db)
     sessions = session_factory(db)
-    transport = SmtpTransport.from_settings(settings) if settings.smtp_configured else None
-    mailer = Mailer(sessions, transport, settings.retry_seconds)
+    mailer = Mailer(sessions, build_transport(settings), settings.retry_seconds)
+    store = build_store(settings)
+    history = ScanFacts(sessions, ttl_s=30.0)
+    notifier = build_notifier(settings, sessions, mailer)
+    interval, retention = settings.sample_seconds, settings.sample_retention_hours
     if settings.scanboard_mode == "argo":
-        store: ReportStore = S3ReportStore(
+        kube = SharedKube(kube_settings(settings))
+        token = settings.argo_webhook_token.get_secret_value() if settings.argo_webhook_token else ""
+        webhook = Webhook(settings.argo_webhook_url, token)
+        argo = ArgoEngine(settings, sessions, store, mailer, webhook, kube.get)
+        cluster = ClusterSnapshots(kube.get, interval)
+        sampler = Sampler(sessions, cluster_probe(cluster), interval, retention)
+        return Runtime(settings, db, sessions, mailer, store, argo, sampler, history, cluster, kube, notifier)
+    local = LocalEngine(settings, sessions, store, mailer)
+    sampler = Sampler(sessions, pool_probe(local), interval, retention)
+    return Runtime(settings, db, sessions, mailer, store, local, sampler, history, notifier=notifier)
+
+
+def build_notifier(settings: Settings, sessions: sessionmaker[Session], mailer: Mailer) -> Notifier:
+    """Notification deliveries: posted to webhooks that pass the scope policy, email through the mailer."""
+    sender = HttpSender(settings.signing_secret, settings.scope_policy(), settings.notify_timeout_seconds)
+    return Notifier(sessions, sender, mailer, settings.retry_seconds)
+
+
+def build_store(settings: Settings) -> ReportStore:
+    """Argo mode: the S3 bucket the portal and the Workflow pods share; embedded: the local reports folder."""
+    if settings.scanboard_mode == "argo":
+        return S3ReportStore(
             settings.reports_bucket, settings.aws_region, settings.s3_endpoint_url, settings.presign_expiry_seconds
         )
-        token = settings.argo_webhook_token.get_secret_value() if settings.argo_webhook_token else ""
-        engine: Engine = ArgoEngine(
-            settings,
-            sessions,
-            store,
-            mailer,
-            Webhook(settings.argo_webhook_url, token),
-            lambda: connect(kube_settings(settings)),
-        )
-    else:
-        store = LocalReportStore(settings.reports_dir, settings.public_base_url)
-        engine = LocalEngine(settings, sessions, store, mailer)
-    return Runtime(
-        settings,
-        db,
-        sessions,
-        mailer,
-        store,
-        engine,
-        sampler=build_sampler(settings, sessions, engine),
-        history=ScanFacts(sessions, ttl_s=30.0),
-        notifier=Notifier(
-            sessions,
-            HttpSender(settings.signing_secret, settings.scope_policy(), settings.notify_timeout_seconds),
-            mailer,
-            settings.retry_seconds,
-        ),
-    )
+    return LocalReportStore(settings.reports_dir, settings.public_base_url)
+
+
+def build_transport(settings: Settings) -> SmtpTransport | None:
+    """SMTP when SMTP_HOST is set; None keeps mail in the outbox."""
+    return SmtpTransport.from_settings(settings) if settings.smtp_configured else None
 
 
 def kube_settings(settings: Settings) -> KubeSettings:
-    return KubeSettings(kubeconfig=settings.kubeconfig or None, namespace=settings.k8s_namespace)
+    return KubeSettings(
+        kubeconfig=settings.kubeconfig or None,
+        namespace=settings.k8s_namespace or None,
+        in_cluster=settings.kube_in_cluster,
+    )
+
+
+def connect_kube(settings: Settings) -> Kube:
+    """A read-only Kubernetes client from the settings (for tools and benches outside a Runtime)."""
+    return connect(kube_settings(settings))

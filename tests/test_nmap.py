@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from lib.core.findings import deduplicate
@@ -12,12 +10,11 @@ from lib.scanners.base import ScanContext, ScannerError
 from lib.scanners.nmap import NmapScanner, compact_port_spec, nmap_findings, parse_nmap_xml
 from lib.scanners.portscan_builtin import BuiltinPortScanner
 from tests.targets import http_target, open_ports
-
-pytestmark = pytest.mark.skipif(shutil.which("nmap") is None, reason="nmap not installed (apt-get install nmap)")
+from tests.tools import needs_nmap
 
 
 def _ctx(tmp_path, target: str, **options) -> ScanContext:
-    return ScanContext(scan_id="0123456789ab", target=target, options=options, raw_dir=tmp_path / "raw", timeout=60)
+    return ScanContext("0123456789ab", target, options, tmp_path / "raw", timeout=60, addresses=("127.0.0.1",))
 
 
 def test_compact_port_spec():
@@ -25,6 +22,7 @@ def test_compact_port_spec():
     assert compact_port_spec(list(range(1, 65536))) == "1-65535"
 
 
+@needs_nmap
 def test_nmap_finds_the_open_ports_and_keeps_its_xml(tmp_path):
     with open_ports(3) as ports:
         spec = ",".join(str(p) for p in ports) + f",{ports[0] + 1}-{ports[0] + 20}"
@@ -39,6 +37,7 @@ def test_nmap_finds_the_open_ports_and_keeps_its_xml(tmp_path):
     assert (f.rule_id, f.severity, f.asset.protocol, f.asset.ip) == ("open-port", "info", "tcp", "127.0.0.1")
 
 
+@needs_nmap
 def test_nmap_and_builtin_agree_and_deduplicate(tmp_path):
     with open_ports(3) as ports:
         spec = f"{ports[0] - 30}-{ports[-1] + 30}" if ports[-1] - ports[0] < 3000 else ",".join(map(str, ports))
@@ -51,6 +50,7 @@ def test_nmap_and_builtin_agree_and_deduplicate(tmp_path):
     assert all(set(f.tools) == {"nmap", "scanboard-portscan"} for f in merged)
 
 
+@needs_nmap
 def test_rescan_gives_identical_fingerprints(tmp_path):
     with open_ports(2) as ports:
         spec = ",".join(map(str, ports))
@@ -60,6 +60,7 @@ def test_rescan_gives_identical_fingerprints(tmp_path):
     assert len(first) == 2
 
 
+@needs_nmap
 @pytest.mark.slow
 def test_service_version_names_the_product(tmp_path):
     with http_target() as port:
@@ -68,6 +69,7 @@ def test_service_version_names_the_product(tmp_path):
     assert "http" in f.evidence and "Apache httpd 2.4.41" in f.evidence
 
 
+@needs_nmap
 def test_timeout_is_a_clear_step_failure(tmp_path):
     ctx = _ctx(tmp_path, "http://127.0.0.1/", ports="1-65535")
     ctx.timeout = 0.05
@@ -103,6 +105,7 @@ def test_malformed_xml_is_a_clear_step_failure(text, reason):
         parse_nmap_xml(text)
 
 
+@needs_nmap
 def test_registry_prefers_nmap_when_installed():
     assert choose("portscan").tool == "nmap"
     assert choose("portscan", prefer="scanboard-portscan").tool == "scanboard-portscan"

@@ -15,6 +15,7 @@ import pytest
 from slack_sdk.models.blocks import Block
 
 from lib.adapters.models import MAIL_RETRYING, MAIL_SENT, SUCCEEDED, Delivery, FindingRecord, Scan, utcnow
+from lib.adapters.notify import HttpSender
 from lib.core.notifications import Change, ScanSummary, slack, teams
 from lib.runtime import Runtime, build_runtime
 from lib.services.notifications import add_rule, delete_rule, evaluate_finished, list_rules
@@ -244,3 +245,29 @@ def test_a_name_that_resolves_inside_by_sending_time_is_not_posted_to(make_setti
     [waiting] = rt.notifier.waiting()
     assert "refused by the scope policy" in waiting.last_error
     assert receiver.attempts == 0
+
+
+def test_the_post_goes_to_the_address_that_was_vetted(make_settings, receiver) -> None:
+    """The name is resolved once, by the scope check; the connection goes to that address (Host: the name),
+    so a DNS server answering differently the second time cannot move the post elsewhere."""
+    port = receiver.url.rsplit(":", 1)[1]
+    answers = iter([["127.0.0.1"], ["169.254.169.254"]])  # a rebinding resolver: vetted answer, then a decoy
+    sender = HttpSender(lambda: SECRET, make_settings().scope_policy(), resolve=lambda host: next(answers))
+    sender.send("webhook", f"http://hooks.rebind.test:{port}/hook", {"hello": "world"})
+    [got] = receiver.received
+    assert got.headers["host"] == f"hooks.rebind.test:{port}" and json.loads(got.body) == {"hello": "world"}
+
+
+def test_the_scan_allowlist_does_not_apply_to_notification_endpoints(make_settings) -> None:
+    rt = build_runtime(
+        make_settings(
+            scanboard_mode="argo",
+            argo_webhook_url="http://127.0.0.1:9/",
+            notify_signing_secret=SECRET,
+            scope_allow_domains="example.com",
+        )
+    )
+    public = lambda host: ["93.184.215.14"]  # noqa: E731
+    url = "https://hooks.slack.com/services/T000/B000/XXXX"
+    assert add_rule(rt, "ana@example.com", "slack", url, "finished", resolve=public).ok
+    assert not add_rule(rt, "ana@example.com", "slack", "https://10.0.0.8/x", "finished", resolve=public).ok

@@ -6,6 +6,7 @@ import contextlib
 import json
 import resource
 import socket
+from dataclasses import replace
 
 import pytest
 
@@ -85,10 +86,13 @@ def test_finds_exactly_the_open_ports(tmp_path):
     assert result.raw_files == ["portscan.json"]
 
 
-def test_resolves_host_names(tmp_path):
+def test_host_names_are_scanned_at_their_vetted_address_only(tmp_path):
     with open_ports(1) as ports:
-        result = BuiltinPortScanner().run(_ctx(tmp_path, "http://localhost/", str(ports[0])))
-    assert [(f.asset.host, f.asset.port) for f in result.findings] == [("localhost", ports[0])]
+        ctx = replace(_ctx(tmp_path, "http://localhost/", str(ports[0])), addresses=("127.0.0.1",))
+        result = BuiltinPortScanner().run(ctx)
+        with pytest.raises(ScannerError, match="No vetted address"):  # never resolved by the scanner itself
+            BuiltinPortScanner().run(_ctx(tmp_path, "http://localhost/", str(ports[0])))
+    assert [(f.asset.host, f.asset.ip, f.asset.port) for f in result.findings] == [("localhost", "127.0.0.1", ports[0])]
 
 
 def test_rescan_gives_identical_fingerprints(tmp_path):
@@ -131,7 +135,7 @@ def test_a_socket_connected_to_itself_is_recognised():
 
 
 def test_unknown_host_fails_with_reason(tmp_path):
-    with pytest.raises(ScannerError, match="resolve"):
+    with pytest.raises(ScannerError, match="No vetted address"):
         BuiltinPortScanner().run(_ctx(tmp_path, "http://no-such-host.invalid/", "80"))
 
 

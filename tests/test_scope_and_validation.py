@@ -38,7 +38,7 @@ def test_odd_spellings_are_normalised(host: str, expected: str) -> None:
         ("http://internal.example/", "10.0.0.5", "private"),
         ("http://cgnat.example/", "100.64.1.1", "carrier-grade"),
         ("http://localhost/", "127.0.0.1", "loopback"),
-        ("http://0x7f000001/", "127.0.0.1", "loopback"),
+        ("http://0x7f000001/", "127.0.0.1", "four decimal numbers"),
         ("http://link.example/", "169.254.10.10", "link-local"),
         ("http://any.example/", "0.0.0.0", "not a unicast"),
     ],

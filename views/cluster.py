@@ -8,16 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
-from lib.engines.local import LocalEngine
-from lib.insights.cluster import (
-    ClusterSnapshots,
-    ClusterView,
-    cluster_view,
-    kube_from_settings,
-    node_count_figure,
-    pool_figure,
-    summary,
-)
+from lib.insights.cluster import ClusterSnapshots, ClusterView, cluster_view, node_count_figure, pool_figure, summary
 from lib.insights.sampler import samples_frame, scan_starts
 from ui.runtime import get_runtime
 
@@ -35,13 +26,6 @@ def _history(db_url: str, hours: int, with_scans: bool):
     return samples_frame(sessions, since), scan_starts(sessions, since) if with_scans else None
 
 
-@st.cache_resource(show_spinner=False)
-def _fallback_snapshots(db_url: str) -> ClusterSnapshots:
-    """Only when the runtime has no sampler sharing its snapshot (e.g. a runtime built without one)."""
-    settings = get_runtime().settings
-    return ClusterSnapshots(lambda: kube_from_settings(settings), settings.sample_seconds)
-
-
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _view(db_url: str, taken_at: str, _snapshot) -> ClusterView:
     return cluster_view(_snapshot)
@@ -51,13 +35,12 @@ st.title("Cluster")
 window = st.segmented_control("Window", list(WINDOWS), default="6 hours", key="c_window") or "6 hours"
 hours = WINDOWS[window]
 
-local = rt.engine if isinstance(rt.engine, LocalEngine) else None  # embedded mode: the local worker pool
-if local is not None:
+if rt.mode != "argo":
     st.info("No Kubernetes cluster is configured: scans run in this app's local worker pool.", icon=":material/info:")
 
     @st.fragment(run_every=min(interval, 5))
-    def pool(engine: LocalEngine) -> None:
-        stats = engine.stats()
+    def pool() -> None:
+        stats = rt.engine.stats()
         c1, c2, c3 = st.columns(3)
         c1.metric("Workers busy", stats.busy)
         c2.metric("Workers idle", stats.workers - stats.busy)
@@ -68,11 +51,12 @@ if local is not None:
         else:
             st.plotly_chart(pool_figure(samples), key="c_pool", config={"displaylogo": False})
 
-    pool(local)
+    pool()
     st.stop()
 
-sampler = getattr(rt, "sampler", None)
-snapshots = getattr(sampler, "cluster", None) or _fallback_snapshots(db_url)
+if rt.cluster is None:
+    raise RuntimeError("an argo-mode runtime always has its cluster snapshot")
+snapshots: ClusterSnapshots = rt.cluster  # the runtime's one snapshot, shared with the sampler and every viewer
 
 
 @st.fragment(run_every=interval)

@@ -85,10 +85,10 @@ filters = HistoryFilters(
     start=start or current.start,
     end=end or start or current.end,
     domain=domain,
-    requester=requester if me.sees_all_scans() else me.email,
+    requester=requester,
     statuses=tuple(statuses),
     scanners=tuple(scanners),
-).normalised()
+).visible_to(me)
 params = filters.to_query_params()
 if params != st.query_params.to_dict():
     st.query_params.from_dict(params)  # the URL now says what is shown: copy it to share this view

@@ -3,6 +3,8 @@
 import streamlit as st
 
 from lib.core.pipeline import MAX_WEB_DEPTH, OPTION_DEFAULTS, SCANNER_LABELS
+from lib.core.ports import MAX_ENTRIES, MAX_RANGES, MAX_SPEC_LENGTH
+from lib.core.validation import MAX_PATH_LENGTH
 from lib.services.intake import submit
 from ui.auth import viewer
 from ui.runtime import get_runtime
@@ -42,12 +44,13 @@ with st.form("new_scan"):
             "Ports",
             value=OPTION_DEFAULTS["portscan"]["ports"],
             key="portscan_ports",
-            help="e.g. 1-1024 or 22,80,443,8000-8100",
+            max_chars=MAX_SPEC_LENGTH,
+            help=f"e.g. 1-1024 or 22,80,443,8000-8100: at most {MAX_ENTRIES} entries, {MAX_RANGES} of them ranges",
         )
         field_error(errors, "portscan.ports")
     with c2:
         st.checkbox(SCANNER_LABELS["web"], value=True, key="use_web")
-        st.text_input("Start path", value=OPTION_DEFAULTS["web"]["path"], key="web_path")
+        st.text_input("Start path", value=OPTION_DEFAULTS["web"]["path"], key="web_path", max_chars=MAX_PATH_LENGTH)
         field_error(errors, "web.path")
         st.number_input(
             "Crawl depth", min_value=0, max_value=MAX_WEB_DEPTH, value=OPTION_DEFAULTS["web"]["depth"], key="web_depth"

@@ -4,10 +4,9 @@ import pandas as pd
 import streamlit as st
 
 from lib.adapters.models import AWAITING_CONFIRMATION, AWAITING_OWNERSHIP, QUEUED, Scan
-from lib.adapters.repository import finding_rows, get_scan, list_scans
-from lib.engines.local import LocalEngine
 from lib.insights.dag_figure import dag_figure
-from lib.insights.progress import findings_table, queue_position, steps_table, why_waiting
+from lib.insights.progress import queue_position, steps_table, why_waiting
+from lib.insights.progress_page import findings_for, progress_for, recent_for
 from lib.services.ownership import instructions as ownership_instructions
 from ui.auth import viewer
 from ui.runtime import get_runtime
@@ -19,7 +18,7 @@ st.title("Scan progress")
 me = viewer()
 scan_id = st.query_params.get("scan", "")
 if not scan_id:
-    recent = list_scans(rt.sessions, limit=50, email="" if me.sees_all_scans() else me.email)
+    recent = recent_for(rt.sessions, me)
     if not recent:
         st.info("No scans yet.")
         st.page_link("views/new_scan.py", label="Request a scan", icon=":material/add_circle:")
@@ -29,8 +28,8 @@ if not scan_id:
         [s.id for s in recent],
         format_func=lambda i: next(f"{s.id} · {s.target} · {s.status}" for s in recent if s.id == i),
     )
-scan = get_scan(rt.sessions, scan_id)
-if scan is None or not me.may_see(scan.requester_email):
+scan = progress_for(rt.sessions, me, scan_id)
+if scan is None:
     st.error(f"There is no scan with id {scan_id!r} that you can see.")
     st.stop()
 
@@ -55,7 +54,7 @@ def results(scan: Scan) -> None:
         )
     else:
         st.caption("First scan of this host: nothing to compare with yet.")
-    rows = findings_table(finding_rows(rt.sessions, scan.id))
+    rows = findings_for(rt.sessions, scan)
     if rows:
         st.dataframe(pd.DataFrame(rows), hide_index=True)
     if scan.report_key:
@@ -71,15 +70,15 @@ def results(scan: Scan) -> None:
 @st.fragment(run_every=2 if not first.finished else None)
 def live() -> None:
     view = rt.engine.progress(scan_id)
-    current = get_scan(rt.sessions, scan_id)
+    current = progress_for(rt.sessions, me, scan_id)
     if current is None:
         st.error(f"The scan {scan_id!r} is no longer in the database.")
         return
     done, total = view.progress
     st.progress(done / total if total else 0.0, text=f"{status_label(current.status)} · {done}/{total} steps")
     if current.status in (QUEUED, AWAITING_OWNERSHIP):
-        pool = rt.engine.stats() if isinstance(rt.engine, LocalEngine) else None
-        workers, busy = (pool.workers, pool.busy) if pool else (None, None)
+        pool = rt.engine.stats()  # workers is 0 in argo mode: the cluster's pods are the capacity
+        workers, busy = (pool.workers, pool.busy) if pool.workers else (None, None)
         reason = why_waiting(current, queue_position(rt.sessions, current), workers, busy)
         st.info(reason, icon=":material/hourglass_top:")
     elif view.message and view.finished:

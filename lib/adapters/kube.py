@@ -9,7 +9,7 @@ objects come that way anyway, and skipping the client's model deserialisation ke
 from __future__ import annotations
 
 import json
-import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,11 +43,11 @@ class KubeError(Exception):
 
 @dataclass(frozen=True)
 class KubeSettings:
-    """Where and how to connect. `kubeconfig=None` means $KUBECONFIG or ~/.kube/config, unless in a pod."""
+    """Where and how to connect (lib.runtime fills it from the settings). `kubeconfig=None`: ~/.kube/config."""
 
     kubeconfig: str | None = None
     context: str | None = None
-    in_cluster: bool | None = None  # None: in-cluster when KUBERNETES_SERVICE_HOST is set and no kubeconfig given
+    in_cluster: bool = False  # the pod's ServiceAccount instead of a kubeconfig
     namespace: str | None = None  # None: the context's namespace, the pod's namespace, else DEFAULT_NAMESPACE
     connect_timeout_s: float = 3.0
     read_timeout_s: float = 10.0
@@ -121,12 +121,6 @@ def connect(settings: KubeSettings | None = None) -> Kube:
     s = settings or KubeSettings()
     cfg = client.Configuration()
     in_cluster = s.in_cluster
-    if in_cluster is None:
-        in_cluster = (
-            s.kubeconfig is None
-            and not os.environ.get("KUBECONFIG")
-            and bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
-        )
     namespace = s.namespace
     try:
         if in_cluster:
@@ -142,6 +136,28 @@ def connect(settings: KubeSettings | None = None) -> Kube:
         raise KubeError(f"No usable Kubernetes configuration ({where}): {e}", reason="config") from e
     cfg.retries = 1  # fail fast when the API is gone; the page's next refresh retries
     return Kube(client.ApiClient(cfg), namespace or DEFAULT_NAMESPACE, timeout=(s.connect_timeout_s, s.read_timeout_s))
+
+
+class SharedKube:
+    """One client per process, connected on first use (thread-safe): the engine and the cluster snapshot share it.
+    A failed connect is not kept, so the next use tries again."""
+
+    def __init__(self, settings: KubeSettings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._kube: Kube | None = None
+
+    def get(self) -> Kube:
+        with self._lock:
+            if self._kube is None:
+                self._kube = connect(self.settings)
+            return self._kube
+
+    def close(self) -> None:
+        with self._lock:
+            if self._kube is not None:
+                self._kube.close()
+                self._kube = None
 
 
 class Kube:

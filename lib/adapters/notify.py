@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from lib.adapters.mail import Mailer
 from lib.adapters.models import Delivery, NotificationRule
 from lib.adapters.outbox import RetryQueue
-from lib.core.notifications import SIGNATURE_HEADER, TIMESTAMP_HEADER, body_bytes, signature
-from lib.core.scope import ScopeError, ScopePolicy, check_url
+from lib.core.notifications import SIGNATURE_HEADER, TIMESTAMP_HEADER, body_bytes, destination_policy, signature
+from lib.core.scope import Resolver, ScopeError, ScopePolicy, check_url, system_resolver
+from lib.scanners.pinned_http import pinned_session
 
 
 class DeliveryFailed(Exception):
@@ -32,6 +33,7 @@ class HttpSender:
     policy: ScopePolicy
     timeout: float = 10.0
     clock: Callable[[], float] = time.time
+    resolve: Resolver = system_resolver
 
     def headers(self, channel: str, body: bytes) -> dict[str, str]:
         headers = {"Content-Type": "application/json", "User-Agent": "scanboard-notify"}
@@ -44,16 +46,15 @@ class HttpSender:
     def send(self, channel: str, url: str, payload: dict[str, Any]) -> None:
         host = urlsplit(url).hostname or "?"
         try:
-            check_url(url, self.policy)
+            decision = check_url(url, destination_policy(self.policy), self.resolve)
         except ScopeError as e:
             raise DeliveryFailed(f"{host} refused by the scope policy: {e}") from None
         body = body_bytes(payload)
-        try:
-            resp = requests.post(
-                url, data=body, headers=self.headers(channel, body), timeout=self.timeout, allow_redirects=False
-            )
-            resp.close()
-        except requests.RequestException as e:
+        try:  # to the address just vetted (a rebinding DNS server cannot redirect the post), no redirects
+            with pinned_session(decision.target, decision.addresses[0]) as session:
+                resp = session.post(decision.url, data=body, headers=self.headers(channel, body), timeout=self.timeout)
+                resp.close()
+        except (requests.RequestException, ValueError) as e:
             raise DeliveryFailed(f"{host} could not be reached ({type(e).__name__})") from None
         if not 200 <= resp.status_code < 300:
             raise DeliveryFailed(f"{host} answered HTTP {resp.status_code}")

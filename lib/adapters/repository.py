@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lib.adapters.models import FINAL_STATUSES, FindingRecord, Scan, Step, utcnow
@@ -122,3 +122,8 @@ def list_scans(sessions: sessionmaker[Session], limit: int = 500, email: str = "
         if email:
             q = q.where(Scan.requester_email == email)
         return list(s.scalars(q))
+
+
+def count_scans(sessions: sessionmaker[Session], status: str) -> int:
+    with sessions() as s:
+        return s.scalar(select(func.count()).select_from(Scan).where(Scan.status == status)) or 0

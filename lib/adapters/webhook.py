@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import requests
 
+from lib.core.pipeline import WEBHOOK_MAX_PAYLOAD_BYTES as MAX_PAYLOAD_BYTES
 from lib.core.pipeline import WebhookPayload
-
-MAX_PAYLOAD_BYTES = 65_536  # the EventSource's maxPayloadSize (k8s/base/events/eventsource.yaml)
 
 
 class WebhookError(Exception):
@@ -23,7 +21,7 @@ class Webhook:
     timeout: float = 10.0
 
     def deliver(self, payload: WebhookPayload) -> None:
-        body = json.dumps(payload.as_json()).encode()
+        body = payload.encoded()
         if len(body) > MAX_PAYLOAD_BYTES:
             raise WebhookError(f"the request is {len(body)} bytes, over the webhook's {MAX_PAYLOAD_BYTES}")
         try:

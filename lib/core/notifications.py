@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -62,6 +62,12 @@ class RuleInvalid(ValueError):
         self.errors = errors
 
 
+def destination_policy(policy: ScopePolicy) -> ScopePolicy:
+    """The scope policy for notification URLs: the scan policy's address rules and denied domains, but not its
+    allowlist of scannable domains (a Slack or Teams endpoint is not a scan target)."""
+    return replace(policy, allow_domains=())
+
+
 def check_rule(
     channel: str,
     destination: str,
@@ -94,8 +100,7 @@ def _check_url(url: str, policy: ScopePolicy, resolve: Resolver) -> str:
         raise ValueError("Give the webhook URL, starting with https://.")
     if any(c in url for c in "\r\n\0 ") or len(url) > 2048:
         raise ValueError("This is not a valid webhook URL.")
-    check_url(url, policy, resolve)
-    return url
+    return check_url(url, destination_policy(policy), resolve).url
 
 
 def mask(channel: str, destination: str) -> str:

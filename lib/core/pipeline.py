@@ -6,6 +6,7 @@ test holds the two equal (task names, dependencies, parameters). Everything here
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,6 +102,9 @@ def workflow_parameters(scan_id: str, target: str, email: str, scanners: dict[st
     return params
 
 
+WEBHOOK_MAX_PAYLOAD_BYTES = 65_536  # the EventSource's maxPayloadSize (k8s/base/events/eventsource.yaml)
+
+
 @dataclass(frozen=True)
 class WebhookPayload:
     """What the portal POSTs to the Argo Events webhook; the Sensor maps `body.parameters.*`."""
@@ -110,3 +114,7 @@ class WebhookPayload:
 
     def as_json(self) -> dict[str, Any]:
         return {"scan_id": self.scan_id, "workflow_name": f"scan-{self.scan_id}", "parameters": self.parameters}
+
+    def encoded(self) -> bytes:
+        """The body as POSTed: what the EventSource's size limit applies to."""
+        return json.dumps(self.as_json()).encode()

@@ -4,6 +4,9 @@ every port scanner, so what was validated is what is scanned."""
 from __future__ import annotations
 
 DEFAULT_PORTS = "1-1024"
+MAX_SPEC_LENGTH = 256  # characters: a spec is typed by a person, and travels in the webhook payload
+MAX_ENTRIES = 64  # comma-separated ports or ranges
+MAX_RANGES = 16
 
 
 def parse_port_spec(spec: object) -> list[int]:
@@ -11,11 +14,18 @@ def parse_port_spec(spec: object) -> list[int]:
 
     Raises ValueError with a message fit to show next to a form field.
     """
+    if isinstance(spec, bool) or not isinstance(spec, str | int | None):
+        raise ValueError("Enter ports as text, e.g. 1-1024 or 22,80,443,8000-8100.")
     text = str(spec if spec is not None else "").strip()
     if not text:
         raise ValueError("Enter ports, e.g. 1-1024 or 22,80,443,8000-8100.")
+    if len(text) > MAX_SPEC_LENGTH:
+        raise ValueError(f"The port list is too long (at most {MAX_SPEC_LENGTH} characters): use ranges like 1-1024.")
+    parts = text.split(",")
+    if len(parts) > MAX_ENTRIES or sum("-" in p for p in parts) > MAX_RANGES:
+        raise ValueError(f"Use at most {MAX_ENTRIES} entries and {MAX_RANGES} ranges, e.g. 1-1024,8000-8100.")
     ports: set[int] = set()
-    for part in text.split(","):
+    for part in parts:
         part = part.strip()
         if not part:
             raise ValueError(f"Empty entry in port list {text!r}: remove the extra comma.")

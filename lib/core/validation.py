@@ -7,7 +7,14 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
-from lib.core.pipeline import MAX_WEB_DEPTH, OPTION_DEFAULTS, SCANNERS
+from lib.core.pipeline import (
+    MAX_WEB_DEPTH,
+    OPTION_DEFAULTS,
+    SCANNERS,
+    WEBHOOK_MAX_PAYLOAD_BYTES,
+    WebhookPayload,
+    workflow_parameters,
+)
 from lib.core.ports import parse_port_spec
 from lib.core.scope import Resolver, ScopeError, ScopePolicy, check_url, system_resolver
 
@@ -59,17 +66,22 @@ def whole_number(value: Any, low: int, high: int) -> int | None:
 
 def check_options(name: str, given: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """One scanner's options with defaults filled in, and the errors keyed `<scanner>.<option>`."""
+    if not isinstance(given, dict):
+        return dict(OPTION_DEFAULTS[name]), {name: f"The {name} options must be fields with values."}
     opts = {**OPTION_DEFAULTS[name], **{k: v for k, v in given.items() if k in OPTION_DEFAULTS[name]}}
     errors: dict[str, str] = {}
     if name == "portscan":
         try:
-            parse_port_spec(str(opts["ports"]))
+            parse_port_spec(opts["ports"])
             opts["ports"] = str(opts["ports"]).replace(" ", "")
         except ValueError as e:
             errors["portscan.ports"] = str(e)
     elif name == "web":
-        path = str(opts["path"] or "/")
-        if not path.startswith("/") or len(path) > MAX_PATH_LENGTH or any(c in path for c in "\r\n\0 #"):
+        path = opts["path"] or "/"
+        if not isinstance(path, str):
+            path = ""
+        bad = any(c in "#\\" or c.isspace() or not c.isprintable() for c in path)
+        if not path.startswith("/") or len(path) > MAX_PATH_LENGTH or bad:
             errors["web.path"] = f"The path must start with / and have at most {MAX_PATH_LENGTH} characters, no spaces."
         opts["path"] = path
         opts["depth"] = whole_number(opts["depth"], 0, MAX_WEB_DEPTH)
@@ -96,17 +108,17 @@ def validate_request(
     if not target:
         errors["target"] = "Enter the URL to scan, e.g. https://example.com/."
     else:
-        if "://" not in target:
-            errors["target"] = "Enter a full URL starting with http:// or https://."
-        else:
-            try:
-                host = check_url(target, policy, resolve).host
-            except ScopeError as e:
-                errors["target"] = str(e)
+        try:
+            decision = check_url(target, policy, resolve)
+            target, host = decision.url, decision.host  # stored canonical: what was checked is what is kept
+        except ScopeError as e:
+            errors["target"] = str(e)
     try:
         email = check_email(email)
     except ValueError as e:
         errors["email"] = str(e)
+    if not isinstance(scanners, dict):
+        scanners = {}
     unknown = set(scanners) - set(SCANNERS)
     if unknown or not scanners:
         errors["scanners"] = f"Unknown scanner(s): {sorted(unknown)}" if unknown else "Choose at least one scanner."
@@ -115,6 +127,17 @@ def validate_request(
         if name in scanners:
             chosen[name], errs = check_options(name, scanners[name] or {})
             errors.update(errs)
+    if not errors and payload_size(target, email, chosen) > WEBHOOK_MAX_PAYLOAD_BYTES:
+        errors["target"] = (
+            f"This request is larger than the {WEBHOOK_MAX_PAYLOAD_BYTES // 1024} KiB a scan request may be in "
+            "the cluster: shorten the URL or the options."
+        )
     if errors:
         raise RequestInvalid(errors)
     return ScanRequest(target=target, host=host, email=email, scanners=chosen)
+
+
+def payload_size(target: str, email: str, scanners: dict[str, dict[str, Any]]) -> int:
+    """Bytes of the webhook body this request becomes in cluster mode (scan ids are 12 characters)."""
+    scan_id = "0" * 12
+    return len(WebhookPayload(scan_id, workflow_parameters(scan_id, target, email, scanners)).encoded())

@@ -9,17 +9,17 @@ cannot start a second run.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from lib.adapters.background import BackgroundLoop
 from lib.adapters.kube import Kube, KubeError
 from lib.adapters.mail import Mailer
 from lib.adapters.models import FAILED, PARTIAL, QUEUED, RUNNING, SUCCEEDED, Scan, Step, utcnow
-from lib.adapters.repository import get_scan, save_findings
+from lib.adapters.repository import count_scans, get_scan, save_findings
 from lib.adapters.storage import ReportStore, portal_reports_url, read_findings, scan_prefix
 from lib.adapters.webhook import Webhook, WebhookError
 from lib.config import Settings
@@ -29,6 +29,7 @@ from lib.core.pipeline import SCANNERS, STEP_NAMES, WebhookPayload, workflow_par
 from lib.core.retry import backoff
 from lib.core.ttl_cache import TtlCache
 from lib.engines.argo_status import WorkflowSummary, workflow_summary, workflow_view
+from lib.engines.base import PoolStats
 from lib.engines.step_view import view_from_steps
 
 log = logging.getLogger(__name__)
@@ -73,25 +74,22 @@ class ArgoEngine:
         self._kube_factory = kube_factory
         self._kube: Kube | None = None
         self._status = TtlCache[dict](STATUS_TTL_SECONDS)
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = BackgroundLoop("argo-dispatcher", (self.deliver_due, self.sync_running), 1.0)
 
     # --- the Engine interface ------------------------------------------------------------------------------
 
     def submit(self, scan_id: str) -> None:
-        self._wake.set()
+        self._loop.wake()
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="argo-dispatcher", daemon=True)
-            self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._loop.stop()
+
+    def stats(self) -> PoolStats:
+        """Scans running (as Workflows) and waiting for the webhook; the pods' capacity is the cluster's."""
+        return PoolStats(0, count_scans(self.sessions, RUNNING), count_scans(self.sessions, QUEUED))
 
     def progress(self, scan_id: str) -> DagView:
         scan = get_scan(self.sessions, scan_id)
@@ -129,16 +127,6 @@ class ArgoEngine:
             return list(s.scalars(select(Step).where(Step.scan_id == scan_id)))
 
     # --- the loop: deliver queued scans, follow running ones -----------------------------------------------
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            for job in (self.deliver_due, self.sync_running):
-                try:
-                    job()
-                except Exception:
-                    log.exception("argo engine: %s failed", job.__name__)
-            self._wake.wait(1.0)
-            self._wake.clear()
 
     def deliver_due(self, now: datetime | None = None) -> list[str]:
         """POST every queued scan whose next try is due; the ids the webhook accepted."""

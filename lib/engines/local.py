@@ -10,17 +10,18 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import cast
 
 from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from lib.adapters.background import BackgroundLoop
 from lib.adapters.mail import Mailer
 from lib.adapters.models import FAILED, PARTIAL, QUEUED, RUNNING, SUCCEEDED, Scan, Step, utcnow
 from lib.adapters.repository import (
     append_step_log,
+    count_scans,
     ensure_steps,
     finish_scan,
     get_scan,
@@ -33,6 +34,7 @@ from lib.adapters.storage import ReportStore
 from lib.config import Settings
 from lib.core.dag import DagView
 from lib.core.pipeline import blocked_steps, ready_steps, step_spec
+from lib.engines.base import PoolStats
 from lib.engines.report import build_report
 from lib.engines.step_view import view_from_steps
 from lib.engines.steps import notify, publish, run_scanner
@@ -41,13 +43,6 @@ from lib.engines.workspace import ScanMeta, Workspace
 log = logging.getLogger(__name__)
 MAX_RESUMES = 3
 HEARTBEAT_SECONDS = 2.0
-
-
-@dataclass(frozen=True)
-class PoolStats:
-    workers: int
-    busy: int
-    queued: int
 
 
 class LocalEngine:
@@ -60,14 +55,12 @@ class LocalEngine:
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="scan")
         self._running: set[str] = set()
         self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = BackgroundLoop("scan-dispatcher", self.dispatch, 1.0)
 
     # --- the Engine interface ------------------------------------------------------------------------------
 
     def submit(self, scan_id: str) -> None:
-        self._wake.set()  # the scan is already queued in the database; the dispatcher claims it
+        self._loop.wake()  # the scan is already queued in the database; the dispatcher claims it
 
     def progress(self, scan_id: str) -> DagView:
         scan = get_scan(self.sessions, scan_id)
@@ -76,38 +69,26 @@ class LocalEngine:
         return view_from_steps(scan, get_steps(self.sessions, scan_id))
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._dispatch_loop, name="scan-dispatcher", daemon=True)
-            self._thread.start()
+        self._loop.start()
 
     def stop(self, wait_for_scans: bool = False) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._loop.stop()
         self._pool.shutdown(wait=wait_for_scans, cancel_futures=True)
 
     def stats(self) -> PoolStats:
-        with self.sessions() as s:
-            queued = s.scalar(select(func.count()).select_from(Scan).where(Scan.status == QUEUED)) or 0
         with self._lock:
             busy = len(self._running)
-        return PoolStats(self.workers, busy, queued)
+        return PoolStats(self.workers, busy, count_scans(self.sessions, QUEUED))
 
     # --- dispatching ---------------------------------------------------------------------------------------
 
-    def _dispatch_loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.resume_stale()
-                while self._has_free_worker() and (scan_id := self._claim_next()) is not None:
-                    with self._lock:
-                        self._running.add(scan_id)
-                    self._pool.submit(self._run_guarded, scan_id)
-            except Exception:
-                log.exception("scan dispatcher iteration failed; retrying")
-            self._wake.wait(1.0)
-            self._wake.clear()
+    def dispatch(self) -> None:
+        """One dispatcher pass: resume stale scans, then claim queued ones while a worker is free."""
+        self.resume_stale()
+        while self._has_free_worker() and (scan_id := self._claim_next()) is not None:
+            with self._lock:
+                self._running.add(scan_id)
+            self._pool.submit(self._run_guarded, scan_id)
 
     def _has_free_worker(self) -> bool:
         with self._lock:
@@ -166,7 +147,7 @@ class LocalEngine:
         try:
             self.run_scan(scan_id)
         except Exception as e:
-            if self._stop.is_set():  # shutting down: left running, the next start resumes it
+            if self._loop.stopping:  # shutting down: left running, the next start resumes it
                 log.info("scan %s interrupted by shutdown; it will be resumed", scan_id)
                 return
             log.exception("scan %s failed", scan_id)
@@ -174,7 +155,7 @@ class LocalEngine:
         finally:
             with self._lock:
                 self._running.discard(scan_id)
-            self._wake.set()
+            self._loop.wake()
 
     # --- one scan ------------------------------------------------------------------------------------------
 
@@ -204,7 +185,7 @@ class LocalEngine:
                         self.sessions, scan_id, name, state="skipped", message="not run: an earlier step failed"
                     )
                 ready = ready_steps(states)
-                if not ready or self._stop.is_set():
+                if not ready or self._loop.stopping:
                     break
                 futures: dict[Future, str] = {}
                 for name in ready:
@@ -216,7 +197,7 @@ class LocalEngine:
                 while pending:
                     _, pending = wait(pending, timeout=HEARTBEAT_SECONDS, return_when=FIRST_COMPLETED)
                     self._heartbeat(scan_id)
-        if self._stop.is_set():
+        if self._loop.stopping:
             return RUNNING  # interrupted by shutdown: resumed by the next start, finished steps kept
         states = {st.name: st.state for st in get_steps(self.sessions, scan_id)}
         return self._finish(scan_id, states)

@@ -14,7 +14,7 @@ from lib.adapters.mail import Mailer
 from lib.adapters.storage import ReportStore
 from lib.core.findings import severity_counts
 from lib.core.messages import report_email
-from lib.core.scope import ScopeError, ScopePolicy, check_url
+from lib.core.scope import Resolver, ScopeError, ScopePolicy, check_url, system_resolver
 from lib.engines.workspace import StepOutcome, Workspace
 from lib.scanners import choose
 from lib.scanners.base import ScanContext, ScannerError, ScannerResult
@@ -63,17 +63,20 @@ def run_scanner(
     timeout: float,
     log: Callable[[str], None] = lambda _: None,
     prefer: str = "",
+    resolve: Resolver = system_resolver,
 ) -> StepOutcome:
     """Run one scanner step and store its outcome in the workspace. Never raises for a scanner problem: the
     outcome says failed with the reason, so the other scanners and the report still go ahead."""
     started = _now()
     tool = ""
     try:
-        check_url(target, policy)  # again, right before scanning: DNS may have changed since the request
+        # again, right before scanning (DNS may have changed since the request); the scanner then connects
+        # only to the addresses vetted here and never resolves the name itself
+        decision = check_url(target, policy, resolve)
         scanner = choose(step, prefer)
         tool = scanner.tool
-        log(f"{step}: running {scanner.tool}")
-        ctx = ScanContext(ws.scan_id, target, options, ws.raw_dir, timeout, log)
+        log(f"{step}: running {scanner.tool} against {decision.host} at {', '.join(decision.addresses)}")
+        ctx = ScanContext(ws.scan_id, decision.url, options, ws.raw_dir, timeout, log, decision.addresses, policy)
         result = call_with_timeout(lambda: scanner.run(ctx), timeout, f"{step} ({scanner.tool})")
     except ScopeError as e:
         outcome = StepOutcome(step, "failed", tool, message=f"target refused by the scope policy: {e}")

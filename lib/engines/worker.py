@@ -2,7 +2,8 @@
 
 The same step bodies as the embedded engine (lib.engines.steps, lib.engines.report); the steps share the scan's
 folder on the
-RWX work volume, and the report store is S3 (REPORTS_BUCKET) or, without a bucket, the local reports folder.
+RWX work volume, and the report store and mail transport come from lib.runtime, chosen by mode as the portal's
+are (argo: the S3 bucket REPORTS_BUCKET; embedded: the local reports folder).
 Exit status: 0 when the step did its job, 1 when it failed (Argo marks the task failed; the report still runs
 after a failed scanner), 2 for a usage error.
 """
@@ -17,8 +18,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from lib.adapters.mail import SmtpTransport
-from lib.adapters.storage import LocalReportStore, ReportStore, S3ReportStore, portal_reports_url, read_findings
+from lib.adapters.storage import ReportStore, portal_reports_url, read_findings
 from lib.config import Settings, load_settings
 from lib.core.findings import Finding
 from lib.core.messages import report_email
@@ -26,17 +26,12 @@ from lib.core.pipeline import SCANNERS
 from lib.engines.report import build_report
 from lib.engines.steps import publish, run_scanner, succeeded
 from lib.engines.workspace import ScanMeta, StepOutcome, Workspace
+from lib.runtime import build_store, build_transport  # the pod's adapters, chosen as the portal's are
 from lib.scanners.base import ScanContext, ScannerError
 from lib.scanners.zap import parse_zap_file
 
 log = logging.getLogger("scanboard.worker")
 SEND_TRIES = 3
-
-
-def store_from_settings(s: Settings) -> ReportStore:
-    if s.reports_bucket:
-        return S3ReportStore(s.reports_bucket, s.aws_region, s.s3_endpoint_url, s.presign_expiry_seconds)
-    return LocalReportStore(s.reports_dir, s.public_base_url)
 
 
 def parse_options(pairs: list[str]) -> dict[str, str]:
@@ -100,7 +95,7 @@ def cmd_report(a: argparse.Namespace, s: Settings) -> int:
     ws = Workspace(a.workdir, a.scan_id)
     if not (ws.root / "scan.json").is_file():
         ws.write_meta(ScanMeta(a.scan_id, a.target, a.email, requested_scanners(ws)))
-    store = store_from_settings(s)
+    store = build_store(s)
     prev_id, prev = previous_findings(store, urlsplit(a.target).hostname or "", a.scan_id)
     result = build_report(ws, prev, prev_id)
     print(f"report: {len(result.findings)} finding(s), counts {result.counts}, diff {result.diff.counts()}")
@@ -109,7 +104,7 @@ def cmd_report(a: argparse.Namespace, s: Settings) -> int:
 
 def cmd_publish(a: argparse.Namespace, s: Settings) -> int:
     ws = Workspace(a.workdir, a.scan_id)
-    store = store_from_settings(s)
+    store = build_store(s)
     prefix = publish(store, ws)
     store.set_latest(urlsplit(ws.read_meta().target).hostname or "", a.scan_id)
     print(f"publish: stored under {prefix}")
@@ -121,7 +116,7 @@ def cmd_notify(a: argparse.Namespace, s: Settings) -> int:
     the failed task (its mail is stored and retried), so the mail is never lost."""
     ws = Workspace(a.workdir, a.scan_id)
     doc = json.loads((ws.root / "findings.json").read_text())
-    store = store_from_settings(s)
+    store = build_store(s)
     subject, body = report_email(
         ws.read_meta().target,
         a.scan_id,
@@ -129,10 +124,10 @@ def cmd_notify(a: argparse.Namespace, s: Settings) -> int:
         doc.get("counts", {}),
         portal_reports_url(s.public_base_url, a.scan_id),
     )
-    if not s.smtp_configured:
+    transport = build_transport(s)
+    if transport is None:
         print("notify: no SMTP_HOST configured; the portal delivers the report mail to its outbox")
         return 1
-    transport = SmtpTransport.from_settings(s)
     for attempt in range(1, SEND_TRIES + 1):
         try:
             transport.send(a.email, subject, body)

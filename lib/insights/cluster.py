@@ -22,8 +22,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from lib.adapters.kube import Kube, KubeError, KubeSettings, connect
-from lib.config import Settings
+from lib.adapters.kube import Kube, KubeError
 
 WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
 SCAN_WORKFLOW = re.compile(r"^scan-([0-9a-f]{12})$")
@@ -34,12 +33,6 @@ ZONE_LABELS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io
 AUTOSCALER_REASONS = ("TriggeredScaleUp", "NotTriggerScaleUp", "ScaleDown")
 AUTOSCALER_STATUS = ("kube-system", "cluster-autoscaler-status")
 LIVE_PHASES = "status.phase!=Succeeded,status.phase!=Failed"  # pods that hold (or wait for) node resources
-
-
-def kube_from_settings(settings: Settings) -> Kube:
-    """A read-only Kubernetes client from the app's settings (KUBECONFIG, K8S_NAMESPACE; in a pod: its
-    ServiceAccount). Raises KubeError(reason="config") when there is no usable configuration."""
-    return connect(KubeSettings(kubeconfig=settings.kubeconfig or None, namespace=settings.k8s_namespace or None))
 
 
 # ------------------------------------------------------------------------------------------------ snapshot

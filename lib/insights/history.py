@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from time import monotonic
 from typing import Any
@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lib.adapters.models import FAILED, FINAL_STATUSES, PARTIAL, SCAN_STATUSES, SUCCEEDED, Scan, Step
 from lib.core.findings import SEVERITIES
 from lib.core.pipeline import SCANNERS
+from lib.core.roles import Viewer
 
 DEFAULT_DAYS = 30
 DIFF_KEYS = ("new", "fixed")
@@ -102,6 +103,12 @@ class HistoryFilters:
 
     def normalised(self) -> HistoryFilters:
         return HistoryFilters.from_query_params(self.to_query_params(), today=self.end or self.start)
+
+    def visible_to(self, viewer: Viewer) -> HistoryFilters:
+        """These filters narrowed to what the viewer may see: a viewer who does not see every scan sees only
+        their own, whatever requester the URL names."""
+        requester = self.requester if viewer.sees_all_scans() else viewer.email
+        return replace(self, requester=requester).normalised()
 
     def where(self) -> list[ColumnElement[bool]]:
         """SQL conditions on Scan for these filters (indexed columns first)."""

@@ -9,7 +9,6 @@ restarts and for every viewer, without each viewer polling the API.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -17,10 +16,10 @@ import pandas as pd
 from sqlalchemy import String, delete, insert, select, type_coerce
 from sqlalchemy.orm import Session, sessionmaker
 
+from lib.adapters.background import BackgroundLoop
 from lib.adapters.models import ClusterSample, Scan
-from lib.config import Settings
-from lib.engines.local import LocalEngine
-from lib.insights.cluster import ClusterSnapshots, kube_from_settings, snapshot_samples
+from lib.engines.base import Engine
+from lib.insights.cluster import ClusterSnapshots, snapshot_samples
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +27,7 @@ Sample = tuple[str, str, str, float]  # metric, group, capacity_type, value
 Probe = Callable[[], list[Sample]]
 
 
-def pool_probe(engine: LocalEngine) -> Probe:
+def pool_probe(engine: Engine) -> Probe:
     """Embedded mode: the local engine's workers busy / idle and its queue length."""
 
     def probe() -> list[Sample]:
@@ -66,15 +65,12 @@ class Sampler:
         probe: Probe,
         interval_s: float,
         retention_hours: float,
-        cluster: ClusterSnapshots | None = None,
     ) -> None:
         self.sessions = sessions
         self.probe = probe
         self.interval_s = interval_s
         self.retention = timedelta(hours=retention_hours)
-        self.cluster = cluster  # argo mode: the snapshot the cluster page shares with this sampler
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = BackgroundLoop("cluster-sampler", self.sample_once, interval_s, join_timeout_s=10)
 
     def sample_once(self, now: datetime | None = None) -> int:
         """Take and store one sample; returns the number of rows written."""
@@ -89,44 +85,11 @@ class Sampler:
         return len(rows)
 
     def start(self) -> Sampler:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="cluster-sampler", daemon=True)
-            self._thread.start()
+        self._loop.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-        if self.cluster is not None:
-            self.cluster.close()
-
-    def _loop(self) -> None:
-        while True:
-            try:
-                self.sample_once()
-            except Exception:
-                log.exception("cluster sample failed")
-            if self._stop.wait(self.interval_s):
-                return
-
-
-def build_sampler(settings: Settings, sessions: sessionmaker[Session], engine: object) -> Sampler:
-    """The sampler for the configured mode (argo: cluster counts from the shared snapshot; else the worker pool)."""
-    if settings.scanboard_mode == "argo":
-        snapshots = ClusterSnapshots(lambda: kube_from_settings(settings), settings.sample_seconds)
-        return Sampler(
-            sessions,
-            cluster_probe(snapshots),
-            settings.sample_seconds,
-            settings.sample_retention_hours,
-            cluster=snapshots,
-        )
-    if not isinstance(engine, LocalEngine):
-        raise TypeError(f"embedded mode samples the local worker pool, not a {type(engine).__name__}")
-    return Sampler(sessions, pool_probe(engine), settings.sample_seconds, settings.sample_retention_hours)
+        self._loop.stop()
 
 
 # ------------------------------------------------------------------------------------------------ reads

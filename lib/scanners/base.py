@@ -7,6 +7,8 @@ timed out, output unparseable); the engine fails that step only and the other sc
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from lib.core.findings import Finding
+from lib.core.scope import ScopePolicy
 
 
 class ScannerError(Exception):
@@ -28,6 +31,19 @@ class ScanContext:
     raw_dir: Path
     timeout: float = 300.0
     log: Callable[[str], None] = lambda line: None
+    addresses: tuple[str, ...] = ()  # the scope decision's vetted addresses: the only ones a scanner connects to
+    policy: ScopePolicy = field(default_factory=ScopePolicy)  # what each redirect hop is checked against
+
+    def pinned(self) -> tuple[socket.AddressFamily, str]:
+        """The vetted address to connect to, never a fresh DNS answer (which could have been rebound).
+
+        A context built without a scope decision has only the target's own IP literal; a name is refused."""
+        ip = self.addresses[0] if self.addresses else self.host
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            raise ScannerError(f"No vetted address for {self.host!r}: the scope check did not run.") from None
+        return (socket.AF_INET6 if addr.version == 6 else socket.AF_INET), str(addr)
 
     @property
     def host(self) -> str:

@@ -12,18 +12,22 @@ import re
 from collections import deque
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
 
 from lib.core.findings import Asset, Finding
+from lib.core.scope import ScopeError, check_target
+from lib.core.target_url import URLRejected, parse_target
 from lib.scanners.base import ScanContext, ScannerError, ScannerResult
+from lib.scanners.pinned_http import pinned_session
 
 TOOL = "scanboard-web"
 VERSION = "1.0"
 MAX_PAGES = 25
 MAX_BODY = 2_000_000
+MAX_REDIRECTS = 10
 USER_AGENT = "scanboard-web-baseline/1.0 (+security scan requested through scanboard)"
 
 
@@ -113,15 +117,48 @@ class _Links(HTMLParser):
             self.resources.append(a["href"])
 
 
-def _same_origin(a: str, b: str) -> bool:
-    pa, pb = urlsplit(a), urlsplit(b)
-    return (pa.scheme, pa.hostname, pa.port) == (pb.scheme, pb.hostname, pb.port)
+class CrawlScope:
+    """Where the crawl may go: the target's origin (and its HTTPS upgrade), on the vetted address only.
+
+    Every link and every redirect hop goes through the strict parse and the scope policy; a hop that leaves
+    is reported, never fetched."""
+
+    def __init__(self, ctx: ScanContext) -> None:
+        self.ctx = ctx
+        try:
+            self.target = parse_target(ctx.target)
+        except URLRejected as e:
+            raise ScannerError(str(e)) from None
+        self.origins = {self.target.origin}
+        if self.target.scheme == "http" and self.target.port == 80:
+            self.origins.add(("https", self.target.host, 443))
+
+    def start(self) -> str:
+        return self.target.with_path(str(self.ctx.options.get("path") or "/")).url
+
+    def refusal(self, url: str) -> tuple[str, str]:
+        """(canonical url, "") when in scope, else (url, why not)."""
+        try:
+            hop = parse_target(url)
+        except URLRejected as e:
+            return url, str(e)
+        try:  # the target's own name keeps its vetted addresses; another name is never resolved
+            check_target(hop, self.ctx.policy, self._no_new_lookups)
+        except ScopeError as e:
+            return hop.url, str(e)
+        if hop.origin not in self.origins:
+            return hop.url, "it is another origin (scheme, host or port) than the scanned target's"
+        return hop.url, ""
+
+    def _no_new_lookups(self, host: str) -> list[str]:
+        if host == self.target.host:
+            return list(self.ctx.addresses)
+        raise ScopeError(f"{host} is another host than the scanned target")
 
 
-def _page_url(ctx: ScanContext) -> str:
-    parts = urlsplit(ctx.target)
-    path = str(ctx.options.get("path") or "/")
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+def _shown(text: str, limit: int = 200) -> str:
+    """Attacker-chosen text (a Location header) made printable and short for a finding."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text[:limit])
 
 
 class HttpBaseline:
@@ -132,12 +169,14 @@ class HttpBaseline:
         return True
 
     def run(self, ctx: ScanContext) -> ScannerResult:
-        session = requests.Session()
+        scope = CrawlScope(ctx)
+        _, ip = ctx.pinned()
+        session = pinned_session(scope.target, ip)
         session.headers["User-Agent"] = USER_AGENT
         session.verify = False  # the TLS scanner judges certificates; here we still want to read the page
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         timeout = min(30.0, ctx.timeout)
-        start = _page_url(ctx)
+        start = scope.start()
         findings: list[Finding] = []
         pages: list[dict] = []
         try:
@@ -148,40 +187,106 @@ class HttpBaseline:
             depth_limit = int(ctx.options.get("depth", 1))
             while queue and len(pages) < MAX_PAGES:
                 url, depth = queue.popleft()
-                resp = session.get(url, timeout=timeout, allow_redirects=True, stream=True)
-                body = resp.raw.read(MAX_BODY, decode_content=True).decode(resp.encoding or "utf-8", "replace")
-                resp.close()
-                pages.append(
-                    {
-                        "url": url,
-                        "final_url": resp.url,
-                        "status": resp.status_code,
-                        "headers": dict(resp.headers),
-                        "set_cookie": resp.raw.headers.getlist("Set-Cookie"),
-                    }
-                )
-                ctx.log(f"GET {url} -> {resp.status_code}")
-                if len(pages) == 1:
-                    findings += self._check_headers(resp, ctx)
-                findings += self._check_cookies(resp, ctx)
-                parser = _Links()
-                try:
-                    parser.feed(body)
-                except Exception:  # noqa: BLE001 - broken HTML is the site's problem, not a scanner failure
-                    pass
-                findings += self._check_body(resp.url, body, parser, ctx)
-                if depth < depth_limit:
-                    for href in parser.links:
-                        nxt = urljoin(resp.url, href).split("#")[0]
-                        if nxt not in seen and _same_origin(nxt, start):
-                            seen.add(nxt)
-                            queue.append((nxt, depth + 1))
+                resp, stopped = self._follow(session, scope, url, timeout)
+                if resp is None:
+                    findings += stopped
+                    break  # a redirect out of scope ends the crawl there
+                findings += self._check_page(resp, ctx, pages, scope, seen, queue, depth < depth_limit, depth)
         except requests.RequestException as e:
             raise ScannerError(f"The site could not be fetched: {type(e).__name__}: {e}") from None
         (ctx.raw_dir / "web.json").write_text(json.dumps({"pages": pages}, indent=2))
         findings = list({f.rule_fp: f for f in findings}.values())
         return ScannerResult(
             TOOL, VERSION, findings, ["web.json"], f"{len(pages)} page(s) checked, {len(findings)} finding(s)"
+        )
+
+    def _follow(
+        self, session: requests.Session, scope: CrawlScope, url: str, timeout: float
+    ) -> tuple[requests.Response | None, list[Finding]]:
+        """GET `url`, following redirects ourselves, at most MAX_REDIRECTS: each Location is parsed and checked
+        before it is fetched. (response, []) or (None, [the finding that says why the chain stopped])."""
+        chain = [url]
+        while True:
+            resp = session.get(url, timeout=timeout, allow_redirects=False, stream=True)
+            location = resp.headers.get("location")
+            if not (resp.is_redirect and location is not None):
+                return resp, []
+            resp.close()
+            scope.ctx.log(f"GET {url} -> {resp.status_code} Location: {_shown(location)}")
+            nxt, why = scope.refusal(urljoin(url, location))
+            if why:
+                return None, [self._stopped(scope.ctx, url, resp.status_code, location, f"not followed: {why}")]
+            if nxt in chain or len(chain) > MAX_REDIRECTS:
+                why = "a redirect loop" if nxt in chain else f"more than {MAX_REDIRECTS} redirects"
+                return None, [self._redirect_limit(scope.ctx, [*chain, nxt], why)]
+            chain.append(nxt)
+            url = nxt
+
+    def _check_page(
+        self,
+        resp: requests.Response,
+        ctx: ScanContext,
+        pages: list[dict],
+        scope: CrawlScope,
+        seen: set[str],
+        queue: deque[tuple[str, int]],
+        follow_links: bool,
+        depth: int,
+    ) -> list[Finding]:
+        """The checks on one fetched page; its in-scope links join the queue."""
+        body = resp.raw.read(MAX_BODY, decode_content=True).decode(resp.encoding or "utf-8", "replace")
+        resp.close()
+        pages.append(
+            {
+                "url": resp.url,
+                "status": resp.status_code,
+                "headers": dict(resp.headers),
+                "set_cookie": resp.raw.headers.getlist("Set-Cookie"),
+            }
+        )
+        ctx.log(f"GET {resp.url} -> {resp.status_code}")
+        findings = self._check_headers(resp, ctx) if len(pages) == 1 else []
+        findings += self._check_cookies(resp, ctx)
+        parser = _Links()
+        try:
+            parser.feed(body)
+        except Exception:  # noqa: BLE001 - broken HTML is the site's problem, not a scanner failure
+            pass
+        findings += self._check_body(resp.url, body, parser, ctx)
+        if follow_links:
+            for href in parser.links:
+                nxt, why = scope.refusal(urljoin(resp.url, href).split("#")[0])
+                if not why and nxt not in seen:
+                    seen.add(nxt)
+                    queue.append((nxt, depth + 1))
+        return findings
+
+    def _stopped(self, ctx: ScanContext, url: str, status: int, location: str, why: str) -> Finding:
+        return Finding(
+            TOOL,
+            "redirect-out-of-scope",
+            f"Redirects outside the allowed scope to {_shown(location, 100)}",
+            "info",
+            self._asset(ctx, url, "location"),
+            VERSION,
+            "high",
+            (),
+            evidence=f"GET {url} answered {status} with Location: {_shown(location)}; {why}",
+            remediation="Nothing to fix if the redirect is intended: the scan stays on the requested origin.",
+        )
+
+    def _redirect_limit(self, ctx: ScanContext, chain: list[str], why: str) -> Finding:
+        return Finding(
+            TOOL,
+            "redirect-limit",
+            f"Redirect chain stopped: {why}",
+            "info",
+            self._asset(ctx, chain[0], "location"),
+            VERSION,
+            "high",
+            (),
+            evidence=" -> ".join(_shown(u, 120) for u in chain[:12]),
+            remediation="Redirect straight to the final page; browsers give up on long chains and loops.",
         )
 
     def _asset(self, ctx: ScanContext, url: str, param: str = "") -> Asset:

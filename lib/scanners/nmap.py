@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from lib.core.findings import Finding
 from lib.core.ports import DEFAULT_PORTS, parse_port_spec
 from lib.scanners.base import ScanContext, ScannerError, ScannerResult
-from lib.scanners.portscan_builtin import guess_service, open_port_finding, resolve
+from lib.scanners.portscan_builtin import guess_service, open_port_finding
 from lib.scanners.process import run_tool, tool_version
 
 TOOL = "nmap"
@@ -125,7 +125,7 @@ class NmapScanner:
             ports = parse_port_spec(ctx.options.get("ports", DEFAULT_PORTS))
         except ValueError as exc:
             raise ScannerError(f"Bad port list: {exc}") from exc
-        family, ip = resolve(ctx.host)  # nmap gets an address, never a user-typed string that could be an option
+        family, ip = ctx.pinned()  # the vetted address, never resolved again, never a string nmap reads as an option
         ctx.raw_dir.mkdir(parents=True, exist_ok=True)
         xml_path = ctx.raw_dir / RAW_FILE
         cmd = ["nmap", "-sT", "-Pn", "-n", "-T4", "--open", "-p", compact_port_spec(ports), "-oX", str(xml_path)]

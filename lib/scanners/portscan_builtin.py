@@ -99,21 +99,6 @@ def guess_service(port: int) -> str:
         return "unknown"
 
 
-def resolve(host: str) -> tuple[socket.AddressFamily, str]:
-    """The address to scan for a host name: IPv4 first when the name has both."""
-    if not host:
-        raise ScannerError("The target has no host name to scan.")
-    try:
-        infos = socket.getaddrinfo(host, None, socket.AF_UNSPEC, socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as exc:
-        raise ScannerError(f"Cannot resolve host {host!r}: {exc}") from exc
-    infos.sort(key=lambda i: 0 if i[0] == socket.AF_INET else 1)
-    if not infos:
-        raise ScannerError(f"Host {host!r} has no address.")
-    family, _, _, _, sockaddr = infos[0]
-    return family, str(sockaddr[0])
-
-
 @dataclass
 class SweepResult:
     open: list[int]
@@ -331,7 +316,7 @@ class BuiltinPortScanner:
             ports = parse_port_spec(ctx.options.get("ports", DEFAULT_PORTS))
         except ValueError as exc:
             raise ScannerError(f"Bad port list: {exc}") from exc
-        family, ip = resolve(ctx.host)
+        family, ip = ctx.pinned()  # the vetted address, not a fresh DNS answer
         timeout = float(ctx.options.get("connect_timeout", 1.0))
         started = time.monotonic()
         ctx.log(f"{TOOL} {VERSION}: {len(ports)} TCP ports on {ctx.host} ({ip})")

@@ -22,7 +22,6 @@ from typing import Any
 
 from lib.core.findings import Asset, Finding, canonical_url
 from lib.scanners.base import ScanContext, ScannerError, ScannerResult
-from lib.scanners.portscan_builtin import resolve
 from lib.scanners.process import run_tool
 
 TOOL = "sslyze"
@@ -590,7 +589,7 @@ class SslyzeScanner:
 
     def run(self, ctx: ScanContext) -> ScannerResult:
         host, port = ctx.host, tls_port(ctx)
-        _, ip = resolve(host)
+        _, ip = ctx.pinned()  # sslyze connects to the vetted address: host{ip}
         location = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         ctx.raw_dir.mkdir(parents=True, exist_ok=True)
         json_path = ctx.raw_dir / RAW_FILE

@@ -28,8 +28,9 @@ def tls_port(ctx: ScanContext) -> int:
     return ctx.port if ctx.scheme == "https" else 443
 
 
-def _handshake(host: str, port: int, context: ssl.SSLContext, timeout: float) -> ssl.SSLSocket:
-    raw = socket.create_connection((host, port), timeout=timeout)
+def _handshake(ip: str, host: str, port: int, context: ssl.SSLContext, timeout: float) -> ssl.SSLSocket:
+    """TCP to the vetted address `ip`; SNI and the certificate check use the name `host`."""
+    raw = socket.create_connection((ip, port), timeout=timeout)
     try:
         return context.wrap_socket(raw, server_hostname=host)
     except BaseException:
@@ -60,6 +61,7 @@ class BuiltinTls:
 
     def run(self, ctx: ScanContext) -> ScannerResult:
         host, port = ctx.host, tls_port(ctx)
+        _, ip = ctx.pinned()
         timeout = min(15.0, ctx.timeout)
         asset = Asset(host=host, port=port, protocol="tcp", url=f"https://{host}:{port}/")
         raw: dict = {"host": host, "port": port}
@@ -67,7 +69,7 @@ class BuiltinTls:
         unverified.check_hostname = False
         unverified.verify_mode = ssl.CERT_NONE
         try:
-            with _handshake(host, port, unverified, timeout) as s:
+            with _handshake(ip, host, port, unverified, timeout) as s:
                 der = s.getpeercert(binary_form=True)
                 raw.update(version=s.version(), cipher=s.cipher())
         except (ConnectionRefusedError, TimeoutError) as e:
@@ -90,14 +92,14 @@ class BuiltinTls:
         if not der:
             raise ScannerError(f"{host}:{port} sent no certificate")
         cert = x509.load_der_x509_certificate(der)
-        findings = self._certificate_findings(cert, asset) + self._trust_findings(host, port, timeout, asset)
+        findings = self._certificate_findings(cert, asset) + self._trust_findings(ip, host, port, timeout, asset)
         offered = []
         for name, version, severity in LEGACY_VERSIONS:
             ctx_legacy = _legacy_context(version)
             if ctx_legacy is None:
                 continue
             try:
-                with _handshake(host, port, ctx_legacy, timeout):
+                with _handshake(ip, host, port, ctx_legacy, timeout):
                     offered.append(name)
                     findings.append(
                         Finding(
@@ -177,9 +179,9 @@ class BuiltinTls:
             )
         return out
 
-    def _trust_findings(self, host: str, port: int, timeout: float, asset: Asset) -> list[Finding]:
+    def _trust_findings(self, ip: str, host: str, port: int, timeout: float, asset: Asset) -> list[Finding]:
         try:
-            with _handshake(host, port, ssl.create_default_context(), timeout):
+            with _handshake(ip, host, port, ssl.create_default_context(), timeout):
                 return []
         except ssl.SSLCertVerificationError as e:
             reason = e.verify_message or str(e)

@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from lib.adapters.mail import Mailer
 from lib.adapters.storage import ReportStore
 from lib.config import Settings
-
-if TYPE_CHECKING:
-    from lib.core.dag import DagView
-
-
-class Engine(Protocol):
-    """Where confirmed scans run: the embedded worker pool or Argo Workflows."""
-
-    def submit(self, scan_id: str) -> None:
-        """Hand over a confirmed (queued) scan; idempotent on the scan id."""
-
-    def progress(self, scan_id: str) -> DagView:
-        """The scan's DAG with each step's state, for the progress page."""
-
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
+from lib.engines.base import Engine
 
 
 class Services(Protocol):

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lib.adapters.models import AWAITING_OWNERSHIP, FAILED, QUEUED, Scan, utcnow
 from lib.core.ownership_rules import TXT_PREFIX, well_known_url
-from lib.core.scope import ScopeError, ScopePolicy, check_url
+from lib.core.scope import Resolver, ScopeError, ScopePolicy, check_url, system_resolver
+from lib.scanners.pinned_http import pinned_session
 
 MAX_BODY = 4096
 
@@ -39,13 +40,16 @@ def instructions(target: str, token: str) -> str:
     )
 
 
-def check_well_known(target: str, token: str, policy: ScopePolicy, timeout: float = 5.0) -> Proof:
+def check_well_known(
+    target: str, token: str, policy: ScopePolicy, timeout: float = 5.0, resolve: Resolver = system_resolver
+) -> Proof:
     url = well_known_url(target)
     try:
-        check_url(url, policy)  # the host may resolve elsewhere by now
-        resp = requests.get(url, timeout=timeout, allow_redirects=False, stream=True)
-        body = resp.raw.read(MAX_BODY, decode_content=True).decode("utf-8", "replace")
-        resp.close()
+        decision = check_url(url, policy, resolve)  # the host may resolve elsewhere by now
+        with pinned_session(decision.target, decision.addresses[0]) as session:  # to the vetted address only
+            resp = session.get(decision.url, timeout=timeout, allow_redirects=False, stream=True)
+            body = resp.raw.read(MAX_BODY, decode_content=True).decode("utf-8", "replace")
+            resp.close()
     except (ScopeError, requests.RequestException) as e:
         return Proof(False, f"{url} could not be fetched ({type(e).__name__})")
     if resp.status_code != 200:
@@ -67,9 +71,15 @@ def check_dns(host: str, token: str, resolver: dns.resolver.Resolver | None = No
     return Proof(False, f"TXT {name} does not hold the token")
 
 
-def prove(target: str, token: str, policy: ScopePolicy, resolver: dns.resolver.Resolver | None = None) -> Proof:
+def prove(
+    target: str,
+    token: str,
+    policy: ScopePolicy,
+    resolver: dns.resolver.Resolver | None = None,
+    resolve: Resolver = system_resolver,
+) -> Proof:
     """Either proof will do; the details of both are kept for the user when neither is there."""
-    web = check_well_known(target, token, policy)
+    web = check_well_known(target, token, policy, resolve=resolve)
     if web.ok:
         return web
     txt = check_dns(urlsplit(target).hostname or "", token, resolver)
