@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     mail_from: str = "scanboard@localhost.localdomain"
     retry_seconds: float = Field(30.0, gt=0)  # first delay for mail / webhook retries, doubled up to 10 minutes
 
+    # Notifications: generic webhooks are signed with this (embedded default: generated into the data dir).
+    notify_signing_secret: SecretStr | None = None
+    notify_timeout_seconds: float = Field(10.0, gt=0, le=60)
+
     # Embedded engine.
     scan_workers: int = Field(2, ge=1, le=32)
     scanner_timeout_seconds: float = Field(300.0, gt=0)
@@ -167,6 +171,14 @@ class Settings(BaseSettings):
         if self.scanboard_mode != "embedded":
             raise RuntimeError("SCANBOARD_SECRET_KEY must be set in argo mode")
         return _secret_file((self.data_dir / "secret.key").resolve())
+
+    def signing_secret(self) -> str:
+        """The generic webhooks' HMAC key: from the environment, or (embedded only) generated once."""
+        if self.notify_signing_secret is not None:
+            return self.notify_signing_secret.get_secret_value()
+        if self.scanboard_mode != "embedded":
+            raise RuntimeError("NOTIFY_SIGNING_SECRET must be set in argo mode")
+        return _secret_file((self.data_dir / "notify.key").resolve())
 
 
 @functools.cache

@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,6 +18,8 @@ from lib.adapters.db import make_engine, migrate, session_factory
 from lib.adapters.kube import Kube, KubeSettings, SharedKube, connect
 from lib.adapters.lease import Lease
 from lib.adapters.mail import Mailer, SmtpTransport
+from lib.adapters.models import utcnow
+from lib.adapters.notify import HttpSender, Notifier
 from lib.adapters.private_files import private_dir
 from lib.adapters.storage import LocalReportStore, ReportStore, S3ReportStore
 from lib.adapters.webhook import Webhook
@@ -28,7 +31,9 @@ from lib.insights.cluster import ClusterSnapshots
 from lib.insights.history import ScanFacts
 from lib.insights.sampler import Sampler, cluster_probe, pool_probe
 from lib.services.callbacks import deliver_due
+from lib.services.notifications import evaluate_finished
 from lib.services.ownership import prove, verify_waiting
+from lib.services.schedules import run_due
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +50,14 @@ class Runtime:
     history: ScanFacts | None = None  # one per process: the History page's in-memory scan facts
     cluster: ClusterSnapshots | None = None  # argo mode: the one Kubernetes snapshot the page and sampler share
     kube: SharedKube | None = None  # argo mode: the one Kubernetes client (engine and snapshot)
+    notifier: Notifier | None = None  # notification deliveries (Slack, Teams, webhooks, email)
+    clock: Callable[[], datetime] = utcnow  # the scheduler's clock; tests pass their own
     _housekeeping: BackgroundLoop = field(init=False)
     _next_proof_check: float = 0.0
 
     def __post_init__(self) -> None:
         interval = min(self.settings.retry_seconds, 5.0)
-        steps = (self.mailer.retry_due, self._deliver_callbacks, self._check_ownership_when_due)
+        steps = (self.mailer.retry_due, self._deliver_callbacks, self._check_ownership_when_due, self.scheduler_tick)
         self._housekeeping = BackgroundLoop("housekeeping", steps, interval, delay_first=True)
 
     @property
@@ -91,6 +98,16 @@ class Runtime:
             self._next_proof_check = time.monotonic() + self.settings.ownership_check_seconds
             self.check_ownership()
 
+    def scheduler_tick(self) -> list[str]:
+        """The scheduler's duty, once: start the due recurring scans (ids returned), notify about finished
+        scans, retry notifications that failed."""
+        now = self.clock()
+        started = run_due(self, now)
+        if self.notifier is not None:
+            evaluate_finished(self, self.notifier, now)
+            self.notifier.retry_due(now)
+        return started
+
     def check_ownership(self) -> list[str]:
         """Queue the scans whose ownership proof is now there; returns their ids."""
         policy = self.settings.scope_policy()
@@ -113,6 +130,7 @@ def build_runtime(settings: Settings) -> Runtime:
     mailer = Mailer(sessions, build_transport(settings), settings.retry_seconds)
     store = build_store(settings)
     history = ScanFacts(sessions, ttl_s=30.0)
+    notifier = build_notifier(settings, sessions, mailer)
     interval, retention = settings.sample_seconds, settings.sample_retention_hours
     lease_s = settings.leader_lease_seconds
     if settings.scanboard_mode == "argo":
@@ -122,10 +140,18 @@ def build_runtime(settings: Settings) -> Runtime:
         argo = ArgoEngine(settings, sessions, store, mailer, webhook, kube.get, Lease(sessions, "argo-sync", lease_s))
         cluster = ClusterSnapshots(kube.get, interval)
         sampler = Sampler(sessions, cluster_probe(cluster), interval, retention, Lease(sessions, "sampler", lease_s))
-        return Runtime(settings, db, sessions, mailer, store, argo, sampler, history, cluster=cluster, kube=kube)
+        return Runtime(
+            settings, db, sessions, mailer, store, argo, sampler, history, cluster=cluster, kube=kube, notifier=notifier
+        )
     local = LocalEngine(settings, sessions, store, mailer)
     sampler = Sampler(sessions, pool_probe(local), interval, retention, Lease(sessions, "sampler", lease_s))
-    return Runtime(settings, db, sessions, mailer, store, local, sampler, history)
+    return Runtime(settings, db, sessions, mailer, store, local, sampler, history, notifier=notifier)
+
+
+def build_notifier(settings: Settings, sessions: sessionmaker[Session], mailer: Mailer) -> Notifier:
+    """Notification deliveries: posted to webhooks that pass the scope policy, email through the mailer."""
+    sender = HttpSender(settings.signing_secret, settings.scope_policy(), settings.notify_timeout_seconds)
+    return Notifier(sessions, sender, mailer, settings.retry_seconds)
 
 
 def build_store(settings: Settings) -> ReportStore:

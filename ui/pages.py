@@ -17,13 +17,14 @@ PAGES = {
     "progress": PageInfo("views/progress.py", "Scan progress", ":material/account_tree:"),
     "reports": PageInfo("views/reports.py", "Reports", ":material/description:"),
     "outbox": PageInfo("views/outbox.py", "Outbox", ":material/mail:"),
+    "schedules": PageInfo("views/schedules.py", "Schedules", ":material/event_repeat:"),
     "tokens": PageInfo("views/tokens.py", "API tokens", ":material/key:"),
     "history": PageInfo("views/history.py", "History", ":material/bar_chart:"),
     "cluster": PageInfo("views/cluster.py", "Cluster", ":material/dns:"),
     "audit": PageInfo("views/audit.py", "Audit log", ":material/policy:"),
 }
 SECTIONS = {
-    "Scans": ("new_scan", "progress", "reports", "outbox"),
+    "Scans": ("new_scan", "progress", "reports", "schedules", "outbox"),
     "Insights": ("history", "cluster", "audit"),
     "Automation": ("tokens",),
 }

@@ -134,6 +134,12 @@ def live() -> None:
             f"{md_escape(m.last_error or 'none yet')}). It is kept and retried.",
             icon=":material/outgoing_mail:",
         )
+    for d in rt.notifier.waiting(scan_id) if rt.notifier else []:
+        st.warning(
+            f"The {d.channel} notification is not delivered yet ({d.attempts} attempt(s); last error: "
+            f"{md_escape(d.last_error or 'none yet')}). It is kept and retried.",
+            icon=":material/notifications:",
+        )
     st.plotly_chart(dag_figure(view), key="dag")
     st.dataframe(pd.DataFrame(steps_table(view)), hide_index=True)
     with st.expander("Step logs"):

@@ -8,22 +8,21 @@ import logging
 import re
 import ssl
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from ssl import SSLContext  # the field `ssl` below shadows the module in the class's annotations
-from typing import Protocol, cast
+from typing import Protocol
 
 import yagmail
-from sqlalchemy import CursorResult, func, or_, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from lib.adapters.models import MAIL_OUTBOX, MAIL_PENDING, MAIL_RETRYING, MAIL_SENT, Message, utcnow
+from lib.adapters.models import MAIL_OUTBOX, MAIL_PENDING, Message, utcnow
+from lib.adapters.outbox import SENDING, RetryQueue
 from lib.config import Settings
-from lib.core.retry import backoff
 
 log = logging.getLogger(__name__)
-MAIL_SENDING = "sending"
-STUCK_SENDING = timedelta(minutes=5)  # a send claimed this long ago by a process that died is tried again
+MAIL_SENDING = SENDING
 
 
 _URL = re.compile(r"https?://[^\s<>\"]+")
@@ -93,6 +92,7 @@ class Mailer:
         self.sessions = sessions
         self.transport = transport  # None: the outbox is the delivery
         self.retry_seconds = retry_seconds
+        self.queue = RetryQueue(sessions, Message, retry_seconds, "mail")
 
     @property
     def uses_outbox(self) -> bool:
@@ -131,69 +131,18 @@ class Mailer:
             self.attempt(msg_id)
         return msg_id
 
-    def _claim(self, msg_id: int, now: datetime) -> Message | None:
-        with self.sessions.begin() as s:
-            claimable = or_(
-                Message.status == MAIL_PENDING,
-                Message.status == MAIL_RETRYING,
-                (Message.status == MAIL_SENDING) & (Message.next_attempt_at <= now - STUCK_SENDING),
-            )
-            res = cast(
-                CursorResult,
-                s.execute(
-                    update(Message)
-                    .where(Message.id == msg_id, claimable)
-                    .values(status=MAIL_SENDING, next_attempt_at=now, attempts=Message.attempts + 1)
-                ),
-            )
-            return s.get(Message, msg_id) if res.rowcount == 1 else None
+    def _send(self, msg: Message) -> None:
+        if self.transport is None:
+            raise RuntimeError("no SMTP server configured")
+        self.transport.send(msg.to_addr, msg.subject, msg.body)
 
     def attempt(self, msg_id: int, now: datetime | None = None) -> bool:
         """Try to send one stored message; True when it went out."""
-        now = now or utcnow()
-        msg = self._claim(msg_id, now)
-        if msg is None or self.transport is None:
-            return False
-        try:
-            self.transport.send(msg.to_addr, msg.subject, msg.body)
-        except Exception as e:  # noqa: BLE001 - any failure of the mail system: keep it, try later
-            reason = f"{type(e).__name__}: {e}"[:500]
-            log.warning("mail %s to the %s recipient not sent (attempt %s): %s", msg_id, msg.kind, msg.attempts, reason)
-            with self.sessions.begin() as s:
-                s.execute(
-                    update(Message)
-                    .where(Message.id == msg_id)
-                    .values(
-                        status=MAIL_RETRYING,
-                        last_error=reason,
-                        next_attempt_at=now + backoff(msg.attempts, self.retry_seconds),
-                    )
-                )
-            return False
-        with self.sessions.begin() as s:
-            s.execute(
-                update(Message).where(Message.id == msg_id).values(status=MAIL_SENT, sent_at=utcnow(), last_error="")
-            )
-        return True
+        return self.transport is not None and self.queue.attempt(msg_id, self._send, now)
 
     def retry_due(self, now: datetime | None = None) -> int:
         """Send every stored message whose next try is due; the number that went out."""
-        if self.transport is None:
-            return 0
-        now = now or utcnow()
-        with self.sessions() as s:
-            due = s.scalars(
-                select(Message.id)
-                .where(
-                    or_(
-                        Message.status == MAIL_PENDING,
-                        (Message.status == MAIL_RETRYING) & (Message.next_attempt_at <= now),
-                        (Message.status == MAIL_SENDING) & (Message.next_attempt_at <= now - STUCK_SENDING),
-                    ),
-                )
-                .order_by(Message.id)
-            ).all()
-        return sum(self.attempt(i, now) for i in due)
+        return 0 if self.transport is None else self.queue.retry_due(self._send, now)
 
     def status(self, msg_id: int) -> str:
         with self.sessions() as s:
@@ -211,8 +160,4 @@ class Mailer:
 
     def waiting(self, scan_id: str = "") -> list[Message]:
         """Messages stored but not yet delivered, with their last error (of one scan, if given)."""
-        with self.sessions() as s:
-            q = select(Message).where(Message.status.in_([MAIL_PENDING, MAIL_RETRYING, MAIL_SENDING]))
-            if scan_id:
-                q = q.where(Message.scan_id == scan_id)
-            return list(s.scalars(q.order_by(Message.id)))
+        return self.queue.waiting(**({"scan_id": scan_id} if scan_id else {}))

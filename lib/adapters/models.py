@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy import DateTime as _DateTime
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -243,6 +243,82 @@ class ApiAudit(Base):
     status: Mapped[int] = mapped_column(Integer)
     client: Mapped[str] = mapped_column(String(64), default="")
     scan_id: Mapped[str] = mapped_column(String(32), default="")
+
+
+class Schedule(Base):
+    """A recurring scan: each run is an ordinary scan (lib/services/schedules.py), so History and limits see it."""
+
+    __tablename__ = "schedules"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner_email: Mapped[str] = mapped_column(String(320), index=True)
+    target: Mapped[str] = mapped_column(String(2048))
+    host: Mapped[str] = mapped_column(String(255))
+    scanners: Mapped[dict[str, Any]] = mapped_column(JSON)  # scanner -> its options, as for a scan
+    cron: Mapped[str] = mapped_column(String(128))
+    tz: Mapped[str] = mapped_column(String(64))
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    paused_reason: Mapped[str] = mapped_column(Text, default="")
+    ownership_token: Mapped[str] = mapped_column(String(64), default="")  # "" when no proof is required
+    next_run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_scan_id: Mapped[str] = mapped_column(String(32), default="")
+    last_outcome: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ScheduleRun(Base):
+    """Which scan a schedule started, and how many missed runs it stands for."""
+
+    __tablename__ = "schedule_runs"
+
+    scan_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    schedule_id: Mapped[str] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"), index=True)
+    scheduled_for: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    missed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class NotificationRule(Base):
+    """Tell a channel about a user's scans (or one schedule's): on finish, failure, new findings, fixed ones."""
+
+    __tablename__ = "notification_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    owner_email: Mapped[str] = mapped_column(String(320), index=True)
+    schedule_id: Mapped[str] = mapped_column(String(32), default="", index=True)  # "": every scan of the owner
+    channel: Mapped[str] = mapped_column(String(16))  # email | slack | teams | webhook
+    destination: Mapped[str] = mapped_column(Text)  # an address or a URL; a secret, shown back only masked
+    event: Mapped[str] = mapped_column(String(16))  # finished | failed | new_findings | fixed
+    min_severity: Mapped[str] = mapped_column(String(16), default="")  # for new_findings
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Delivery(Base):
+    """One notification, stored before it is sent and retried like mail (lib/adapters/outbox.py)."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (UniqueConstraint("rule_id", "scan_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("notification_rules.id", ondelete="CASCADE"), index=True)
+    scan_id: Mapped[str] = mapped_column(String(32), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # the mail statuses: pending sending retrying sent
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class NotifiedScan(Base):
+    """A finished scan whose notification rules have been evaluated (each scan is evaluated once)."""
+
+    __tablename__ = "notified_scans"
+
+    scan_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 # Covers the history page's scanner-duration query (steps of the filtered scans), so it never reads step rows.

@@ -12,7 +12,7 @@ from typing import Any
 
 ROLES: tuple[str, ...] = ("analyst", "manager", "operator")
 PAGES_BY_ROLE: dict[str, tuple[str, ...]] = {
-    "analyst": ("new_scan", "progress", "reports", "outbox", "tokens"),
+    "analyst": ("new_scan", "progress", "reports", "schedules", "outbox", "tokens"),
     "manager": ("progress", "reports", "history", "audit"),
     "operator": ("cluster",),
 }
