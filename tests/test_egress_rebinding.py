@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from lib import worker
 from lib.core.ownership_rules import WELL_KNOWN_PATH
 from lib.core.scope import ScopePolicy, check_url
-from lib.engines import worker
 from lib.engines.steps import run_scanner
 from lib.engines.workspace import Workspace
 from lib.scanners.nmap import NmapScanner

@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from tests.targets import http_target
-
 from lib.adapters.models import FINAL_STATUSES, utcnow
 from lib.adapters.repository import get_scan
 from lib.core.findings import SEVERITIES
 from lib.runtime import build_runtime
 from lib.services import schedules
 from lib.services.notifications import add_rule
+from testkit.targets import http_target
 from tests.conftest import wait_until
 from tests.notify_receiver import Receiver
 

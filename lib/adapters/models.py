@@ -145,6 +145,8 @@ class Message(Base):
     """Every email is stored here before it is sent, so a failed send is retried, never lost."""
 
     __tablename__ = "messages"
+    # A scan's mail of one kind is stored once (lib/adapters/mail.py); NULL keys (mail of no scan) do not collide.
+    __table_args__ = (Index("ux_messages_idempotency_key", "idempotency_key", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     scan_id: Mapped[str] = mapped_column(String(32), index=True, default="")
@@ -160,7 +162,7 @@ class Message(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # "<scan>:<kind>" for a scan's mail: stored (and so sent) once, whichever replica or step asks first.
-    idempotency_key: Mapped[str | None] = mapped_column(String(96), unique=True, default=None)
+    idempotency_key: Mapped[str | None] = mapped_column(String(96), default=None)
 
 
 class ClusterSample(Base):
