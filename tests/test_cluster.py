@@ -228,7 +228,8 @@ def test_snapshot_is_one_request_per_resource(cluster, kube):
 
 
 def test_nodes_frame_groups_capacity_and_requests(kube):
-    nodes = cluster_view(take_snapshot(kube)).nodes.set_index("node")
+    snap = take_snapshot(kube)
+    nodes = cluster_view(snap).nodes.set_index("node")
     spot = nodes.loc["ip-10-0-2-20.ec2.internal"]
     assert (spot["group"], spot["capacity_type"], spot["instance_type"], spot["zone"]) == (
         "spot",
@@ -243,7 +244,9 @@ def test_nodes_frame_groups_capacity_and_requests(kube):
     assert nodes.loc["ip-10-0-1-10.ec2.internal", "capacity_type"] == "ON_DEMAND"
     assert nodes.loc["ip-10-0-1-10.ec2.internal", "group"] == "general"
     assert not nodes.loc["ip-10-0-2-21.ec2.internal", "ready"]
-    assert nodes.loc["ip-10-0-2-21.ec2.internal", "age_h"] == pytest.approx(2 / 60, abs=0.02)
+    # created 2 minutes before NOW (the module's import), aged at the snapshot's own time however late it runs
+    age_h = (snap.taken_at - (NOW - timedelta(minutes=2))).total_seconds() / 3600
+    assert nodes.loc["ip-10-0-2-21.ec2.internal", "age_h"] == pytest.approx(age_h, abs=1 / 3600)
     karpenter = nodes.loc["ip-10-0-3-30.ec2.internal"]
     assert (karpenter["group"], karpenter["capacity_type"]) == ("scanners", "SPOT")
 
