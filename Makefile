@@ -56,7 +56,7 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP) system-deps
-	for b in lifecycle portscan dag history cluster argo_sync report; do echo "== bench/$$b.py"; $(PY) bench/$$b.py || exit 1; done
+	for b in lifecycle portscan dag history cluster argo_sync report api; do echo "== bench/$$b.py"; $(PY) bench/$$b.py || exit 1; done
 
 # A PNG of each page of a freshly seeded portal (one real scan of a local target) in docs/screenshots/.
 screenshots: $(STAMP) system-deps
