@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from lib.core.ports import parse_port_spec
+from lib.core.ports import parse_port_spec, ports_to_scan
 from lib.scanners import choose
 from lib.scanners.base import ScanContext, ScannerError
 from lib.scanners.portscan_builtin import BuiltinPortScanner, _self_connected, sweep
@@ -207,3 +207,22 @@ def _listening_now(lo: int, hi: int) -> set[int]:
             ):
                 found.add(port)
     return found
+
+
+@pytest.mark.parametrize(
+    "spec, target, expected",
+    [
+        ("20-22", "http://example.com:8443/app", [20, 21, 22, 8443]),
+        ("80", "http://example.com/", [80]),
+        ("22", "https://example.com/", [22, 443]),
+    ],
+)
+def test_the_target_urls_own_port_is_always_scanned(spec, target, expected):
+    assert ports_to_scan(spec, target) == expected
+
+
+def test_builtin_scan_finds_the_targets_port_outside_the_spec(tmp_path):
+    with open_ports(1) as (port,):
+        assert port > 1024  # the default spec 1-1024 does not name it
+        result = BuiltinPortScanner().run(_ctx(tmp_path, f"http://127.0.0.1:{port}/", "1-1024"))
+    assert port in {f.asset.port for f in result.findings}

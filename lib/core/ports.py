@@ -3,7 +3,10 @@ every port scanner, so what was validated is what is scanned."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 DEFAULT_PORTS = "1-1024"
+SCHEME_PORTS = {"http": 80, "https": 443}
 MAX_SPEC_LENGTH = 256  # characters: a spec is typed by a person, and travels in the webhook payload
 MAX_ENTRIES = 64  # comma-separated ports or ranges
 MAX_RANGES = 16
@@ -48,3 +51,11 @@ def _port_number(text: str, part: str) -> int:
     if not 1 <= n <= 65535:
         raise ValueError(f"Port {text[:10]} is out of range: ports are 1 to 65535.")
     return n
+
+
+def ports_to_scan(spec: object, target: str) -> list[int]:
+    """The ports a spec names plus the target URL's own port: the port the analyst asked about is always scanned,
+    whatever range the spec gives (http://host:8443/ with the default 1-1024 still scans 8443)."""
+    parts = urlsplit(target)
+    own = parts.port or SCHEME_PORTS.get(parts.scheme)
+    return sorted(set(parse_port_spec(spec)) | ({own} if own else set()))

@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 from lib.core.findings import Finding
-from lib.core.ports import DEFAULT_PORTS, parse_port_spec
+from lib.core.ports import DEFAULT_PORTS, ports_to_scan
 from lib.scanners.base import ScanContext, ScannerError, ScannerResult
 from lib.scanners.portscan_builtin import guess_service, open_port_finding
 from lib.scanners.process import run_tool, tool_version
@@ -135,7 +135,7 @@ class NmapScanner:
 
     def run(self, ctx: ScanContext) -> ScannerResult:
         try:
-            ports = parse_port_spec(ctx.options.get("ports", DEFAULT_PORTS))
+            ports = ports_to_scan(ctx.options.get("ports", DEFAULT_PORTS), ctx.target)
         except ValueError as exc:
             raise ScannerError(f"Bad port list: {exc}") from exc
         family, ip = ctx.pinned()  # the vetted address, never resolved again, never a string nmap reads as an option

@@ -26,7 +26,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 from lib.core.findings import Asset, Finding
-from lib.core.ports import DEFAULT_PORTS, parse_port_spec
+from lib.core.ports import DEFAULT_PORTS, ports_to_scan
 from lib.scanners.base import ScanContext, ScannerError, ScannerResult
 
 TOOL = "scanboard-portscan"
@@ -313,7 +313,7 @@ class BuiltinPortScanner:
 
     def run(self, ctx: ScanContext) -> ScannerResult:
         try:
-            ports = parse_port_spec(ctx.options.get("ports", DEFAULT_PORTS))
+            ports = ports_to_scan(ctx.options.get("ports", DEFAULT_PORTS), ctx.target)
         except ValueError as exc:
             raise ScannerError(f"Bad port list: {exc}") from exc
         family, ip = ctx.pinned()  # the vetted address, not a fresh DNS answer
