@@ -1,5 +1,6 @@
-"""A tiny authoritative DNS server on 127.0.0.1 (UDP) answering TXT queries from a dict, built with dnspython's
-own message classes, so the ownership check's real resolver code is exercised over the wire."""
+"""Tiny DNS servers on 127.0.0.1 (UDP), built with dnspython's own message classes, so the code under test talks
+real DNS over the wire: `UdpDnsServer` is the loop, subclasses say what to answer. `TxtServer` answers TXT queries
+from a dict (the ownership check's resolver code)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,21 @@ import dns.resolver
 import dns.rrset
 
 
-class TxtServer:
+class UdpDnsServer:
+    """One UDP socket on 127.0.0.1 and a thread that answers each query with `answer` (NXDOMAIN when it adds
+    nothing). Use as a context manager, or `start()` / `stop()`."""
+
     def __init__(self) -> None:
-        self.records: dict[str, list[str]] = {}  # fully qualified name (trailing dot) -> TXT values
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def answer(self, q: dns.rrset.RRset, response: dns.message.Message) -> None:
+        """Add the answer to question `q` to `response`; adding none answers NXDOMAIN."""
+        raise NotImplementedError
 
     def _serve(self) -> None:
         while not self._stop.is_set():
@@ -31,21 +38,12 @@ class TxtServer:
                 continue
             query = dns.message.from_wire(data)
             response = dns.message.make_response(query)
-            q = query.question[0]
-            values = self.records.get(q.name.to_text().lower())
-            if q.rdtype == dns.rdatatype.TXT and values:
-                response.answer.append(dns.rrset.from_text(q.name, 60, "IN", "TXT", *[f'"{v}"' for v in values]))
-            else:
+            self.answer(query.question[0], response)
+            if not response.answer:
                 response.set_rcode(dns.rcode.NXDOMAIN)
             self.sock.sendto(response.to_wire(), addr)
 
-    def resolver(self) -> dns.resolver.Resolver:
-        r = dns.resolver.Resolver(configure=False)
-        r.nameservers = ["127.0.0.1"]
-        r.port = self.port
-        return r
-
-    def start(self) -> TxtServer:
+    def start(self):
         self._thread.start()
         return self
 
@@ -53,3 +51,26 @@ class TxtServer:
         self._stop.set()
         self._thread.join(timeout=2)
         self.sock.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class TxtServer(UdpDnsServer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: dict[str, list[str]] = {}  # fully qualified name (trailing dot) -> TXT values
+
+    def answer(self, q: dns.rrset.RRset, response: dns.message.Message) -> None:
+        values = self.records.get(q.name.to_text().lower())
+        if q.rdtype == dns.rdatatype.TXT and values:
+            response.answer.append(dns.rrset.from_text(q.name, 60, "IN", "TXT", *[f'"{v}"' for v in values]))
+
+    def resolver(self) -> dns.resolver.Resolver:
+        r = dns.resolver.Resolver(configure=False)
+        r.nameservers = ["127.0.0.1"]
+        r.port = self.port
+        return r

@@ -21,53 +21,30 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 
+from tests.dns_server import UdpDnsServer
+
 REBIND_SUFFIX = ".rebind.test"
 
 
-class RebindingDns:
+class RebindingDns(UdpDnsServer):
     """First answer `first`, then `then`, per name; `queries` counts the A queries per name."""
 
     def __init__(self, first: str, then: str) -> None:
+        super().__init__()
         self.first, self.then = first, then
         self.queries: dict[str, int] = {}
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data, addr = self.sock.recvfrom(4096)
-            except OSError:
-                continue
-            query = dns.message.from_wire(data)
-            response = dns.message.make_response(query)
-            q = query.question[0]
-            name = q.name.to_text().lower().rstrip(".")
-            if q.rdtype == dns.rdatatype.A and name.endswith(REBIND_SUFFIX):
-                n = self.queries[name] = self.queries.get(name, 0) + 1
-                answer = self.first if n == 1 else self.then
-                response.answer.append(dns.rrset.from_text(q.name, 0, "IN", "A", answer))
-            else:
-                response.set_rcode(dns.rcode.NXDOMAIN)
-            self.sock.sendto(response.to_wire(), addr)
+    def answer(self, q: dns.rrset.RRset, response: dns.message.Message) -> None:
+        name = q.name.to_text().lower().rstrip(".")
+        if q.rdtype == dns.rdatatype.A and name.endswith(REBIND_SUFFIX):
+            n = self.queries[name] = self.queries.get(name, 0) + 1
+            answer = self.first if n == 1 else self.then
+            response.answer.append(dns.rrset.from_text(q.name, 0, "IN", "A", answer))
 
     def lookup(self, name: str) -> list[str]:
         """An A query over UDP to this server, as a stub resolver sends it."""
         reply = dns.query.udp(dns.message.make_query(name, "A"), "127.0.0.1", port=self.port, timeout=2)
         return [r.address for rrset in reply.answer for r in rrset]
-
-    def __enter__(self) -> RebindingDns:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
-        self.sock.close()
 
 
 def rebinding_getaddrinfo(server: RebindingDns, real: Callable[..., Any]) -> Callable[..., Any]:
