@@ -121,6 +121,19 @@ class _QuietHTTPServer(ThreadingHTTPServer):
 
 
 @contextlib.contextmanager
+def serving(server: socketserver.TCPServer) -> Iterator[int]:
+    """Serve `server` on a background thread; yields its port, then shuts it down and closes its socket."""
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=2)
+
+
+@contextlib.contextmanager
 def http_target(extra_headers: dict[str, str] | None = None, host: str = HOST) -> Iterator[int]:
     """An HTTP server missing security headers, with an insecure cookie and a versioned Server banner.
 
@@ -129,15 +142,8 @@ def http_target(extra_headers: dict[str, str] | None = None, host: str = HOST) -
     """
     headers = extra_headers if extra_headers is not None else {}
     handler = type("Handler", (_CarelessHandler,), {"extra_headers": headers})
-    server = _QuietHTTPServer((host, 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=2)
+    with serving(_QuietHTTPServer((host, 0), handler)) as port:
+        yield port
 
 
 # --- TLS with a self-signed, short-lived certificate --------------------------------------------------------
@@ -229,12 +235,5 @@ def tls_target(
                 warnings.simplefilter("ignore", DeprecationWarning)
                 ctx.minimum_version = ssl.TLSVersion.TLSv1
         handler = type("Handler", (_TlsHandler,), {"context": ctx})
-        server = _TlsServer((host, 0), handler)
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-        thread.start()
-        try:
-            yield server.server_address[1]
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=2)
+        with serving(_TlsServer((host, 0), handler)) as port:
+            yield port

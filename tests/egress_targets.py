@@ -21,6 +21,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 
+from testkit.targets import serving
 from tests.dns_server import UdpDnsServer
 
 REBIND_SUFFIX = ".rebind.test"
@@ -149,11 +150,5 @@ def scripted_http(route: Route, host: str = "127.0.0.1", port: int = 0) -> Itera
 
     server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1], seen
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=2)
+    with serving(server) as port:
+        yield port, seen

@@ -12,7 +12,6 @@ import contextlib
 import re
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,7 +19,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect, sync_playwright
 
-from testkit.targets import http_target
+from testkit.targets import http_target, serving
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, ROOT, portal, wait_for_app
 
 OUT = ROOT / "docs" / "screenshots"
@@ -50,12 +49,8 @@ def slow_target() -> Iterator[int]:
     """An HTTP server that answers after SLOW_S seconds, so a scan of it is still running when we look."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowHandler)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(server) as port:
+        yield port
 
 
 def shoot(page: Page, out: Path, name: str) -> None:

@@ -4,11 +4,11 @@ Why: in cluster mode the scan's progress lives in `Workflow.status.nodes`, writt
 This turns it into the same `DagView` the embedded engine produces, so the page never knows which engine ran.
 Pure functions over the API's JSON (dicts, as `lib.adapters.kube` returns them); no I/O.
 
-How a controller writes the graph (see tests/fixtures/argo/, written by Argo's own controller tests): every node lists its `children`; the root is
-the node whose id is the workflow name; `boundaryID` names the enclosing DAG/Steps node; a Retry node's children
-are its attempts, and only the attempt that ended the retry carries the edges onward; a TaskGroup's children are
-the expanded items (withItems/withParam); `Skipped` nodes have phase Skipped (`when` false) or Omitted (`depends`
-not met); the exit handler is a node named `<workflow>.onExit`.
+How a controller writes the graph (see tests/fixtures/argo/, written by Argo's own controller tests): every node
+lists its `children`; the root is the node whose id is the workflow name; `boundaryID` names the enclosing DAG/Steps
+node; a Retry node's children are its attempts, and only the attempt that ended the retry carries the edges onward;
+a TaskGroup's children are the expanded items (withItems/withParam); `Skipped` nodes have phase Skipped (`when`
+false) or Omitted (`depends` not met); the exit handler is a node named `<workflow>.onExit`.
 """
 
 from __future__ import annotations
