@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from lib.core.target_url import DEFAULT_PORTS as SCHEME_PORTS  # a scheme's default port
+
 DEFAULT_PORTS = "1-1024"
-SCHEME_PORTS = {"http": 80, "https": 443}
 MAX_SPEC_LENGTH = 256  # characters: a spec is typed by a person, and travels in the webhook payload
 MAX_ENTRIES = 64  # comma-separated ports or ranges
 MAX_RANGES = 16
