@@ -55,6 +55,7 @@ test: $(STAMP) $(CHECKOV_STAMP) system-deps
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
+bench: TEST_DEBS += wrk  # bench/api.py's 200 concurrent readers
 bench: $(STAMP) system-deps
 	for b in lifecycle portscan dag history cluster argo_sync report api; do echo "== bench/$$b.py"; $(PY) bench/$$b.py || exit 1; done
 

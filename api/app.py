@@ -13,10 +13,12 @@ from api import problems
 from api.routes import meta, scans
 from lib.config import load_settings
 from lib.runtime import Runtime, build_runtime
+from lib.services.api_tokens import Authenticator
 from lib.services.audit import ApiCall, AuditLog
 from lib.services.scan_queries import StatusCache
 
 API_PREFIX = "/api/v1"
+AUTH_CACHE_SECONDS = 1.0  # how long a revoked token may still be accepted by a running API process
 UNAUDITED = (f"{API_PREFIX}/health", f"{API_PREFIX}/docs", f"{API_PREFIX}/openapi.json")
 
 
@@ -27,6 +29,7 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = rt is None
         app.state.runtime = rt or build_runtime(load_settings()).start()
+        app.state.authenticator = Authenticator(app.state.runtime.sessions, ttl_seconds=AUTH_CACHE_SECONDS)
         app.state.audit = AuditLog(app.state.runtime.sessions).start()
         try:
             yield

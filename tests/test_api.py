@@ -15,7 +15,7 @@ import httpx
 import jsonschema
 import pytest
 
-from lib.adapters.models import ApiToken, Scan, utcnow
+from lib.adapters.models import Scan, utcnow
 from lib.core.api_keys import SCAN_READ, SCAN_WRITE
 from lib.runtime import build_runtime
 from lib.services import api_tokens
@@ -71,18 +71,28 @@ def test_token_lifecycle_use_wrong_scope_expiry_revocation(api) -> None:
         assert_problem(c.post("/scans", json={"target": "http://127.0.0.1:1/"}), 403, "scans:write")
     row = api_tokens.list_tokens(rt.sessions, OWNER)[0]
     assert row.last_used_at is not None and row.token_hash != read_only and read_only not in row.token_hash
-    with rt.sessions.begin() as s:
-        s.get(ApiToken, row.id).expires_at = utcnow() - timedelta(seconds=1)
-    with client(base, read_only) as c:
-        assert_problem(c.get("/scans"), 401, "expired")
+    seen: list[int] = []  # every answer the API gave from here on, for the audit check below
+
+    def until_refused(c: httpx.Client) -> httpx.Response:
+        """Poll: the API caches a token's row for up to a second, so an expiry or revocation shows within ~1 s."""
+        resp = wait_until(lambda: seen.append((r := c.get("/scans")).status_code) or (r.status_code != 200 and r), 5)
+        return resp  # type: ignore[return-value]
+
+    soon = api_tokens.create(rt.sessions, OWNER, "soon", [SCAN_READ], 1, now=utcnow() - timedelta(days=1, seconds=-2))
+    with client(base, soon.key) as c:
+        seen.append(c.get("/scans").status_code)  # 200: live for two more seconds, and now cached
+        assert_problem(until_refused(c), 401, "expired")  # expiry is checked on every call, cached or not
     live = token(rt)
     other = api_tokens.list_tokens(rt.sessions, OWNER)[0]
-    assert not api_tokens.revoke(rt.sessions, "someone@else.com", other.id)  # only the owner revokes
-    assert api_tokens.revoke(rt.sessions, OWNER, other.id)
     with client(base, live) as c:
-        assert_problem(c.get("/scans"), 401, "revoked")
-    calls = wait_until(lambda: (c := api_calls(rt.sessions)) and len(c) == 7 and c, timeout=10)
-    assert [c.status for c in reversed(calls)] == [401, 401, 401, 200, 403, 401, 401]
+        seen.append(c.get("/scans").status_code)
+        assert not api_tokens.revoke(rt.sessions, "someone@else.com", other.id)  # only the owner revokes
+        assert api_tokens.revoke(rt.sessions, OWNER, other.id)
+        assert_problem(until_refused(c), 401, "revoked")
+    assert seen[0] == 200 and seen[-1] == 401 and set(seen) == {200, 401}
+    total = 5 + len(seen)
+    calls = wait_until(lambda: (c := api_calls(rt.sessions)) and len(c) == total and c, timeout=10)
+    assert [c.status for c in reversed(calls)] == [401, 401, 401, 200, 403, *seen]
     assert calls[-4].token_prefix == row.prefix and calls[-4].owner_email == OWNER
 
 

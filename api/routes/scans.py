@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -40,7 +41,8 @@ Writer = Annotated[Caller, Depends(require(SCAN_WRITE))]
 
 
 def links(request: Request, rt: Runtime, scan_id: str) -> dict[str, str]:
-    base = str(request.url_for("get_scan", scan_id=scan_id))
+    """The scan's URLs under this request's base URL (string joins: url_for costs as much as the rest of a read)."""
+    base = f"{str(request.base_url).rstrip('/')}{router.prefix}/{quote(scan_id, safe='')}"
     page = f"{rt.settings.public_base_url.rstrip('/')}/progress?scan={scan_id}"
     return {
         "self": base,

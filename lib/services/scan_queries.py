@@ -3,8 +3,6 @@ a filtered, paginated list. Visibility is the same rule as the pages (lib.core.r
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +14,7 @@ from lib.core.dag import DagView
 from lib.core.findings import Finding
 from lib.core.pipeline import STEP_NAMES
 from lib.core.roles import Viewer
+from lib.core.ttl_cache import TtlCache
 from lib.services.context import Services
 
 MAX_PAGE = 200
@@ -94,24 +93,17 @@ class StatusCache:
     second. Visibility is checked on every call; misses are not cached."""
 
     def __init__(self, ttl_seconds: float = 1.0, max_entries: int = 10_000) -> None:
-        self.ttl, self.max_entries = ttl_seconds, max_entries
-        self._data: dict[str, tuple[float, dict[str, Any]]] = {}
-        self._lock = threading.Lock()
+        self._details = TtlCache[dict[str, Any]](ttl_seconds, max_entries=max_entries)
 
     def detail(self, svc: Services, viewer: Viewer, scan_id: str) -> dict[str, Any]:
-        now = time.monotonic()
-        with self._lock:
-            hit = self._data.get(scan_id)
-        if hit is None or now - hit[0] >= self.ttl:
+        def load() -> dict[str, Any]:
             scan = visible_scan(svc.sessions, viewer, scan_id)
-            hit = (now, {**scan_detail(svc, scan), "_scan": scan})
-            with self._lock:
-                if len(self._data) >= self.max_entries:
-                    self._data = {k: v for k, v in self._data.items() if now - v[0] < self.ttl}
-                self._data[scan.id] = hit
-        if not viewer.may_see(hit[1]["requested_by"]):
+            return {**scan_detail(svc, scan), "_scan": scan}
+
+        hit = self._details.get(scan_id, load)
+        if not viewer.may_see(hit["requested_by"]):
             raise NotVisible(f"There is no scan with id {scan_id!r} that this token may read.")
-        return hit[1]
+        return hit
 
 
 def list_page(
