@@ -131,7 +131,8 @@ Route = Callable[[BaseHTTPRequestHandler], tuple[int, dict[str, str], bytes]]
 
 @contextlib.contextmanager
 def scripted_http(route: Route, host: str = "127.0.0.1", port: int = 0) -> Iterator[tuple[int, list[dict]]]:
-    """An HTTP server answering every GET with route(handler); yields (port, log of {path, host} seen)."""
+    """An HTTP server answering every GET and POST with route(handler); yields (port, log of {path, host} seen,
+    plus the body of a POST)."""
     seen: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -144,6 +145,11 @@ def scripted_http(route: Route, host: str = "127.0.0.1", port: int = 0) -> Itera
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.do_GET()
+            seen[-1]["body"] = body
 
         def log_message(self, format: str, *args: object) -> None:
             pass

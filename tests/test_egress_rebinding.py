@@ -7,6 +7,7 @@ exactly once."""
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,11 +16,14 @@ import pytest
 import requests
 
 from lib import worker
+from lib.adapters.models import SUCCEEDED, Scan, utcnow
 from lib.core.ownership_rules import WELL_KNOWN_PATH
 from lib.core.scope import ScopePolicy, check_url
 from lib.engines.steps import run_scanner
 from lib.engines.workspace import Workspace
+from lib.runtime import build_runtime
 from lib.scanners.nmap import NmapScanner
+from lib.services.callbacks import deliver_due
 from lib.services.ownership import prove
 from testkit.targets import http_target, tls_target
 from tests.egress_targets import CountingListener, RebindingDns, rebinding_getaddrinfo, scripted_http
@@ -131,3 +135,33 @@ def test_the_worker_step_in_cluster_mode_rechecks_and_pins(
         code = worker.main([*argv, f"http://{NAME}:{port}/"])
     assert code == 0
     assert decoy.connections == 0 and rebind.queries == {NAME: 1}
+
+
+def test_the_api_callback_is_posted_to_the_vetted_address(rebind: RebindingDns, make_settings) -> None:
+    """A finished API scan's callback URL names the attacker's host: the POST must reach the address the
+    policy approved at delivery time, carrying the name as Host, and the decoy must see nothing."""
+    rt = build_runtime(make_settings())  # not started: this test runs the one delivery pass itself
+    try:
+        with scripted_http(lambda h: (204, {}, b""), host=VETTED) as (port, seen), CountingListener(DECOY, port) as d:
+            now = utcnow()
+            with rt.sessions.begin() as s:
+                s.add(
+                    Scan(
+                        id="0123456789ab",
+                        target="http://127.0.0.1/",
+                        host="127.0.0.1",
+                        requester_email="ci@example.com",
+                        scanners={"web": {}},
+                        status=SUCCEEDED,
+                        created_at=now,
+                        finished_at=now,
+                        callback_url=f"http://{NAME}:{port}/hook",
+                    )
+                )
+            assert deliver_due(rt.sessions, POLICY, "http://portal.test") == ["0123456789ab"]
+    finally:
+        rt.stop()
+    assert d.connections == 0 and rebind.queries == {NAME: 1}
+    [hook] = seen
+    assert hook["path"] == "/hook" and hook["host"] == f"{NAME}:{port}"
+    assert json.loads(hook["body"])["id"] == "0123456789ab"

@@ -1,8 +1,10 @@
 """Callbacks of API scans: once a scan with a `callback_url` has finished, POST its final status there.
 
 The URL passed the scope policy when the scan was asked for and is checked again before each attempt (its host
-may resolve elsewhere by now); redirects are not followed. A callback that got any HTTP answer is done; one that
-could not connect is tried again on the next pass, for at most GIVE_UP_AFTER after the scan finished.
+may resolve elsewhere by now); the POST then connects to the address that check approved, never resolving the
+name again (a rebinding name server cannot send it elsewhere), ignores proxy settings and follows no redirect.
+A callback that got any HTTP answer is done; one that could not connect is tried again on the next pass, for at
+most GIVE_UP_AFTER after the scan finished.
 """
 
 from __future__ import annotations
@@ -16,16 +18,19 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lib.adapters.models import FINAL_STATUSES, Scan, utcnow
-from lib.core.scope import ScopeError, ScopePolicy, check_url
+from lib.core.scope import ScopeDecision, ScopeError, ScopePolicy, check_url
+from lib.scanners.pinned_http import pinned_session
 
 GIVE_UP_AFTER = timedelta(hours=1)
-Post = Callable[[str, dict[str, Any]], int]  # url, JSON body -> HTTP status (raises OSError/RequestException)
+Post = Callable[[ScopeDecision, dict[str, Any]], int]  # vetted URL, JSON body -> status (raises OSError/...)
 
 
-def http_post(url: str, body: dict[str, Any]) -> int:
-    resp = requests.post(url, json=body, timeout=5, allow_redirects=False)
-    resp.close()
-    return resp.status_code
+def http_post(decision: ScopeDecision, body: dict[str, Any]) -> int:
+    """POST to the first vetted address of the callback's host, with its name in Host and TLS SNI."""
+    with pinned_session(decision.target, decision.addresses[0]) as session:
+        resp = session.post(decision.url, json=body, timeout=5)
+        resp.close()
+        return resp.status_code
 
 
 def payload(scan: Scan, public_base_url: str) -> dict[str, Any]:
@@ -72,11 +77,11 @@ def deliver_due(
 def _attempt(scan: Scan, policy: ScopePolicy, public_base_url: str, post: Post) -> bool:
     """True when the callback got an answer (or can never be sent: refused by the scope policy now)."""
     try:
-        check_url(scan.callback_url, policy)
+        decision = check_url(scan.callback_url, policy)
     except ScopeError:
         return True
     try:
-        post(scan.callback_url, payload(scan, public_base_url))
+        post(decision, payload(scan, public_base_url))
     except (OSError, requests.RequestException):
         return False
     return True
