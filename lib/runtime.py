@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lib.adapters.background import BackgroundLoop
 from lib.adapters.db import make_engine, migrate, session_factory
 from lib.adapters.kube import Kube, KubeSettings, SharedKube, connect
-from lib.adapters.lease import Lease
+from lib.adapters.lease import Lease, led
 from lib.adapters.mail import Mailer, SmtpTransport
 from lib.adapters.models import utcnow
 from lib.adapters.notify import HttpSender, Notifier
@@ -53,11 +53,16 @@ class Runtime:
     notifier: Notifier | None = None  # notification deliveries (Slack, Teams, webhooks, email)
     clock: Callable[[], datetime] = utcnow  # the scheduler's clock; tests pass their own
     _housekeeping: BackgroundLoop = field(init=False)
+    _housekeeping_lease: Lease = field(init=False)
     _next_proof_check: float = 0.0
 
     def __post_init__(self) -> None:
         interval = min(self.settings.retry_seconds, 5.0)
-        steps = (self.mailer.retry_due, self._deliver_callbacks, self._check_ownership_when_due, self.scheduler_tick)
+        duties = (self.mailer.retry_due, self._deliver_callbacks, self._check_ownership_when_due, self.scheduler_tick)
+        # One holder among the processes on this database (portal and API replicas): a callback or a schedule
+        # run is then POSTed / started by one of them, and a dead holder's duties pass on after the lease's ttl.
+        self._housekeeping_lease = Lease(self.sessions, "housekeeping", self.settings.leader_lease_seconds)
+        steps = tuple(led(self._housekeeping_lease, duty) for duty in duties)
         self._housekeeping = BackgroundLoop("housekeeping", steps, interval, delay_first=True)
 
     @property
@@ -81,6 +86,7 @@ class Runtime:
 
     def stop(self) -> None:
         self._housekeeping.stop()
+        self._housekeeping_lease.release()
         self.engine.stop()
         if self.sampler is not None:
             self.sampler.stop()

@@ -1,6 +1,7 @@
 """Leader leases: with several portal replicas on one PostgreSQL, a background duty (the argo sync loop, the
-cluster sampler) runs on the one replica holding its lease row. The holder renews it every pass; when it stops
-(released) or dies (expired after `ttl`), another replica takes over. SQLite has one process: it always holds.
+cluster sampler, the runtime's housekeeping) runs on the one replica holding its lease row. The holder renews it
+every pass; when it stops (released) or dies (expired after `ttl`), another replica takes over. On SQLite the
+portal and the API are two processes on one file: the same row decides between them.
 """
 
 from __future__ import annotations
