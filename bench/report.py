@@ -109,6 +109,7 @@ def main() -> int:
     print(f"PDF {pdf_kb:.0f} KB; peak RSS {peak_mb:.0f} MB")
     met = t_report <= GOAL_S and peak_mb <= GOAL_MB
     print(f"goals: report <= {GOAL_S:.0f} s, peak <= {GOAL_MB:.0f} MB")
+    print(f"ratio to goal: time {t_report / GOAL_S:.2f}, memory {peak_mb / GOAL_MB:.2f} (<= 1 meets it)")
     print(f"goal_met={'true' if met else 'false'} seconds={t_report:.2f} peak_mb={peak_mb:.0f} findings={len(grouped)}")
     return 0 if met else 1
 

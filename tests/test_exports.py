@@ -119,3 +119,25 @@ def test_worker_exports_a_stored_findings_json(report, tmp_path, capsys):
     bad = ["export", "--format", "csv", "--output", str(csv_out), "--input", str(not_findings)]
     assert worker_main([*bad, "--scan-id", ws.scan_id, "--workdir", str(tmp_path)]) == 2
     assert "is not a scanboard findings.json" in capsys.readouterr().err
+
+
+def test_csv_cells_with_quotes_commas_and_newlines_read_back_exactly():
+    """The CSV is written a finding at a time (its cells quoted once for all its rows): a spreadsheet or
+    DefectDojo still reads every cell back as it was."""
+    places = [{"host": "shop.example", "url": f'https://shop.example/a,b"{i}'} for i in range(3)]
+    f = {
+        "title": 'Quote " and, comma',
+        "severity": "low",
+        "evidence": "line one\r\nline two",
+        "remediation": "",
+        "references": ['https://ref.example/"x"'],
+        "cwe": ["CWE-79"],
+        "tools": ["zap"],
+        "instances": places,
+        "last_seen": "2026-12-01T00:00:00+00:00",
+    }
+    rows = list(csv.DictReader(io.StringIO(findings_csv({"findings": [f]}), newline="")))
+    assert [r["Url"] for r in rows] == [p["url"] for p in places]
+    for r in rows:
+        assert (r["Title"], r["Mitigation"], r["References"], r["CweId"]) == (f["title"], "", f["references"][0], "79")
+        assert r["Description"].startswith("line one\r\nline two\nSeen at 3 places:")

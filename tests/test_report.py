@@ -130,6 +130,7 @@ def test_grouped_instances_and_not_applicable_checks(tmp_path) -> None:
         subprocess.run(["pdftotext", str(result.pdf), "-"], check=True, capture_output=True, text=True).stdout.split()
     )
     assert "Directory listing enabled — 21 URLs" in text
+    assert "… and 1 more (all in findings.json and findings.csv)" in text  # the PDF says where the rest is
     assert "Notes: checks that did not apply" in text and "No TLS service on port 443" in text
 
 

@@ -118,30 +118,37 @@ def defectdojo_json(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _quoted(cell: str) -> str:
+    """One cell as csv.writer writes it: quoting is per cell, so a finding's cells are quoted once, not once per
+    instance row (10,000 rows of up to 500-line descriptions were most of the report step's export time)."""
+    if not cell:
+        return ""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow([cell])
+    return out.getvalue()[:-2]
+
+
+def _cells(*cells: str) -> str:
+    return ",".join(_quoted(neutralise(c)) for c in cells)
+
+
 def findings_csv(doc: dict[str, Any]) -> str:
     """DefectDojo's generic CSV: one row per instance of each finding, every cell neutralised."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    lines = [_cells(*CSV_COLUMNS)]
     for f in doc.get("findings", []):
         date = (f.get("last_seen") or doc.get("scan", {}).get("requested_at") or "")[:10]
-        cwe = _cwe_number(f.get("cwe") or [])
-        cve = ",".join(f.get("cve") or [])
+        head = _cells(date, f["title"], str(_cwe_number(f.get("cwe") or []) or 0))
+        tail = _cells(
+            DOJO_SEVERITY[f["severity"]],
+            _description(f),
+            f.get("remediation", ""),
+            " ".join(f.get("references") or []),
+            "TRUE",
+            "FALSE",
+            "FALSE",
+            ",".join(f.get("cve") or []),
+        )
         for a in _places(f):
             url = a.get("url") or (f"{a.get('host') or a.get('ip', '')}:{a['port']}" if a.get("port") else "")
-            row = (
-                date,
-                f["title"],
-                str(cwe or 0),
-                url,
-                DOJO_SEVERITY[f["severity"]],
-                _description(f),
-                f.get("remediation", ""),
-                " ".join(f.get("references") or []),
-                "TRUE",
-                "FALSE",
-                "FALSE",
-                cve,
-            )
-            writer.writerow([neutralise(c) for c in row])
-    return out.getvalue()
+            lines.append(f"{head},{_cells(url)},{tail}")
+    return "\r\n".join(lines) + "\r\n"
