@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from lib.core.media_types import media_type
+
 PREFIX = "reports"
 REPORT_FILES = ("report.pdf", "report.html", "findings.json", "defectdojo.json", "findings.csv")
 
@@ -163,7 +165,7 @@ class S3ReportStore:
         prefix = scan_prefix(scan_id)
         for f in published_files(folder):
             key = f"{prefix}/{f.relative_to(folder).as_posix()}"
-            self.client.upload_file(str(f), self.bucket, key, ExtraArgs={"ContentType": _content_type(f.name)})
+            self.client.upload_file(str(f), self.bucket, key, ExtraArgs={"ContentType": media_type(f.name)})
         return prefix
 
     def list_reports(self) -> list[StoredReport]:
@@ -202,12 +204,3 @@ class S3ReportStore:
             return json.loads(body)["scan_id"]
         except (self.client.exceptions.NoSuchKey, KeyError, ValueError):
             return ""
-
-
-def _content_type(name: str) -> str:
-    return {
-        ".pdf": "application/pdf",
-        ".json": "application/json",
-        ".html": "text/html",
-        ".xml": "application/xml",
-    }.get(Path(name).suffix, "application/octet-stream")

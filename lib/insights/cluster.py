@@ -23,6 +23,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from lib.adapters.kube import Kube, KubeError
+from lib.insights.figure_style import styled
 
 WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
 SCAN_WORKFLOW = re.compile(r"^scan-([0-9a-f]{12})$")
@@ -378,18 +379,6 @@ def capacity_by_group(nodes: pd.DataFrame) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------------------ figures
 
-HEIGHT = 320
-
-
-def _style(fig: go.Figure, title: str) -> go.Figure:
-    fig.update_layout(
-        title=title,
-        height=HEIGHT,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        legend={"orientation": "h", "y": -0.2, "title": None},
-    )
-    return fig
-
 
 def capacity_figure(capacity: pd.DataFrame) -> go.Figure:
     """Allocatable vs requested CPU per node group and capacity type."""
@@ -406,7 +395,7 @@ def capacity_figure(capacity: pd.DataFrame) -> go.Figure:
         color_discrete_map={"allocatable": "#b0bec5", "requested": "#2b59c3"},
         labels={"series": "", "cores": "CPU cores"},
     )
-    return _style(fig, "CPU: allocatable vs requested per node group")
+    return styled(fig, "CPU: allocatable vs requested per node group")
 
 
 def node_usage_figure(nodes: pd.DataFrame) -> go.Figure:
@@ -422,7 +411,7 @@ def node_usage_figure(nodes: pd.DataFrame) -> go.Figure:
         labels={"cpu_pct": "CPU requested %", "mem_pct": "memory requested %"},
     )
     fig.update_traces(marker={"size": 7, "opacity": 0.7})
-    return _style(fig, "Requested share of each node")
+    return styled(fig, "Requested share of each node")
 
 
 def samples_series(samples: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -454,7 +443,7 @@ def node_count_figure(samples: pd.DataFrame, scan_starts: pd.DataFrame) -> go.Fi
                 hovertemplate="scan %{text}<br>%{x}<extra></extra>",
             )
         )
-    return _style(fig, "Nodes per group over time (▲ scan starts)")
+    return styled(fig, "Nodes per group over time (▲ scan starts)")
 
 
 def pool_figure(samples: pd.DataFrame) -> go.Figure:
@@ -472,7 +461,7 @@ def pool_figure(samples: pd.DataFrame) -> go.Figure:
         labels={"taken_at": "", "value": "count"},
     )
     fig.update_yaxes(rangemode="tozero", tickformat=",d", dtick=1 if lines["value"].max() <= 10 else None)
-    return _style(fig, "Worker pool over time")
+    return styled(fig, "Worker pool over time")
 
 
 @dataclass(frozen=True)

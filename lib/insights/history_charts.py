@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 from lib.core.findings import SEVERITIES
 from lib.core.pipeline import SCANNER_LABELS, SCANNERS
 from lib.engines.report import SEVERITY_COLORS
+from lib.insights.figure_style import styled
 from lib.insights.history import DIFF_KEYS, LIFECYCLE_STAGES, OUTCOME_ORDER, HistoryView
 
 OUTCOME_COLORS = {
@@ -29,22 +30,11 @@ OUTCOME_COLORS = {
 }
 CHANGE_COLORS = {"new": "#c62828", "fixed": "#2e7d32"}
 SCANNER_COLORS = {"portscan": "#1f77b4", "web": "#9467bd", "tls": "#17becf"}
-HEIGHT = 320
 DAY_MS = 86_400_000  # plotly's date axes count in milliseconds
 MAX_TICKS = 10
 BAR_FILL = 0.8  # share of a day (or week) a bar covers
 SMALL_COUNT = 10  # up to this many, count axes tick every unit
 SECONDS_UNTIL_S = 120  # durations shorter than this read in seconds, longer ones in minutes
-
-
-def _style(fig: go.Figure, title: str) -> go.Figure:
-    fig.update_layout(
-        title=title,
-        height=HEIGHT,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        legend={"orientation": "h", "y": -0.2, "title": None},
-    )
-    return fig
 
 
 def _days_axis(fig: go.Figure, positions: pd.Series, unit_days: int) -> go.Figure:
@@ -110,7 +100,7 @@ def scans_per_day_figure(view: HistoryView) -> go.Figure:
         category_orders={"outcome": list(OUTCOME_ORDER)},
         labels={"day": "", "scans": "scans"},
     )
-    return _style(_whole_counts(_days_axis(fig, view.per_day["day"], 1)), "Scans per day by outcome")
+    return styled(_whole_counts(_days_axis(fig, view.per_day["day"], 1)), "Scans per day by outcome")
 
 
 def severity_over_time_figure(view: HistoryView) -> go.Figure:
@@ -124,7 +114,7 @@ def severity_over_time_figure(view: HistoryView) -> go.Figure:
         labels={"day": "", "findings": "findings reported"},
     )
     fig = _whole_counts(_days_axis(fig, view.severity_over_time["day"], 1))
-    return _style(fig, "Findings by severity (scans finished per day)")
+    return styled(fig, "Findings by severity (scans finished per day)")
 
 
 def duration_figure(view: HistoryView) -> go.Figure:
@@ -151,7 +141,7 @@ def duration_figure(view: HistoryView) -> go.Figure:
             name=SCANNER_LABELS.get(t.name, t.name), offset=0, width=d["width"].iloc[0] if len(d) else None
         )
     )
-    return _style(_whole_counts(fig), "Scanner duration distribution")
+    return styled(_whole_counts(fig), "Scanner duration distribution")
 
 
 def top_targets_figure(view: HistoryView) -> go.Figure:
@@ -172,7 +162,7 @@ def top_targets_figure(view: HistoryView) -> go.Figure:
         labels={"host": "", "findings": "open findings"},
     )
     fig = _empty_note(_whole_counts(fig, "x"), not t["findings"].any(), "No critical or high findings open")
-    return _style(fig, "Top targets by open critical + high findings")
+    return styled(fig, "Top targets by open critical + high findings")
 
 
 def new_vs_fixed_figure(view: HistoryView) -> go.Figure:
@@ -190,7 +180,7 @@ def new_vs_fixed_figure(view: HistoryView) -> go.Figure:
     fig = _empty_note(
         fig, not view.new_vs_fixed["findings"].any(), "No changes yet: a host's first scan has nothing to compare with"
     )
-    return _style(fig, "New vs fixed findings per week")
+    return styled(fig, "New vs fixed findings per week")
 
 
 def lifecycle_figure(view: HistoryView) -> go.Figure:
@@ -204,7 +194,7 @@ def lifecycle_figure(view: HistoryView) -> go.Figure:
         color_discrete_sequence=["#90a4ae", "#2b59c3"],
         labels={"week": "week of request", "median_min": "median minutes"},
     )
-    return _style(_days_axis(fig, view.lifecycle["week"], 7), "Time from request to confirmation to report")
+    return styled(_days_axis(fig, view.lifecycle["week"], 7), "Time from request to confirmation to report")
 
 
 FIGURES = {

@@ -6,14 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from lib.adapters.storage import StoredReport
+from lib.core.media_types import media_type
 
-MIME = {
-    "report.pdf": "application/pdf",
-    "findings.json": "application/json",
-    "report.html": "text/html",
-    "defectdojo.json": "application/json",
-    "findings.csv": "text/csv",
-}
 ORDER = ("report.pdf", "findings.json", "report.html", "defectdojo.json", "findings.csv")
 
 
@@ -43,7 +37,7 @@ def report_groups(reports: list[StoredReport], only_scan: str = "") -> list[Repo
             ReportGroup(
                 scan_id,
                 max(f.modified for f in files),
-                [ReportFile(f.name, f.size, MIME.get(f.name, "application/octet-stream")) for f in files],
+                [ReportFile(f.name, f.size, media_type(f.name)) for f in files],
             )
         )
     return sorted(groups, key=lambda g: g.modified, reverse=True)
