@@ -37,3 +37,42 @@ def test_import_contracts_are_kept() -> None:
     run = _run("lint-imports")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "0 broken" in run.stdout, run.stdout + run.stderr
+
+
+LONG_FUNCTION_LINES = 60
+CODE_DIRS = ("lib", "api", "ui", "views", "cli", "bench", "testkit")
+# Alembic revisions are frozen history: rewriting an applied migration is worse than a long one.
+EXEMPT = ("lib/adapters/migrations/versions/",)
+# shortened on other branches; lead removes at merge
+PENDING = {
+    "lib/scanners/",
+    "lib/insights/history.py",
+    "bench/history.py",
+    "lib/insights/dag_figure.py",
+    "lib/engines/argo_status.py",
+    "views/cluster.py",
+    "bench/cluster.py",
+    "bench/dag.py",
+}
+
+
+def _long_functions() -> list[str]:
+    import ast
+
+    files = [ROOT / "app.py", *(p for d in CODE_DIRS for p in sorted((ROOT / d).rglob("*.py")))]
+    found = []
+    for path in files:
+        rel = path.relative_to(ROOT).as_posix()
+        if rel.startswith(EXEMPT) or any(rel.startswith(p) for p in PENDING):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = (node.end_lineno or node.lineno) - node.lineno + 1
+                if n > LONG_FUNCTION_LINES:
+                    found.append(f"{rel}:{node.lineno} {node.name} ({n} lines)")
+    return found
+
+
+def test_no_function_is_longer_than_sixty_lines() -> None:
+    offenders = _long_functions()
+    assert not offenders, "functions over 60 lines:\n" + "\n".join(offenders)
