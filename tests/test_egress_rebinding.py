@@ -16,7 +16,6 @@ import pytest
 import requests
 
 from lib import worker
-from lib.adapters.models import SUCCEEDED, Scan, utcnow
 from lib.core.ownership_rules import WELL_KNOWN_PATH
 from lib.core.scope import ScopePolicy, check_url
 from lib.engines.steps import run_scanner
@@ -27,6 +26,7 @@ from lib.services.callbacks import deliver_due
 from lib.services.ownership import prove
 from testkit.targets import http_target, tls_target
 from tests.egress_targets import CountingListener, RebindingDns, rebinding_getaddrinfo, scripted_http
+from tests.scan_rows import add_finished_scan
 
 VETTED, DECOY = "127.0.0.1", "127.0.0.2"
 NAME = "victim.rebind.test"
@@ -143,21 +143,7 @@ def test_the_api_callback_is_posted_to_the_vetted_address(rebind: RebindingDns, 
     rt = build_runtime(make_settings())  # not started: this test runs the one delivery pass itself
     try:
         with scripted_http(lambda h: (204, {}, b""), host=VETTED) as (port, seen), CountingListener(DECOY, port) as d:
-            now = utcnow()
-            with rt.sessions.begin() as s:
-                s.add(
-                    Scan(
-                        id="0123456789ab",
-                        target="http://127.0.0.1/",
-                        host="127.0.0.1",
-                        requester_email="ci@example.com",
-                        scanners={"web": {}},
-                        status=SUCCEEDED,
-                        created_at=now,
-                        finished_at=now,
-                        callback_url=f"http://{NAME}:{port}/hook",
-                    )
-                )
+            add_finished_scan(rt.sessions, "0123456789ab", callback_url=f"http://{NAME}:{port}/hook")
             assert deliver_due(rt.sessions, POLICY, "http://portal.test") == ["0123456789ab"]
     finally:
         rt.stop()

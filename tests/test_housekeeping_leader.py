@@ -9,10 +9,10 @@ import json
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from lib.adapters.models import SUCCEEDED, Scan, utcnow
 from lib.runtime import Runtime, build_runtime
 from testkit.targets import serving
 from tests.conftest import wait_until
+from tests.scan_rows import add_finished_scan
 
 
 def slow_receiver(received: list[str]) -> ThreadingHTTPServer:
@@ -31,22 +31,7 @@ def slow_receiver(received: list[str]) -> ThreadingHTTPServer:
 
 
 def finished_api_scan(rt: Runtime, scan_id: str, hook: str) -> None:
-    now = utcnow()
-    with rt.sessions.begin() as s:
-        s.add(
-            Scan(
-                id=scan_id,
-                target="http://127.0.0.1/",
-                host="127.0.0.1",
-                requester_email="ci@example.com",
-                scanners={"web": {}},
-                status=SUCCEEDED,
-                created_at=now,
-                finished_at=now,
-                requested_via="api",
-                callback_url=hook,
-            )
-        )
+    add_finished_scan(rt.sessions, scan_id, requested_via="api", callback_url=hook)
 
 
 def test_one_process_posts_each_callback_and_the_other_takes_over(make_settings) -> None:
