@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lib.adapters.background import BackgroundLoop
 from lib.adapters.db import make_engine, migrate, session_factory
 from lib.adapters.kube import Kube, KubeSettings, SharedKube, connect
-from lib.adapters.lease import Lease, led
+from lib.adapters.lease import Lease
 from lib.adapters.mail import Mailer, SmtpTransport
 from lib.adapters.models import utcnow
 from lib.adapters.notify import HttpSender, Notifier
@@ -62,8 +62,9 @@ class Runtime:
         # One holder among the processes on this database (portal and API replicas): a callback or a schedule
         # run is then POSTed / started by one of them, and a dead holder's duties pass on after the lease's ttl.
         self._housekeeping_lease = Lease(self.sessions, "housekeeping", self.settings.leader_lease_seconds)
-        steps = tuple(led(self._housekeeping_lease, duty) for duty in duties)
-        self._housekeeping = BackgroundLoop("housekeeping", steps, interval, delay_first=True)
+        self._housekeeping = BackgroundLoop(
+            "housekeeping", duties, interval, delay_first=True, only_while=self._housekeeping_lease.hold
+        )
 
     @property
     def mode(self) -> str:

@@ -3,10 +3,15 @@ housekeeping threads: a step that raises is logged and the loop goes on; wake() 
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 
+from sqlalchemy import event
+
 from lib.adapters.background import BackgroundLoop
+from lib.adapters.db import make_engine, migrate, session_factory
+from lib.adapters.lease import Lease
 
 
 def test_a_failing_step_is_logged_and_the_next_steps_and_passes_still_run(caplog) -> None:
@@ -45,3 +50,32 @@ def test_wake_runs_a_pass_before_the_interval_ends_and_stop_ends_the_thread() ->
     loop.wake()
     assert ran.wait(10)
     loop.stop()
+
+
+def test_a_lease_gate_is_renewed_once_per_pass_and_a_follower_runs_no_step(tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'gate.db'}")
+    migrate(engine)
+    sessions = session_factory(engine)
+    updates: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda _c, _cur, sql, *_: updates.append(sql))
+    ran: list[str] = []
+    duties = tuple(functools.partial(ran.append, name) for name in ("mail", "callbacks", "ownership", "schedules"))
+    leader, follower = Lease(sessions, "housekeeping", 60), Lease(sessions, "housekeeping", 60)
+    assert leader.hold()
+    updates.clear()
+    BackgroundLoop("leader", duties, 1.0, only_while=leader.hold).run_once()
+    assert ran == ["mail", "callbacks", "ownership", "schedules"]
+    assert sum(sql.lstrip().upper().startswith("UPDATE LEASES") for sql in updates) == 1  # not one per duty
+    BackgroundLoop("follower", duties, 1.0, only_while=follower.hold).run_once()
+    assert len(ran) == 4  # the other process holds the lease: none of the four duties ran twice
+
+
+def test_a_gate_that_raises_is_logged_and_skips_the_pass(caplog) -> None:
+    ran: list[str] = []
+
+    def database_down() -> bool:
+        raise OSError("connection refused")
+
+    with caplog.at_level(logging.ERROR, logger="lib.adapters.background"):
+        BackgroundLoop("gated", lambda: ran.append("x"), 1.0, only_while=database_down).run_once()
+    assert ran == [] and "gated: checking whether to run failed" in caplog.records[0].getMessage()

@@ -17,6 +17,8 @@ class BackgroundLoop:
     """Runs each of `steps` in turn, then waits `interval_s` or until `wake()`; `stop()` ends it and joins.
 
     delay_first: wait one interval before the first pass (else the first pass runs at start).
+    only_while: asked once per pass (e.g. a leader lease's `hold`); the steps run only when it says True, so a
+    pass of several duties costs one lease renewal.
     """
 
     def __init__(
@@ -26,12 +28,14 @@ class BackgroundLoop:
         interval_s: float,
         *,
         delay_first: bool = False,
+        only_while: Callable[[], bool] | None = None,
         join_timeout_s: float = 5.0,
     ) -> None:
         self.name = name
         self.steps = steps if isinstance(steps, tuple) else (steps,)
         self.interval_s = interval_s
         self.delay_first = delay_first
+        self.only_while = only_while
         self.join_timeout_s = join_timeout_s
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -63,11 +67,21 @@ class BackgroundLoop:
 
     def run_once(self) -> None:
         """One pass over the steps; an exception is logged with the step's name and the next step still runs."""
+        if not self._allowed():
+            return
         for step in self.steps:
             try:
                 step()
             except Exception:
                 log.exception("%s: %s failed; the next pass tries again", self.name, _name(step))
+
+    def _allowed(self) -> bool:
+        """The gate's answer for this pass; a gate that fails (the database is down) means not this pass."""
+        try:
+            return self.only_while is None or self.only_while()
+        except Exception:
+            log.exception("%s: checking whether to run failed; the next pass asks again", self.name)
+            return False
 
     def _run(self) -> None:
         if self.delay_first and self._wait():

@@ -6,11 +6,9 @@ portal and the API are two processes on one file: the same row decides between t
 
 from __future__ import annotations
 
-import functools
 import os
 import socket
 import uuid
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, update
@@ -62,13 +60,3 @@ class Lease:
                 .where(LeaseRow.name == self.name, LeaseRow.holder == self.holder)
                 .values(expires_at=utcnow() - timedelta(seconds=1))
             )
-
-
-def led(lease: Lease | None, step: Callable[[], object]) -> Callable[[], object]:
-    """`step`, run only while this replica holds `lease` (always when None); for a BackgroundLoop's steps."""
-
-    @functools.wraps(step)
-    def run() -> object:
-        return step() if lease is None or lease.hold() else None
-
-    return run

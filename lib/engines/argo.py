@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lib.adapters.background import BackgroundLoop
 from lib.adapters.kube import Kube, KubeError
-from lib.adapters.lease import Lease, led
+from lib.adapters.lease import Lease
 from lib.adapters.mail import Mailer
 from lib.adapters.models import FAILED, PARTIAL, QUEUED, RUNNING, SUCCEEDED, Scan, Step, utcnow
 from lib.adapters.repository import count_scans, get_scan, save_findings
@@ -84,8 +84,8 @@ class ArgoEngine:
         self._kube: Kube | None = None
         self.index = WorkflowIndex(self.kube, settings.argo_sync_seconds)
         self.lease = lease  # with replicas: only the lease holder delivers and records (None: always)
-        steps = (led(lease, self.deliver_due), led(lease, self.sync_running))
-        self._loop = BackgroundLoop("argo-dispatcher", steps, 1.0)
+        steps = (self.deliver_due, self.sync_running)
+        self._loop = BackgroundLoop("argo-dispatcher", steps, 1.0, only_while=lease.hold if lease else None)
 
     # --- the Engine interface ------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from sqlalchemy import String, delete, func, insert, select, type_coerce
 from sqlalchemy.orm import Session, sessionmaker
 
 from lib.adapters.background import BackgroundLoop
-from lib.adapters.lease import Lease, led
+from lib.adapters.lease import Lease
 from lib.adapters.models import ClusterSample, Scan
 from lib.engines.base import Engine
 from lib.insights.cluster import ClusterSnapshots, snapshot_samples
@@ -73,7 +73,13 @@ class Sampler:
         self.interval_s = interval_s
         self.retention = timedelta(hours=retention_hours)
         self.lease = lease  # replicas: only the holder samples, so there is one sample per period
-        self._loop = BackgroundLoop("cluster-sampler", led(lease, self._sample_if_due), interval_s, join_timeout_s=10)
+        self._loop = BackgroundLoop(
+            "cluster-sampler",
+            self._sample_if_due,
+            interval_s,
+            only_while=lease.hold if lease else None,
+            join_timeout_s=10,
+        )
 
     def _sample_if_due(self) -> int:
         """A sample, unless another replica sampled in the last half period (a lease just handed over)."""
