@@ -140,8 +140,9 @@ def _load(sessions: sessionmaker[Session], prefix: str) -> _TokenRecord | None:
         )
 
 
-def _check(row: _TokenRecord | None, key: str, scope: str, now: datetime) -> Caller:
-    """The caller if the key matches a live token with `scope`; AuthError (401/403) saying which rule failed."""
+def _check(row: _TokenRecord | None, key: str, scope: str, now: datetime) -> _TokenRecord:
+    """The token's record if the key matches a live token with `scope`; AuthError (401/403) saying which rule
+    failed."""
     if row is None or not hmac.compare_digest(row.token_hash, hash_key(key)):
         raise AuthError(401, "This API token is not known.")
     if row.revoked_at is not None:
@@ -150,7 +151,7 @@ def _check(row: _TokenRecord | None, key: str, scope: str, now: datetime) -> Cal
         raise AuthError(401, f"This API token expired on {row.expires_at:%Y-%m-%d %H:%M} UTC.")
     if scope not in row.scopes:
         raise AuthError(403, f"This API token lacks the scope {scope!r} (it has: {', '.join(row.scopes)}).")
-    return Caller(row.id, row.prefix, row.owner_email, row.scopes)
+    return row
 
 
 class Authenticator:
@@ -171,11 +172,9 @@ class Authenticator:
         """The caller behind an `Authorization: Bearer <key>` header, if the key is live and has `scope`."""
         key, prefix = _key_of(authorization)
         now = now or utcnow()
-        row = self._rows.get(prefix, lambda: _load(self.sessions, prefix))
-        who = _check(row, key, scope, now)
-        assert row is not None  # _check refused an unknown token
-        self._mark_used(row, now)
-        return who
+        token = _check(self._rows.get(prefix, lambda: _load(self.sessions, prefix)), key, scope, now)
+        self._mark_used(token, now)
+        return Caller(token.id, token.prefix, token.owner_email, token.scopes)
 
     def _mark_used(self, row: _TokenRecord, now: datetime) -> None:
         last = max(filter(None, (row.last_used_at, self._used.get(row.id))), default=None)
