@@ -156,6 +156,16 @@ def test_email_channel_goes_through_the_mailer(rt) -> None:
     assert "1 high" in mail.body and "[high] Missing CSP" in mail.body and f"reports?scan={scan_id}" in mail.body
 
 
+def test_email_rules_cannot_mail_findings_outside_the_owners_domain(rt) -> None:
+    out = add_rule(rt, "ana@example.com", "email", "someone@elsewhere.org", "finished")
+    assert not out.ok and "addresses at @example.com only" in out.errors["destination"]
+    assert not add_rule(rt, "ana@example.com", "email", "x@example.com.elsewhere.org", "finished").ok
+    assert list_rules(rt, "ana@example.com") == []
+    finished_scan(rt)
+    evaluate_finished(rt, rt.notifier)
+    assert [m.to_addr for m in rt.mailer.messages() if m.kind == "notify"] == []
+
+
 def test_internal_webhook_urls_are_refused_in_argo_mode(make_settings, receiver) -> None:
     rt = build_runtime(
         make_settings(scanboard_mode="argo", argo_webhook_url="http://127.0.0.1:9/", notify_signing_secret=SECRET)

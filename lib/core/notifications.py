@@ -74,10 +74,12 @@ def check_rule(
     event: str,
     min_severity: str,
     policy: ScopePolicy,
+    owner: str,
     resolve: Resolver = system_resolver,
 ) -> str:
     """The normalised destination of a valid rule, or RuleInvalid. URLs must pass the scope policy like a scan
-    target (no internal addresses in cluster mode): a notification must not become a way to reach inside."""
+    target (no internal addresses in cluster mode): a notification must not become a way to reach inside. Email
+    goes to the owner's own mail domain: a rule must not make scanboard mail a target's findings to outsiders."""
     errors: dict[str, str] = {}
     if channel not in CHANNELS:
         errors["channel"] = f"Choose one of {', '.join(CHANNELS)}."
@@ -87,12 +89,22 @@ def check_rule(
         errors["min_severity"] = f"Choose the lowest severity to report: one of {', '.join(SEVERITIES)}."
     dest = (destination or "").strip()
     try:
-        dest = check_email(dest) if channel == "email" else _check_url(dest, policy, resolve)
+        dest = _check_mailbox(dest, owner) if channel == "email" else _check_url(dest, policy, resolve)
     except (ValueError, ScopeError) as e:
         errors["destination"] = str(e)
     if errors:
         raise RuleInvalid(errors)
     return dest
+
+
+def _check_mailbox(address: str, owner: str) -> str:
+    """The address, if it is at the rule owner's mail domain (theirs or a team list beside it)."""
+    address = check_email(address)
+    domain = owner.rpartition("@")[2].strip().lower()
+    if not domain or address.rpartition("@")[2].lower() != domain:
+        where = f"@{domain}" if domain else "your own mail domain"
+        raise ValueError(f"Notification emails go to addresses at {where} only (yours or a team list there).")
+    return address
 
 
 def _check_url(url: str, policy: ScopePolicy, resolve: Resolver) -> str:

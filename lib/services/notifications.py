@@ -67,7 +67,7 @@ def add_rule(
     resolve: Resolver = system_resolver,
 ) -> RuleOutcome:
     try:
-        dest = check_rule(channel, destination, event, min_severity, svc.settings.scope_policy(), resolve)
+        dest = check_rule(channel, destination, event, min_severity, svc.settings.scope_policy(), owner, resolve)
     except RuleInvalid as e:
         return RuleOutcome(errors=e.errors)
     rule = NotificationRule(
