@@ -140,4 +140,16 @@ def test_csv_cells_with_quotes_commas_and_newlines_read_back_exactly():
     assert [r["Url"] for r in rows] == [p["url"] for p in places]
     for r in rows:
         assert (r["Title"], r["Mitigation"], r["References"], r["CweId"]) == (f["title"], "", f["references"][0], "79")
-        assert r["Description"].startswith("line one\r\nline two\nSeen at 3 places:")
+        assert r["Description"].startswith("line one\r\nline two\nSeen at 3 places (one row each).")
+    assert len({r["Description"] for r in rows}) == 1  # one description: DefectDojo folds the rows into one finding
+
+
+def test_csv_grows_linearly_with_a_findings_instances():
+    """Each row names its own place; the description does not repeat all of them in every row."""
+
+    def size(n: int) -> int:
+        places = [{"host": "shop.example", "url": f"https://shop.example/page/{i:05d}"} for i in range(n)]
+        f = {"title": "Directory listing", "severity": "medium", "instances": places, "tools": ["zap"]}
+        return len(findings_csv({"findings": [f]}))
+
+    assert size(2000) < 2.2 * size(1000)

@@ -68,14 +68,18 @@ def _endpoint(a: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _description(f: dict[str, Any]) -> str:
+def _description(f: dict[str, Any], list_places: bool = True) -> str:
+    """Evidence, where it was seen and by which tool. The CSV leaves the list out (list_places=False): each of
+    its rows has its own Url, and listing all N places in each of N rows made the file grow with N squared."""
     lines = [f.get("evidence") or f.get("title", "")]
     places = _places(f)
     if len(places) > 1:
-        lines.append(f"Seen at {len(places)} places:")
-        lines += [
-            f"- {p.get('url') or p.get('host', '')}{' [' + p['param'] + ']' if p.get('param') else ''}" for p in places
-        ]
+        lines.append(f"Seen at {len(places)} places{':' if list_places else ' (one row each).'}")
+        if list_places:
+            lines += [
+                f"- {p.get('url') or p.get('host', '')}{' [' + p['param'] + ']' if p.get('param') else ''}"
+                for p in places
+            ]
     lines.append(f"Reported by: {', '.join(f.get('tools') or [f.get('tool', '')])}")
     return "\n".join(x for x in lines if x)
 
@@ -133,14 +137,15 @@ def _cells(*cells: str) -> str:
 
 
 def findings_csv(doc: dict[str, Any]) -> str:
-    """DefectDojo's generic CSV: one row per instance of each finding, every cell neutralised."""
+    """DefectDojo's generic CSV: one row per instance of each finding, every cell neutralised. The rows of one
+    finding share one description, so DefectDojo's importer folds them back into one finding with N endpoints."""
     lines = [_cells(*CSV_COLUMNS)]
     for f in doc.get("findings", []):
         date = (f.get("last_seen") or doc.get("scan", {}).get("requested_at") or "")[:10]
         head = _cells(date, f["title"], str(_cwe_number(f.get("cwe") or []) or 0))
         tail = _cells(
             DOJO_SEVERITY[f["severity"]],
-            _description(f),
+            _description(f, list_places=False),
             f.get("remediation", ""),
             " ".join(f.get("references") or []),
             "TRUE",
