@@ -23,6 +23,7 @@ from typing import Any
 from lib.core.findings import Asset, Finding, canonical_url
 from lib.scanners.base import ScanContext, ScannerError, ScannerResult
 from lib.scanners.process import run_tool
+from lib.scanners.tls_common import tls_port, tls_unavailable_finding
 
 TOOL = "sslyze"
 RAW_FILE = "sslyze.json"
@@ -128,19 +129,6 @@ def _same_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, text: str) -> bo
         return ipaddress.ip_address(text) == ip
     except ValueError:
         return False
-
-
-def tls_port(ctx: ScanContext) -> int:
-    """The `port` option, else the URL's port for https, else 443 (same rule as the builtin TLS check)."""
-    try:
-        port = int(ctx.options.get("port") or 0)
-    except (TypeError, ValueError) as exc:
-        raise ScannerError(f"Bad TLS port option {ctx.options.get('port')!r}") from exc
-    if port:
-        if not 0 < port < 65536:
-            raise ScannerError(f"Bad TLS port option {port}: ports are 1 to 65535.")
-        return port
-    return ctx.port if ctx.scheme == "https" else 443
 
 
 # --- parsing ----------------------------------------------------------------------------------------------------
@@ -282,18 +270,7 @@ def _unreachable_finding(server: Any, asset: Asset, version: str) -> Finding:
     trace = _str(server, "connectivity_error_trace").strip().splitlines()
     reason = trace[-1] if trace else "no reason given"
     if "rejected the connection" in reason or "timed out" in reason.lower() or "refused" in reason.lower():
-        return Finding(
-            TOOL,
-            "tls-unavailable",
-            f"No TLS service on port {asset.port}",
-            "medium",
-            asset,
-            version,
-            "high",
-            ("CWE-319",),
-            evidence=f"sslyze: {reason[-300:]}",
-            remediation="Serve the site over HTTPS (TLS 1.2 or newer).",
-        )
+        return tls_unavailable_finding(TOOL, version, asset, f"sslyze: {reason[-300:]}")
     raise ScannerError(f"sslyze could not complete a TLS handshake with {asset.host}:{asset.port}: {reason[-300:]}")
 
 

@@ -14,18 +14,12 @@ from cryptography import x509
 
 from lib.core.findings import Asset, Finding
 from lib.scanners.base import ScanContext, ScannerError, ScannerResult
+from lib.scanners.tls_common import tls_port, tls_unavailable_finding
 
 TOOL = "scanboard-tls"
 VERSION = "1.0"
 EXPIRY_WARNING_DAYS = 30
 LEGACY_VERSIONS = (("TLSv1", ssl.TLSVersion.TLSv1, "high"), ("TLSv1.1", ssl.TLSVersion.TLSv1_1, "medium"))
-
-
-def tls_port(ctx: ScanContext) -> int:
-    port = int(ctx.options.get("port") or 0)
-    if port:
-        return port
-    return ctx.port if ctx.scheme == "https" else 443
 
 
 def _handshake(ip: str, host: str, port: int, context: ssl.SSLContext, timeout: float) -> ssl.SSLSocket:
@@ -69,22 +63,6 @@ def _peer_certificate(ip: str, host: str, port: int, timeout: float) -> tuple[by
     if not der:
         raise ScannerError(f"{host}:{port} sent no certificate")
     return der, negotiated
-
-
-def _unavailable_finding(asset: Asset, error: OSError) -> Finding:
-    """A refused or silent port is reported as a site without HTTPS (same rule id as sslyze's)."""
-    return Finding(
-        TOOL,
-        "tls-unavailable",
-        f"No TLS service on port {asset.port}",
-        "medium",
-        asset,
-        VERSION,
-        "high",
-        ("CWE-319",),
-        evidence=f"Connecting to {asset.host}:{asset.port}: {error}",
-        remediation="Serve the site over HTTPS (TLS 1.2 or newer).",
-    )
 
 
 def _offered_legacy_versions(ip: str, host: str, port: int, timeout: float) -> list[tuple[str, str]]:
@@ -136,9 +114,8 @@ class BuiltinTls:
             der, negotiated = _peer_certificate(ip, host, port, timeout)
         except (ConnectionRefusedError, TimeoutError) as e:
             (ctx.raw_dir / "tls.json").write_text(json.dumps({**raw, "error": str(e)}))
-            return ScannerResult(
-                TOOL, VERSION, [_unavailable_finding(asset, e)], ["tls.json"], f"no TLS on {host}:{port}"
-            )
+            finding = tls_unavailable_finding(TOOL, VERSION, asset, f"Connecting to {host}:{port}: {e}")
+            return ScannerResult(TOOL, VERSION, [finding], ["tls.json"], f"no TLS on {host}:{port}")
         raw.update(negotiated)
         cert = x509.load_der_x509_certificate(der)
         findings = self._certificate_findings(cert, asset) + self._trust_findings(ip, host, port, timeout, asset)
