@@ -125,6 +125,22 @@ def test_plain_http_port_is_a_clear_step_failure(tmp_path):
         SslyzeScanner().run(_ctx(tmp_path, f"https://127.0.0.1:{port}/"))
 
 
+@pytest.mark.parametrize("scanner", [BuiltinTls, SslyzeScanner])
+@pytest.mark.parametrize(
+    ("port", "reason"),
+    [
+        (70000, "Bad TLS port option 70000: ports are 1 to 65535."),
+        (-1, "Bad TLS port option -1: ports are 1 to 65535."),
+        ("https", "Bad TLS port option 'https': ports are whole numbers from 1 to 65535."),
+    ],
+)
+def test_both_tls_scanners_refuse_a_port_that_cannot_exist(tmp_path, scanner, port, reason):
+    """A typo in the port option is reported as such, not as "no TLS service on port 70000"."""
+    with pytest.raises(ScannerError) as refused:
+        scanner().run(_ctx(tmp_path, "https://127.0.0.1/", port=port))
+    assert str(refused.value) == reason
+
+
 @needs_sslyze
 def test_timeout_is_a_clear_step_failure(tmp_path):
     with tls_target() as port:

@@ -153,105 +153,142 @@ def _sweep_once(
     answered at once (on loopback: all closed ports, refused while connect() ran), so only the connects still
     pending or established go through the poller; that keeps the per-port cost to a few system calls.
     """
-    queue: deque[int] = deque(ports)
-    inflight: OrderedDict[int, tuple[socket.socket, int, float]] = OrderedDict()  # fd -> (sock, port, expiry)
-    opened: list[int] = []
-    silent: list[int] = []
-    unreachable = 0
-    try:
-        poller = _Poller()
-    except OSError as exc:
-        raise ScannerError(
-            f"The system refuses to open a poller ({exc.strerror or exc}); "
-            "raise the open-files limit (ulimit -n) and retry."
-        ) from exc
-    stype = socket.SOCK_STREAM | getattr(socket, "SOCK_NONBLOCK", 0)
-    sol, so_error, in_progress = socket.SOL_SOCKET, socket.SO_ERROR, errno.EINPROGRESS
-    try:
-        while queue or inflight:
-            now = time.monotonic()
-            if deadline is not None and now > deadline:
-                raise ScannerError(f"Port scan timed out with {len(queue) + len(inflight)} ports left to probe.")
-            # 1. issue connects up to the concurrency limit
-            expiry = now + timeout
-            batch: list[tuple[socket.socket, int]] = []
-            room = limit - len(inflight)
-            while queue and room > 0:
-                port = queue.popleft()
-                try:
-                    sock = socket.socket(family, stype)
-                except OSError as exc:
-                    if exc.errno not in _NO_RESOURCE:
-                        raise ScannerError(f"Cannot open a socket: {exc}") from exc
-                    queue.appendleft(port)
-                    limit = _shrink(limit, len(inflight) + len(batch), exc, warnings)
-                    break
-                if not stype & getattr(socket, "SOCK_NONBLOCK", 0):
-                    sock.setblocking(False)
-                err = sock.connect_ex((ip, port))
-                if err == in_progress:
-                    batch.append((sock, port))
-                    room -= 1
-                    continue
-                if err == 0 and not _self_connected(sock):
-                    opened.append(port)
-                elif err in _NO_LOCAL_PORT:
-                    queue.appendleft(port)
-                    limit = _shrink(limit, len(inflight) + len(batch), OSError(err, "no free local port"), warnings)
-                    sock.close()
-                    break
-                elif err in _UNREACHABLE:
-                    unreachable += 1
-                sock.close()
-            # 2. answers that are already there; the rest waits in the poller
-            for sock, port in batch:
-                err = sock.getsockopt(sol, so_error)
-                if err == 0:  # still connecting, or connected
-                    fd = sock.fileno()
-                    inflight[fd] = (sock, port, expiry)
-                    poller.register(fd)
-                    continue
-                if err in _UNREACHABLE:
-                    unreachable += 1
-                elif err == errno.ETIMEDOUT:
-                    silent.append(port)
-                sock.close()
-            if not inflight:
-                continue
-            # 3. collect answers until the oldest connect expires, or sooner when there are ports left to send
-            wait = 0.0 if queue and len(inflight) < limit else max(0.0, next(iter(inflight.values()))[2] - now)
-            for fd in poller.poll(wait):
-                entry = inflight.pop(fd, None)
-                if entry is None:
-                    continue
-                sock, port, _ = entry
-                poller.unregister(fd)
-                err = sock.getsockopt(sol, so_error)
-                if err == 0:
-                    if not _self_connected(sock):
-                        opened.append(port)
-                elif err in _UNREACHABLE:
-                    unreachable += 1
-                elif err == errno.ETIMEDOUT:
-                    silent.append(port)
-                sock.close()
-            # 4. give up on connects older than the timeout (insertion order is expiry order)
-            now = time.monotonic()
-            while inflight:
-                fd, (sock, port, exp) = next(iter(inflight.items()))
-                if exp > now:
-                    break
-                del inflight[fd]
-                poller.unregister(fd)
-                sock.close()
-                silent.append(port)
-    finally:
-        for sock, _, _ in inflight.values():
-            sock.close()
-        poller.close()
-    if ports and unreachable == len(ports):
+    sweep_pass = _SweepPass(ip, ports, family, timeout, limit, warnings)
+    sweep_pass.run(deadline)
+    if ports and sweep_pass.unreachable == len(ports):
         raise ScannerError(f"Host {ip} is unreachable from here.")
-    return opened, silent
+    return sweep_pass.opened, sweep_pass.silent
+
+
+_NONBLOCK = getattr(socket, "SOCK_NONBLOCK", 0)
+_STREAM = socket.SOCK_STREAM | _NONBLOCK
+
+
+class _SweepPass:
+    """One pass's state (ports still to send, connects in flight, answers so far), so each step is a method."""
+
+    def __init__(
+        self, ip: str, ports: list[int], family: socket.AddressFamily, timeout: float, limit: int, warnings: list[str]
+    ) -> None:
+        self.ip, self.family, self.timeout, self.limit, self.warnings = ip, family, timeout, limit, warnings
+        self.queue: deque[int] = deque(ports)
+        self.inflight: OrderedDict[int, tuple[socket.socket, int, float]] = OrderedDict()  # fd -> (sock, port, expiry)
+        self.opened: list[int] = []
+        self.silent: list[int] = []
+        self.unreachable = 0
+        try:
+            self.poller = _Poller()
+        except OSError as exc:
+            raise ScannerError(
+                f"The system refuses to open a poller ({exc.strerror or exc}); "
+                "raise the open-files limit (ulimit -n) and retry."
+            ) from exc
+
+    def run(self, deadline: float | None) -> None:
+        """Send, settle, wait and expire until every port has an answer or has been given up."""
+        try:
+            while self.queue or self.inflight:
+                now = time.monotonic()
+                if deadline is not None and now > deadline:
+                    left = len(self.queue) + len(self.inflight)
+                    raise ScannerError(f"Port scan timed out with {left} ports left to probe.")
+                batch = self._issue_connects()
+                self._settle_batch(batch, expiry=now + self.timeout)
+                if not self.inflight:
+                    continue
+                self._collect_answers(now)
+                self._expire_old_connects()
+        finally:
+            for sock, _, _ in self.inflight.values():
+                sock.close()
+            self.poller.close()
+
+    def _issue_connects(self) -> list[tuple[socket.socket, int]]:
+        """Start connects up to the concurrency limit; those still in progress are returned as the batch."""
+        queue, ip, family = self.queue, self.ip, self.family
+        batch: list[tuple[socket.socket, int]] = []
+        room = self.limit - len(self.inflight)
+        while queue and room > 0:
+            port = queue.popleft()
+            try:
+                sock = socket.socket(family, _STREAM)
+            except OSError as exc:
+                if exc.errno not in _NO_RESOURCE:
+                    raise ScannerError(f"Cannot open a socket: {exc}") from exc
+                self._back_off(port, len(batch), exc)
+                break
+            if not _STREAM & _NONBLOCK:
+                sock.setblocking(False)
+            err = sock.connect_ex((ip, port))
+            if err == errno.EINPROGRESS:
+                batch.append((sock, port))
+                room -= 1
+                continue
+            if err == 0 and not _self_connected(sock):
+                self.opened.append(port)
+            elif err in _NO_LOCAL_PORT:
+                self._back_off(port, len(batch), OSError(err, "no free local port"))
+                sock.close()
+                break
+            elif err in _UNREACHABLE:
+                self.unreachable += 1
+            sock.close()
+        return batch
+
+    def _back_off(self, port: int, batch_size: int, exc: OSError) -> None:
+        """Out of descriptors or local ports is not "closed": probe the port again, with fewer connects at once."""
+        self.queue.appendleft(port)
+        self.limit = _shrink(self.limit, len(self.inflight) + batch_size, exc, self.warnings)
+
+    def _settle_batch(self, batch: list[tuple[socket.socket, int]], expiry: float) -> None:
+        """Answers already in SO_ERROR are final; only connects still pending or established go to the poller."""
+        inflight, poller = self.inflight, self.poller
+        for sock, port in batch:
+            err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err == 0:  # still connecting, or connected
+                fd = sock.fileno()
+                inflight[fd] = (sock, port, expiry)
+                poller.register(fd)
+                continue
+            self._note_failure(port, err)
+            sock.close()
+
+    def _collect_answers(self, now: float) -> None:
+        """Wait for answers until the oldest connect expires, or not at all while there are ports left to send."""
+        inflight, poller = self.inflight, self.poller
+        wait = 0.0 if self.queue and len(inflight) < self.limit else max(0.0, next(iter(inflight.values()))[2] - now)
+        for fd in poller.poll(wait):
+            entry = inflight.pop(fd, None)
+            if entry is None:
+                continue
+            sock, port, _ = entry
+            poller.unregister(fd)
+            err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err == 0:
+                if not _self_connected(sock):
+                    self.opened.append(port)
+            else:
+                self._note_failure(port, err)
+            sock.close()
+
+    def _note_failure(self, port: int, err: int) -> None:
+        """Unreachable answers are counted (all of them fails the scan); a TCP timeout makes the port silent."""
+        if err in _UNREACHABLE:
+            self.unreachable += 1
+        elif err == errno.ETIMEDOUT:
+            self.silent.append(port)
+
+    def _expire_old_connects(self) -> None:
+        """Give up on connects older than the timeout (insertion order is expiry order, so stop at a live one)."""
+        inflight, now = self.inflight, time.monotonic()
+        while inflight:
+            fd, (sock, port, exp) = next(iter(inflight.items()))
+            if exp > now:
+                break
+            del inflight[fd]
+            self.poller.unregister(fd)
+            sock.close()
+            self.silent.append(port)
 
 
 class _Poller:

@@ -23,6 +23,7 @@ from typing import Any
 from lib.core.findings import Asset, Finding, canonical_url
 from lib.scanners.base import ScanContext, ScannerError, ScannerResult
 from lib.scanners.process import run_tool
+from lib.scanners.tls_common import tls_port, tls_unavailable_finding
 
 TOOL = "sslyze"
 RAW_FILE = "sslyze.json"
@@ -130,19 +131,6 @@ def _same_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, text: str) -> bo
         return False
 
 
-def tls_port(ctx: ScanContext) -> int:
-    """The `port` option, else the URL's port for https, else 443 (same rule as the builtin TLS check)."""
-    try:
-        port = int(ctx.options.get("port") or 0)
-    except (TypeError, ValueError) as exc:
-        raise ScannerError(f"Bad TLS port option {ctx.options.get('port')!r}") from exc
-    if port:
-        if not 0 < port < 65536:
-            raise ScannerError(f"Bad TLS port option {port}: ports are 1 to 65535.")
-        return port
-    return ctx.port if ctx.scheme == "https" else 443
-
-
 # --- parsing ----------------------------------------------------------------------------------------------------
 
 
@@ -247,6 +235,22 @@ def _parse(doc: Any, host: str, now: datetime) -> tuple[str, list[Finding]]:
 
 
 def _server_findings(server: Any, host: str, version: str, now: datetime, dns_key: str) -> list[Finding]:
+    """Every finding for one server sslyze scanned, in a fixed order: protocols, ciphers, certificate, attacks."""
+    host, asset = _server_asset(server, host)
+    if _str(server, "connectivity_status") != "COMPLETED":
+        return [_unreachable_finding(server, asset, version)]
+    srv = _Server(_obj(server, "scan_result"), asset, version)
+    legacy = _legacy_protocol_findings(srv)
+    out = [*legacy, *_no_modern_tls_findings(srv), *_weak_cipher_findings(srv)]
+    ci = srv.result("certificate_info")
+    if ci:
+        out.extend(_certificate_findings(ci, host, now, srv, dns_key))
+    out.extend(_vulnerability_findings(srv, legacy_offered=bool(legacy)))
+    return out
+
+
+def _server_asset(server: Any, host: str) -> tuple[str, Asset]:
+    """(host, asset) from the server's location; refused here if the URL could not be fingerprinted later."""
     loc = _obj(server, "server_location")
     host = host or _str(loc, "hostname")
     port = _int(loc, "port")
@@ -258,35 +262,39 @@ def _server_findings(server: Any, host: str, version: str, now: datetime, dns_ke
         canonical_url(url)  # what the fingerprints hash: must not fail later
     except ValueError as exc:
         raise _Bad(f"bad host name {host[:100]!r}") from exc
-    asset = Asset(host=host, ip=ip, port=port, protocol="tcp", url=url)
-    if _str(server, "connectivity_status") != "COMPLETED":
-        trace = _str(server, "connectivity_error_trace").strip().splitlines()
-        reason = trace[-1] if trace else "no reason given"
-        if "rejected the connection" in reason or "timed out" in reason.lower() or "refused" in reason.lower():
-            return [
-                Finding(
-                    TOOL,
-                    "tls-unavailable",
-                    f"No TLS service on port {port}",
-                    "medium",
-                    asset,
-                    version,
-                    "high",
-                    ("CWE-319",),
-                    evidence=f"sslyze: {reason[-300:]}",
-                    remediation="Serve the site over HTTPS (TLS 1.2 or newer).",
-                )
-            ]
-        raise ScannerError(f"sslyze could not complete a TLS handshake with {host}:{port}: {reason[-300:]}")
-    scan = _obj(server, "scan_result")
+    return host, Asset(host=host, ip=ip, port=port, protocol="tcp", url=url)
 
-    def result(key: str) -> dict[str, Any] | None:
-        attempt = _opt_obj(scan, key)
+
+def _unreachable_finding(server: Any, asset: Asset, version: str) -> Finding:
+    """A port with no TLS behind it is a finding; any other failed handshake is a step failure, not a result."""
+    trace = _str(server, "connectivity_error_trace").strip().splitlines()
+    reason = trace[-1] if trace else "no reason given"
+    if "rejected the connection" in reason or "timed out" in reason.lower() or "refused" in reason.lower():
+        return tls_unavailable_finding(TOOL, version, asset, f"sslyze: {reason[-300:]}")
+    raise ScannerError(f"sslyze could not complete a TLS handshake with {asset.host}:{asset.port}: {reason[-300:]}")
+
+
+@dataclass(frozen=True)
+class _Server:
+    """One server's scan results and the asset its findings name, so each check needs only this one value."""
+
+    scan: dict[str, Any]
+    asset: Asset
+    version: str
+
+    def result(self, key: str) -> dict[str, Any] | None:
+        """A scan command's result; None when it was not run or did not complete (then it proves nothing)."""
+        attempt = _opt_obj(self.scan, key)
         if attempt is None or _str(attempt, "status") != "COMPLETED":
             return None
         return _opt_obj(attempt, "result")
 
+    def flag(self, key: str, field: str, value: bool) -> bool:
+        """Whether a command's result has `field` set to exactly `value` (missing or not run is neither)."""
+        return (self.result(key) or {}).get(field) is value
+
     def finding(
+        self,
         rule_id: str,
         title: str,
         severity: str,
@@ -297,19 +305,20 @@ def _server_findings(server: Any, host: str, version: str, now: datetime, dns_ke
         param: str = "",
         refs: tuple[str, ...] = (),
     ) -> Finding:
+        """A finding on this server; `param` tells apart findings on the same port in the fingerprint."""
+        asset = self.asset
         a = Asset(asset.host, asset.ip, asset.port, asset.protocol, asset.url, param)
-        return Finding(TOOL, rule_id, title, severity, a, version, "high", cwe, cve, evidence, remediation, refs)
+        return Finding(TOOL, rule_id, title, severity, a, self.version, "high", cwe, cve, evidence, remediation, refs)
 
+
+def _legacy_protocol_findings(srv: _Server) -> list[Finding]:
+    """One finding per legacy protocol the server accepts (with at least one suite), named as the builtin does."""
     out: list[Finding] = []
-    # protocol versions and cipher suites
-    weak: dict[str, tuple[WeakCipherRule, set[str]]] = {}
-    legacy_offered = False
     for key, name, severity in LEGACY_PROTOCOLS:
-        r = result(key)
+        r = srv.result(key)
         if r and r.get("is_tls_version_supported") is True and _list(r, "accepted_cipher_suites"):
-            legacy_offered = True
             out.append(
-                finding(
+                srv.finding(
                     f"protocol-{name.lower()}",
                     f"Legacy protocol {name} accepted",
                     severity,
@@ -319,152 +328,190 @@ def _server_findings(server: Any, host: str, version: str, now: datetime, dns_ke
                     param=name,
                 )
             )
-    modern = False
+    return out
+
+
+def _no_modern_tls_findings(srv: _Server) -> list[Finding]:
+    """No TLS 1.2/1.3 suite is a finding only when sslyze did try those versions (a skipped check proves nothing)."""
+    results = [srv.result(k) for k in MODERN_PROTOCOLS]
+    scanned_modern = any(r is not None for r in results)
+    modern = any(_list(r, "accepted_cipher_suites") for r in results if r)
+    if not scanned_modern or modern:
+        return []
+    return [
+        srv.finding(
+            "protocol-no-modern-tls",
+            "Neither TLS 1.2 nor TLS 1.3 is offered",
+            "high",
+            ("CWE-757",),
+            evidence="sslyze: no cipher suite accepted with TLS 1.2 or TLS 1.3",
+            remediation="Enable TLS 1.2 and TLS 1.3.",
+            param="modern-protocols",
+        )
+    ]
+
+
+def _weak_cipher_findings(srv: _Server) -> list[Finding]:
+    """One finding per weakness (not per suite), listing every accepted suite with it across all versions."""
+    weak: dict[str, tuple[WeakCipherRule, set[str]]] = {}
     for key in [k for k, _, _ in LEGACY_PROTOCOLS] + list(MODERN_PROTOCOLS):
-        r = result(key)
-        if not r:
-            continue
-        accepted = _list(r, "accepted_cipher_suites")
-        if key in MODERN_PROTOCOLS and accepted:
-            modern = True
-        for item in accepted:
+        for item in _list(srv.result(key) or {}, "accepted_cipher_suites"):
             suite = _obj(item, "cipher_suite")
             name = _str(suite, "name")
             rule = classify_cipher(name, _int(suite, "key_size", 128), suite.get("is_anonymous") is True)
             if rule:
                 weak.setdefault(rule.key, (rule, set()))[1].add(name)
-    scanned_modern = any(result(k) is not None for k in MODERN_PROTOCOLS)
-    if scanned_modern and not modern:
-        out.append(
-            finding(
-                "protocol-no-modern-tls",
-                "Neither TLS 1.2 nor TLS 1.3 is offered",
-                "high",
-                ("CWE-757",),
-                evidence="sslyze: no cipher suite accepted with TLS 1.2 or TLS 1.3",
-                remediation="Enable TLS 1.2 and TLS 1.3.",
-                param="modern-protocols",
-            )
+    return [
+        srv.finding(
+            f"weak-cipher-{rule.key}",
+            rule.title,
+            rule.severity,
+            (rule.cwe,),
+            evidence="Accepted: " + ", ".join(sorted(names)),
+            remediation=rule.remediation,
+            param=f"cipher:{rule.key}",
         )
-    for rule, names in sorted(weak.values(), key=lambda x: x[0].key):
-        out.append(
-            finding(
-                f"weak-cipher-{rule.key}",
-                rule.title,
-                rule.severity,
-                (rule.cwe,),
-                evidence="Accepted: " + ", ".join(sorted(names)),
-                remediation=rule.remediation,
-                param=f"cipher:{rule.key}",
-            )
+        for rule, names in sorted(weak.values(), key=lambda x: x[0].key)
+    ]
+
+
+def _vulnerability_findings(srv: _Server, legacy_offered: bool) -> list[Finding]:
+    """The known TLS attacks sslyze probed for, one check each, in a fixed order."""
+    return [
+        *_heartbleed_findings(srv),
+        *_robot_findings(srv),
+        *_ccs_injection_findings(srv),
+        *_compression_findings(srv),
+        *_renegotiation_findings(srv),
+        *_fallback_scsv_findings(srv, legacy_offered),
+    ]
+
+
+def _heartbleed_findings(srv: _Server) -> list[Finding]:
+    """Heartbleed leaks server memory (keys included), hence critical."""
+    if not srv.flag("heartbleed", "is_vulnerable_to_heartbleed", True):
+        return []
+    return [
+        srv.finding(
+            "heartbleed",
+            "Vulnerable to Heartbleed",
+            "critical",
+            ("CWE-126",),
+            ("CVE-2014-0160",),
+            "sslyze: the server answered a malformed heartbeat with its memory",
+            "Upgrade OpenSSL and rotate the server's keys and certificates.",
+            refs=("https://heartbleed.com/",),
         )
-    # certificate
-    ci = result("certificate_info")
-    if ci:
-        out.extend(_certificate_findings(ci, host, now, finding, dns_key))
-    # vulnerabilities
-    r = result("heartbleed")
-    if r and r.get("is_vulnerable_to_heartbleed") is True:
-        out.append(
-            finding(
-                "heartbleed",
-                "Vulnerable to Heartbleed",
-                "critical",
-                ("CWE-126",),
-                ("CVE-2014-0160",),
-                "sslyze: the server answered a malformed heartbeat with its memory",
-                "Upgrade OpenSSL and rotate the server's keys and certificates.",
-                refs=("https://heartbleed.com/",),
-            )
-        )
-    r = result("robot")
+    ]
+
+
+def _robot_findings(srv: _Server) -> list[Finding]:
+    """ROBOT is high with a strong oracle (practical to exploit), medium with a weak one."""
+    r = srv.result("robot")
     robot = _str(r, "robot_result") if r else ""
-    if robot.startswith("VULNERABLE"):
-        strong = robot == "VULNERABLE_STRONG_ORACLE"
-        out.append(
-            finding(
-                "robot",
-                "Vulnerable to ROBOT (RSA padding oracle)",
-                "high" if strong else "medium",
-                ("CWE-203",),
-                ("CVE-2017-13099",),
-                f"sslyze: {robot}",
-                "Disable RSA key exchange cipher suites (TLS_RSA_*) or patch the TLS stack.",
-                refs=("https://robotattack.org/",),
-            )
+    if not robot.startswith("VULNERABLE"):
+        return []
+    strong = robot == "VULNERABLE_STRONG_ORACLE"
+    return [
+        srv.finding(
+            "robot",
+            "Vulnerable to ROBOT (RSA padding oracle)",
+            "high" if strong else "medium",
+            ("CWE-203",),
+            ("CVE-2017-13099",),
+            f"sslyze: {robot}",
+            "Disable RSA key exchange cipher suites (TLS_RSA_*) or patch the TLS stack.",
+            refs=("https://robotattack.org/",),
         )
-    r = result("openssl_ccs_injection")
-    if r and r.get("is_vulnerable_to_ccs_injection") is True:
-        out.append(
-            finding(
-                "ccs-injection",
-                "Vulnerable to OpenSSL CCS injection",
-                "high",
-                ("CWE-310",),
-                ("CVE-2014-0224",),
-                "sslyze: early ChangeCipherSpec accepted",
-                "Upgrade OpenSSL.",
-            )
+    ]
+
+
+def _ccs_injection_findings(srv: _Server) -> list[Finding]:
+    """OpenSSL's early ChangeCipherSpec bug lets a man in the middle pick the session keys."""
+    if not srv.flag("openssl_ccs_injection", "is_vulnerable_to_ccs_injection", True):
+        return []
+    return [
+        srv.finding(
+            "ccs-injection",
+            "Vulnerable to OpenSSL CCS injection",
+            "high",
+            ("CWE-310",),
+            ("CVE-2014-0224",),
+            "sslyze: early ChangeCipherSpec accepted",
+            "Upgrade OpenSSL.",
         )
-    r = result("tls_compression")
-    if r and r.get("supports_compression") is True:
+    ]
+
+
+def _compression_findings(srv: _Server) -> list[Finding]:
+    """TLS compression leaks secrets through ciphertext length (CRIME)."""
+    if not srv.flag("tls_compression", "supports_compression", True):
+        return []
+    return [
+        srv.finding(
+            "tls-compression",
+            "TLS compression enabled (CRIME)",
+            "medium",
+            ("CWE-200",),
+            ("CVE-2012-4929",),
+            "sslyze: the server accepts DEFLATE compression",
+            "Disable TLS-level compression.",
+        )
+    ]
+
+
+def _renegotiation_findings(srv: _Server) -> list[Finding]:
+    """Two separate renegotiation problems: no RFC 5746 (injection) and client-initiated renegotiation (DoS)."""
+    out: list[Finding] = []
+    if srv.flag("session_renegotiation", "supports_secure_renegotiation", False):
         out.append(
-            finding(
-                "tls-compression",
-                "TLS compression enabled (CRIME)",
+            srv.finding(
+                "insecure-renegotiation",
+                "Secure renegotiation not supported",
                 "medium",
-                ("CWE-200",),
-                ("CVE-2012-4929",),
-                "sslyze: the server accepts DEFLATE compression",
-                "Disable TLS-level compression.",
+                ("CWE-310",),
+                ("CVE-2009-3555",),
+                "sslyze: no RFC 5746 renegotiation_info",
+                "Upgrade the TLS stack so it supports secure renegotiation (RFC 5746).",
             )
         )
-    r = result("session_renegotiation")
-    if r:
-        if r.get("supports_secure_renegotiation") is False:
-            out.append(
-                finding(
-                    "insecure-renegotiation",
-                    "Secure renegotiation not supported",
-                    "medium",
-                    ("CWE-310",),
-                    ("CVE-2009-3555",),
-                    "sslyze: no RFC 5746 renegotiation_info",
-                    "Upgrade the TLS stack so it supports secure renegotiation (RFC 5746).",
-                )
-            )
-        if r.get("is_vulnerable_to_client_renegotiation_dos") is True:
-            out.append(
-                finding(
-                    "client-renegotiation-dos",
-                    "Client-initiated renegotiation allowed (DoS)",
-                    "low",
-                    ("CWE-400",),
-                    (),
-                    "sslyze: the client could renegotiate repeatedly",
-                    "Disable client-initiated renegotiation.",
-                )
-            )
-    r = result("tls_fallback_scsv")
-    if r and r.get("supports_fallback_scsv") is False and legacy_offered:
+    if srv.flag("session_renegotiation", "is_vulnerable_to_client_renegotiation_dos", True):
         out.append(
-            finding(
-                "no-fallback-scsv",
-                "TLS_FALLBACK_SCSV not supported (downgrade possible)",
+            srv.finding(
+                "client-renegotiation-dos",
+                "Client-initiated renegotiation allowed (DoS)",
                 "low",
-                ("CWE-757",),
+                ("CWE-400",),
                 (),
-                "sslyze: the server ignores TLS_FALLBACK_SCSV",
-                "Support TLS_FALLBACK_SCSV, or better, disable the legacy protocols.",
-                param="fallback-scsv",
+                "sslyze: the client could renegotiate repeatedly",
+                "Disable client-initiated renegotiation.",
             )
         )
     return out
 
 
+def _fallback_scsv_findings(srv: _Server, legacy_offered: bool) -> list[Finding]:
+    """No TLS_FALLBACK_SCSV matters only when there is a legacy protocol to be downgraded to."""
+    if not (srv.flag("tls_fallback_scsv", "supports_fallback_scsv", False) and legacy_offered):
+        return []
+    return [
+        srv.finding(
+            "no-fallback-scsv",
+            "TLS_FALLBACK_SCSV not supported (downgrade possible)",
+            "low",
+            ("CWE-757",),
+            (),
+            "sslyze: the server ignores TLS_FALLBACK_SCSV",
+            "Support TLS_FALLBACK_SCSV, or better, disable the legacy protocols.",
+            param="fallback-scsv",
+        )
+    ]
+
+
 def _certificate_findings(
-    ci: dict[str, Any], host: str, now: datetime, finding: Any, dns_key: str = "dns_names"
+    ci: dict[str, Any], host: str, now: datetime, srv: _Server, dns_key: str = "dns_names"
 ) -> list[Finding]:
+    """Findings on the leaf certificate of the first deployment (the one a default client gets)."""
     deployments = _list(ci, "certificate_deployments")
     if not deployments:
         return []
@@ -475,11 +522,22 @@ def _certificate_findings(
     if not chain or not isinstance(chain[0], dict):
         raise _Bad("no received certificate")
     leaf = chain[0]
+    return [
+        *_validity_findings(leaf, now, srv),
+        *_self_signed_findings(leaf, srv),
+        *_untrusted_findings(dep, srv),
+        *_hostname_findings(leaf, host, srv, dns_key),
+        *_weak_crypto_findings(leaf, srv),
+    ]
+
+
+def _validity_findings(leaf: dict[str, Any], now: datetime, srv: _Server) -> list[Finding]:
+    """Expired, expiring soon (the builtin's threshold) or not yet valid, judged against `now`."""
     out: list[Finding] = []
     not_after, not_before = _time(_str(leaf, "not_valid_after")), _time(_str(leaf, "not_valid_before"))
     if not_after <= now:
         out.append(
-            finding(
+            srv.finding(
                 "cert-expired",
                 "TLS certificate has expired",
                 "high",
@@ -490,7 +548,7 @@ def _certificate_findings(
         )
     elif (not_after - now).days < EXPIRY_WARNING_DAYS:
         out.append(
-            finding(
+            srv.finding(
                 "cert-expiring",
                 f"TLS certificate expires within {EXPIRY_WARNING_DAYS} days",
                 "medium",
@@ -501,7 +559,7 @@ def _certificate_findings(
         )
     if not_before > now:
         out.append(
-            finding(
+            srv.finding(
                 "cert-not-yet-valid",
                 "TLS certificate is not yet valid",
                 "high",
@@ -511,35 +569,50 @@ def _certificate_findings(
                 param="notBefore",
             )
         )
+    return out
+
+
+def _self_signed_findings(leaf: dict[str, Any], srv: _Server) -> list[Finding]:
+    """Issuer equal to subject: the certificate vouches for itself."""
     subject = _str(_obj(leaf, "subject"), "rfc4514_string")
     issuer = _str(_obj(leaf, "issuer"), "rfc4514_string")
-    if subject and subject == issuer:
-        out.append(
-            finding(
-                "cert-self-signed",
-                "TLS certificate is self-signed",
-                "medium",
-                ("CWE-295",),
-                evidence=f"issuer = subject = {subject}",
-                remediation="Use a certificate from a publicly trusted CA.",
-                param="issuer",
-            )
+    if not (subject and subject == issuer):
+        return []
+    return [
+        srv.finding(
+            "cert-self-signed",
+            "TLS certificate is self-signed",
+            "medium",
+            ("CWE-295",),
+            evidence=f"issuer = subject = {subject}",
+            remediation="Use a certificate from a publicly trusted CA.",
+            param="issuer",
         )
+    ]
+
+
+def _untrusted_findings(dep: dict[str, Any], srv: _Server) -> list[Finding]:
+    """Untrusted only when no trust store sslyze checked accepts the chain (one store is enough for clients)."""
     validations = [v for v in _list(dep, "path_validation_results") if isinstance(v, dict)]
-    if validations and not any(v.get("was_validation_successful") is True for v in validations):
-        stores = sorted({_str(_opt_obj(v, "trust_store") or {}, "name") for v in validations} - {""})
-        reason = _str(validations[0], "validation_error")
-        out.append(
-            finding(
-                "cert-untrusted",
-                "TLS certificate is not trusted",
-                "high",
-                ("CWE-295",),
-                evidence=f"Not trusted by {', '.join(stores) or 'any trust store'}: {reason}"[:500],
-                remediation="Use a certificate from a publicly trusted CA and send the full chain.",
-                param="chain",
-            )
+    if not validations or any(v.get("was_validation_successful") is True for v in validations):
+        return []
+    stores = sorted({_str(_opt_obj(v, "trust_store") or {}, "name") for v in validations} - {""})
+    reason = _str(validations[0], "validation_error")
+    return [
+        srv.finding(
+            "cert-untrusted",
+            "TLS certificate is not trusted",
+            "high",
+            ("CWE-295",),
+            evidence=f"Not trusted by {', '.join(stores) or 'any trust store'}: {reason}"[:500],
+            remediation="Use a certificate from a publicly trusted CA and send the full chain.",
+            param="chain",
         )
+    ]
+
+
+def _certificate_names(leaf: dict[str, Any], dns_key: str) -> tuple[list[str], list[str]]:
+    """(DNS names, IP addresses) the certificate covers: its SANs, else the subject's common name (legacy)."""
     san = _opt_obj(leaf, "subject_alternative_name") or {}
     dns = [x for x in _list(san, dns_key) if isinstance(x, str)]
     ips = [x for x in _list(san, "ip_addresses") if isinstance(x, str)]
@@ -552,21 +625,33 @@ def _certificate_findings(
             and a["oid"].get("name") == "commonName"
             and isinstance(a.get("value"), str)
         ]
-    if host and not hostname_matches(host, dns, ips):
-        out.append(
-            finding(
-                "cert-hostname-mismatch",
-                "TLS certificate does not match the host name",
-                "high",
-                ("CWE-297",),
-                evidence=f"{host} is not in {', '.join(dns + ips) or 'the certificate'}",
-                remediation=f"Use a certificate whose subjectAltName covers {host}.",
-            )
+    return dns, ips
+
+
+def _hostname_findings(leaf: dict[str, Any], host: str, srv: _Server, dns_key: str) -> list[Finding]:
+    """The certificate must cover the host name the user asked for, not just the one sslyze connected to."""
+    dns, ips = _certificate_names(leaf, dns_key)
+    if not host or hostname_matches(host, dns, ips):
+        return []
+    return [
+        srv.finding(
+            "cert-hostname-mismatch",
+            "TLS certificate does not match the host name",
+            "high",
+            ("CWE-297",),
+            evidence=f"{host} is not in {', '.join(dns + ips) or 'the certificate'}",
+            remediation=f"Use a certificate whose subjectAltName covers {host}.",
         )
+    ]
+
+
+def _weak_crypto_findings(leaf: dict[str, Any], srv: _Server) -> list[Finding]:
+    """A MD5/SHA-1 signature or a short key makes the certificate forgeable however the rest is set up."""
+    out: list[Finding] = []
     sig = _str(_opt_obj(leaf, "signature_hash_algorithm") or {}, "name").lower()
     if sig in ("md5", "sha1"):
         out.append(
-            finding(
+            srv.finding(
                 "cert-weak-signature",
                 f"TLS certificate signed with {sig.upper()}",
                 "medium",
@@ -580,7 +665,7 @@ def _certificate_findings(
     algo, size = _str(key, "algorithm"), _int(key, "key_size")
     if (algo.startswith(("RSA", "DSA")) and 0 < size < 2048) or (algo.startswith("EC") and 0 < size < 224):
         out.append(
-            finding(
+            srv.finding(
                 "cert-weak-key",
                 f"TLS certificate key is too short ({algo} {size} bits)",
                 "medium",

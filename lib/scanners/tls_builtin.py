@@ -14,18 +14,12 @@ from cryptography import x509
 
 from lib.core.findings import Asset, Finding
 from lib.scanners.base import ScanContext, ScannerError, ScannerResult
+from lib.scanners.tls_common import tls_port, tls_unavailable_finding
 
 TOOL = "scanboard-tls"
 VERSION = "1.0"
 EXPIRY_WARNING_DAYS = 30
 LEGACY_VERSIONS = (("TLSv1", ssl.TLSVersion.TLSv1, "high"), ("TLSv1.1", ssl.TLSVersion.TLSv1_1, "medium"))
-
-
-def tls_port(ctx: ScanContext) -> int:
-    port = int(ctx.options.get("port") or 0)
-    if port:
-        return port
-    return ctx.port if ctx.scheme == "https" else 443
 
 
 def _handshake(ip: str, host: str, port: int, context: ssl.SSLContext, timeout: float) -> ssl.SSLSocket:
@@ -52,6 +46,57 @@ def _legacy_context(version: ssl.TLSVersion) -> ssl.SSLContext | None:
         return None
 
 
+def _peer_certificate(ip: str, host: str, port: int, timeout: float) -> tuple[bytes, dict]:
+    """(DER certificate, negotiated version and cipher) from a handshake that verifies nothing, so a bad
+    certificate is still read and judged. No listener or no answer propagates: that is a finding, not a failure."""
+    unverified = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    unverified.check_hostname = False
+    unverified.verify_mode = ssl.CERT_NONE
+    try:
+        with _handshake(ip, host, port, unverified, timeout) as s:
+            der = s.getpeercert(binary_form=True)
+            negotiated = {"version": s.version(), "cipher": s.cipher()}
+    except (ConnectionRefusedError, TimeoutError):
+        raise
+    except (ssl.SSLError, OSError) as e:
+        raise ScannerError(f"TLS handshake with {host}:{port} failed: {e}") from None
+    if not der:
+        raise ScannerError(f"{host}:{port} sent no certificate")
+    return der, negotiated
+
+
+def _offered_legacy_versions(ip: str, host: str, port: int, timeout: float) -> list[tuple[str, str]]:
+    """(name, severity) of each legacy version a one-version handshake succeeds with; versions this OpenSSL
+    cannot offer are skipped, as nothing can be said about them."""
+    offered = []
+    for name, version, severity in LEGACY_VERSIONS:
+        ctx_legacy = _legacy_context(version)
+        if ctx_legacy is None:
+            continue
+        try:
+            with _handshake(ip, host, port, ctx_legacy, timeout):
+                offered.append((name, severity))
+        except (ssl.SSLError, OSError):
+            pass
+    return offered
+
+
+def _legacy_protocol_finding(name: str, severity: str, asset: Asset) -> Finding:
+    """One finding per accepted legacy version, told apart by `param` (same shape as sslyze's)."""
+    return Finding(
+        TOOL,
+        f"protocol-{name.lower()}",
+        f"Legacy protocol {name} accepted",
+        severity,
+        replace(asset, param=name),
+        VERSION,
+        "high",
+        ("CWE-327",),
+        evidence=f"A {name} handshake with {asset.host}:{asset.port} succeeded.",
+        remediation="Accept only TLS 1.2 and TLS 1.3.",
+    )
+
+
 class BuiltinTls:
     step = "tls"
     tool = TOOL
@@ -65,63 +110,22 @@ class BuiltinTls:
         timeout = min(15.0, ctx.timeout)
         asset = Asset(host=host, port=port, protocol="tcp", url=f"https://{host}:{port}/")
         raw: dict = {"host": host, "port": port}
-        unverified = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        unverified.check_hostname = False
-        unverified.verify_mode = ssl.CERT_NONE
         try:
-            with _handshake(ip, host, port, unverified, timeout) as s:
-                der = s.getpeercert(binary_form=True)
-                raw.update(version=s.version(), cipher=s.cipher())
+            der, negotiated = _peer_certificate(ip, host, port, timeout)
         except (ConnectionRefusedError, TimeoutError) as e:
             (ctx.raw_dir / "tls.json").write_text(json.dumps({**raw, "error": str(e)}))
-            finding = Finding(
-                TOOL,
-                "tls-unavailable",
-                f"No TLS service on port {port}",
-                "medium",
-                asset,
-                VERSION,
-                "high",
-                ("CWE-319",),
-                evidence=f"Connecting to {host}:{port}: {e}",
-                remediation="Serve the site over HTTPS (TLS 1.2 or newer).",
-            )
+            finding = tls_unavailable_finding(TOOL, VERSION, asset, f"Connecting to {host}:{port}: {e}")
             return ScannerResult(TOOL, VERSION, [finding], ["tls.json"], f"no TLS on {host}:{port}")
-        except (ssl.SSLError, OSError) as e:
-            raise ScannerError(f"TLS handshake with {host}:{port} failed: {e}") from None
-        if not der:
-            raise ScannerError(f"{host}:{port} sent no certificate")
+        raw.update(negotiated)
         cert = x509.load_der_x509_certificate(der)
         findings = self._certificate_findings(cert, asset) + self._trust_findings(ip, host, port, timeout, asset)
-        offered = []
-        for name, version, severity in LEGACY_VERSIONS:
-            ctx_legacy = _legacy_context(version)
-            if ctx_legacy is None:
-                continue
-            try:
-                with _handshake(ip, host, port, ctx_legacy, timeout):
-                    offered.append(name)
-                    findings.append(
-                        Finding(
-                            TOOL,
-                            f"protocol-{name.lower()}",
-                            f"Legacy protocol {name} accepted",
-                            severity,
-                            replace(asset, param=name),
-                            VERSION,
-                            "high",
-                            ("CWE-327",),
-                            evidence=f"A {name} handshake with {host}:{port} succeeded.",
-                            remediation="Accept only TLS 1.2 and TLS 1.3.",
-                        )
-                    )
-            except (ssl.SSLError, OSError):
-                pass
+        offered = _offered_legacy_versions(ip, host, port, timeout)
+        findings += [_legacy_protocol_finding(name, severity, asset) for name, severity in offered]
         raw.update(
             subject=cert.subject.rfc4514_string(),
             issuer=cert.issuer.rfc4514_string(),
             not_after=cert.not_valid_after_utc.isoformat(),
-            legacy_versions=offered,
+            legacy_versions=[name for name, _ in offered],
         )
         (ctx.raw_dir / "tls.json").write_text(json.dumps(raw, indent=2, default=str))
         return ScannerResult(

@@ -19,6 +19,7 @@ import html
 import json
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -101,69 +102,82 @@ def parse_zap_json(text: str | bytes) -> tuple[str, list[Finding]]:
 
 
 def _alert_findings(alert: dict[str, Any], site_name: str, version: str) -> list[Finding]:
+    """One finding per instance (URL) of the alert, at most MAX_INSTANCES; none when ZAP marked it a false positive."""
     plugin = _s(alert, "pluginid")
+    template = _alert_template(alert, plugin, version)
+    if template is None:
+        return []
+    other = _s(alert, "otherinfo")
+    instances = _items(alert, "instances") or [{"uri": site_name}]
+    out = []
+    for inst in instances[:MAX_INSTANCES]:
+        asset = _instance_asset(inst, site_name, plugin)
+        out.append(replace(template, asset=asset, evidence=_instance_evidence(inst, asset.url, other)))
+    return out
+
+
+def _alert_template(alert: dict[str, Any], plugin: str, version: str) -> Finding | None:
+    """What every instance of the alert shares (all but asset and evidence); None for a false positive."""
     risk, confidence = _s(alert, "riskcode"), _s(alert, "confidence")
     if risk not in RISK:
         raise ScannerError(f"ZAP alert {plugin or '?'} has an unknown riskcode {risk!r}")
     if confidence == "0":  # marked as a false positive in ZAP
-        return []
+        return None
     if confidence not in CONFIDENCE:
         raise ScannerError(f"ZAP alert {plugin or '?'} has an unknown confidence {confidence!r}")
     title = _s(alert, "alert") or _s(alert, "name")
     if not title:
         raise ScannerError(f"ZAP alert {plugin or '?'} has no name")
     rule_id = f"zap-{_s(alert, 'alertRef') or plugin or 'unknown'}"
-    cweid = _s(alert, "cweid")
-    cwe_number = _number(cweid)
-    cwe = (f"CWE-{cwe_number}",) if cwe_number else ()
+    cwe_number = _number(_s(alert, "cweid"))
     reference = _s(alert, "reference")
     other = _s(alert, "otherinfo")
-    cve = tuple(sorted({c.upper() for c in _CVE.findall(" ".join((title, reference, other)))}))
-    refs = tuple(dict.fromkeys(_URL.findall(reference)))
-    solution = html_text(_s(alert, "solution"))
-    instances = _items(alert, "instances") or [{"uri": site_name}]
-    out = []
-    for inst in instances[:MAX_INSTANCES]:
-        uri = _s(inst, "uri") or site_name
-        try:
-            parts = urlsplit(uri)
-            port = parts.port
-            canonical_url(uri)  # what the fingerprints hash: must not fail later
-        except ValueError as exc:
-            raise ScannerError(f"ZAP alert {plugin or '?'} has a bad URL {uri[:100]!r}: {exc}") from exc
-        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-            raise ScannerError(f"ZAP alert {plugin or '?'} has a URL that is not http(s)://host/...: {uri[:100]!r}")
-        scheme, host = parts.scheme.lower(), parts.hostname
-        if port is None:
-            port = 443 if scheme == "https" else 80
-        param = (_s(inst, "param") or PLUGIN_PARAM.get(plugin, "")).strip()
-        if plugin in PLUGIN_PARAM:
-            param = param.lower()
-        method, evidence, inst_other = _s(inst, "method"), _s(inst, "evidence"), _s(inst, "otherinfo")
-        lines = [f"{method} {uri}".strip()]
-        if evidence:
-            lines.append(f"Evidence: {evidence}")
-        if _s(inst, "attack"):
-            lines.append(f"Attack: {_s(inst, 'attack')}")
-        if inst_other or other:
-            lines.append(html_text(inst_other or other))
-        out.append(
-            Finding(
-                tool=TOOL,
-                tool_version=version,
-                rule_id=rule_id,
-                title=title,
-                severity=RISK[risk],
-                confidence=CONFIDENCE[confidence],
-                cwe=cwe,
-                cve=cve,
-                asset=Asset(host=host, port=port, protocol=scheme, url=uri, param=param),
-                evidence="\n".join(lines)[:2000],
-                remediation=solution[:2000],
-                references=refs,
-            )
-        )
-    return out
+    return Finding(
+        tool=TOOL,
+        tool_version=version,
+        rule_id=rule_id,
+        title=title,
+        severity=RISK[risk],
+        confidence=CONFIDENCE[confidence],
+        cwe=(f"CWE-{cwe_number}",) if cwe_number else (),
+        cve=tuple(sorted({c.upper() for c in _CVE.findall(" ".join((title, reference, other)))})),
+        remediation=html_text(_s(alert, "solution"))[:2000],
+        references=tuple(dict.fromkeys(_URL.findall(reference))),
+    )
+
+
+def _instance_asset(inst: dict[str, Any], site_name: str, plugin: str) -> Asset:
+    """The place of one instance; refused here if its URL could not be fingerprinted later. Header checks name
+    the lower-case header, as the builtin baseline does, so both tools de-duplicate."""
+    uri = _s(inst, "uri") or site_name
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+        canonical_url(uri)  # what the fingerprints hash: must not fail later
+    except ValueError as exc:
+        raise ScannerError(f"ZAP alert {plugin or '?'} has a bad URL {uri[:100]!r}: {exc}") from exc
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ScannerError(f"ZAP alert {plugin or '?'} has a URL that is not http(s)://host/...: {uri[:100]!r}")
+    scheme, host = parts.scheme.lower(), parts.hostname
+    if port is None:
+        port = 443 if scheme == "https" else 80
+    param = (_s(inst, "param") or PLUGIN_PARAM.get(plugin, "")).strip()
+    if plugin in PLUGIN_PARAM:
+        param = param.lower()
+    return Asset(host=host, port=port, protocol=scheme, url=uri, param=param)
+
+
+def _instance_evidence(inst: dict[str, Any], uri: str, alert_other: str) -> str:
+    """Request line, evidence, attack and ZAP's notes (the instance's, else the alert's), one per line."""
+    method, evidence, inst_other = _s(inst, "method"), _s(inst, "evidence"), _s(inst, "otherinfo")
+    lines = [f"{method} {uri}".strip()]
+    if evidence:
+        lines.append(f"Evidence: {evidence}")
+    if _s(inst, "attack"):
+        lines.append(f"Attack: {_s(inst, 'attack')}")
+    if inst_other or alert_other:
+        lines.append(html_text(inst_other or alert_other))
+    return "\n".join(lines)[:2000]
 
 
 def parse_zap_file(path: Path, ctx: ScanContext) -> ScannerResult:
