@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lib.core.findings import Finding
+from lib.core.pipeline import SWITCH_WORDS
 from lib.core.ports import DEFAULT_PORTS, ports_to_scan
 from lib.scanners.base import ScanContext, ScannerError, ScannerResult
 from lib.scanners.portscan_builtin import guess_service, open_port_finding
@@ -25,7 +26,6 @@ from lib.scanners.process import run_tool, tool_version
 
 TOOL = "nmap"
 RAW_FILE = "nmap.xml"
-TRUE_WORDS = {"1", "true", "yes", "on"}
 SCRIPT_TIMEOUT = "20s"  # per script and host: a silent service cannot hold the step until its own timeout
 
 
@@ -173,7 +173,7 @@ def nmap_findings(report: NmapReport, hostname: str) -> list[Finding]:
 
 
 def _wants(options: dict[str, Any], name: str) -> bool:
-    return str(options.get(name, "")).lower() in TRUE_WORDS
+    return SWITCH_WORDS.get(str(options.get(name, "")).strip().lower(), False)
 
 
 def nmap_command(spec: str, family: int, ip: str, xml_path: str, options: dict[str, Any]) -> list[str]:
