@@ -157,6 +157,13 @@ def test_bad_input_is_a_clear_problem_never_a_500(api) -> None:
                 "portscan.ports",
             ),
             (
+                c.post(
+                    "/scans", json={"target": "http://127.0.0.1/", "options": {"portscan": {"tls_ciphers": "maybe"}}}
+                ),
+                422,
+                "portscan.tls_ciphers",
+            ),
+            (
                 c.post("/scans", json={"target": "http://127.0.0.1/", "scanners": ["tls"], "options": {"web": {}}}),
                 422,
                 "not requested",

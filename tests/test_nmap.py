@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
 
 from lib.core.findings import deduplicate
+from lib.engines.tool_sections import open_ports as ports_table
 from lib.scanners import choose
 from lib.scanners.base import ScanContext, ScannerError
-from lib.scanners.nmap import NmapScanner, compact_port_spec, nmap_findings, parse_nmap_xml
+from lib.scanners.nmap import NmapScanner, compact_port_spec, nmap_command, nmap_findings, parse_nmap_xml
 from lib.scanners.portscan_builtin import BuiltinPortScanner
-from testkit.targets import http_target, open_ports
+from testkit.targets import SERVER_BANNER, http_target, open_ports, tls_target
 from tests.tools import needs_nmap
 
 
@@ -146,3 +148,54 @@ def test_one_host_is_named_after_the_target():
     report = parse_nmap_xml(FIXTURE.read_text())
     single = type(report)(report.version, {"127.0.0.1": report.hosts["127.0.0.1"]})
     assert [f.asset.host for f in nmap_findings(single, "target.example")] == ["target.example"]
+
+
+SCRIPTS_FIXTURE = Path(__file__).parent / "fixtures" / "nmap" / "nmap-7.93-sV-scripts-http-tls.xml"
+
+
+def test_real_script_output_gives_the_server_header_and_tls_ciphers_in_the_ports_table(tmp_path):
+    """nmap 7.93 -sV --script http-headers,ssl-enum-ciphers of testkit's HTTP and legacy TLS targets (see
+    fixtures/nmap/PROVENANCE.md): the Server header, the header names, per protocol the cipher suites and the
+    least grade are parsed; CPEs stay."""
+    report = parse_nmap_xml(SCRIPTS_FIXTURE.read_bytes())
+    web, tls = sorted(report.hosts["127.0.0.1"], key=lambda p: p.port)
+    assert web.http_server == "Apache/2.4.41 (Ubuntu) PHP/7.4.3"
+    assert web.http_headers == ("Server", "Date", "Set-Cookie", "Content-Type", "Content-Length")
+    assert web.cpe == ("cpe:/a:apache:http_server:2.4.41",) and not web.tls_ciphers
+    assert [name for name, _ in tls.tls_ciphers] == ["TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
+    assert "TLS_ECDH_anon_WITH_AES_128_CBC_SHA" in dict(tls.tls_ciphers)["TLSv1.0"]
+    assert tls.tls_least == "F" and (tls.tunnel, tls.http_server) == ("ssl", "")
+    (tmp_path / "nmap.xml").write_bytes(SCRIPTS_FIXTURE.read_bytes())
+    rows = {r["port"]: r for r in ports_table(tmp_path)}
+    assert rows["41269/tcp"]["server"] == "Apache/2.4.41 (Ubuntu) PHP/7.4.3"
+    assert "set-cookie" in rows["41269/tcp"]["headers"] and rows["41269/tcp"]["tls"] == ""
+    assert rows["42079/tcp"]["tls"].startswith("TLSv1.0 (4 ciphers), TLSv1.1 (4 ciphers), TLSv1.2 (")
+    assert rows["42079/tcp"]["tls"].endswith("; least grade F")
+
+
+def test_scripts_are_in_the_command_only_when_opted_in():
+    def cmd(**options):
+        return nmap_command("80,443", socket.AF_INET, "192.0.2.7", "/raw/nmap.xml", options)
+
+    assert "--script" not in cmd() and "-sV" not in cmd() and "--script" not in cmd(tls_ciphers="false")
+    with_sv = cmd(service_version="true")
+    assert with_sv[with_sv.index("--script") + 1] == "http-headers" and "-sV" in with_sv
+    assert with_sv[with_sv.index("--script-timeout") + 1] == "20s"
+    both = cmd(service_version="yes", tls_ciphers="true")
+    assert both[both.index("--script") + 1] == "http-headers,ssl-enum-ciphers"
+    only_tls = cmd(tls_ciphers="on")
+    assert only_tls[only_tls.index("--script") + 1] == "ssl-enum-ciphers" and "-sV" in only_tls
+    for argv in (cmd(), with_sv, both, only_tls):  # no DNS, and the pinned address is the only target
+        assert "-n" in argv and argv[-1] == "192.0.2.7" and argv.count("192.0.2.7") == 1
+
+
+@needs_nmap
+@pytest.mark.slow
+def test_scripts_put_the_server_header_and_tls_grade_in_the_ports_table(tmp_path):
+    with http_target() as web, tls_target(legacy_protocols=True) as tls:
+        ctx = _ctx(tmp_path, f"http://127.0.0.1:{web}/", ports=f"{tls}", service_version="true", tls_ciphers="true")
+        result = NmapScanner().run(ctx)
+    assert {f.asset.port for f in result.findings} == {web, tls}
+    rows = {r["port"]: r for r in ports_table(tmp_path / "raw")}
+    assert rows[f"{web}/tcp"]["server"] == SERVER_BANNER and "set-cookie" in rows[f"{web}/tcp"]["headers"]
+    assert "TLSv1.2 (" in rows[f"{tls}/tcp"]["tls"] and rows[f"{tls}/tcp"]["tls"].endswith("least grade F")

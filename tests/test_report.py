@@ -167,3 +167,18 @@ def test_per_tool_sections_from_the_raw_outputs(tmp_path) -> None:
     assert "127.0.0.1:44331" in text and "TLSv1 (" in text and "CN=localhost" in text
     assert "service_version=true" in text and "36.8 s" in text
     assert "The raw pages output could not be read" in text
+
+
+def test_ports_table_shows_the_nmap_script_columns_only_when_scripts_ran(tmp_path) -> None:
+    """With http-headers and ssl-enum-ciphers output (real nmap 7.93, fixtures/nmap/PROVENANCE.md) the ports
+    table gains the Server header and the TLS ciphers with their least grade; without it, no empty columns."""
+    fixtures = Path(__file__).parent / "fixtures" / "nmap"
+    for name, shown in (("nmap-7.93-sV-scripts-http-tls.xml", True), ("nmap-7.93-sV-two-hosts.xml", False)):
+        ws = Workspace(tmp_path / name, "abc123def459")
+        ws.write_meta(ScanMeta("abc123def459", "https://files.example/", "ana@example.com", {"portscan": {}}))
+        ws.raw_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copy(fixtures / name, ws.raw_dir / "nmap.xml")
+        build_report(ws, [])
+        html = (ws.root / "report.html").read_text()
+        assert ("HTTP server and headers" in html, "TLS ciphers (nmap)" in html) == (shown, shown)
+        assert ("Apache/2.4.41 (Ubuntu) PHP/7.4.3" in html) == shown and ("least grade F" in html) == shown

@@ -85,6 +85,19 @@ def test_create_pause_resume_delete(app, site) -> None:
     assert any("No schedules yet" in i.value for i in app.info)
 
 
+def test_tls_cipher_enumeration_is_off_unless_ticked(app, site) -> None:
+    """nmap's ssl-enum-ciphers is intrusive: its checkbox starts unticked, and a tick reaches the schedule."""
+    page(app)
+    assert app.checkbox(key="s_tls_ciphers").value is False and app.checkbox(key="s_service_version").value is False
+    app.multiselect(key="s_scanners").set_value(["portscan"])
+    app.checkbox(key="s_tls_ciphers").check()
+    fill(app, s_target=site.url + "/", s_email="ana@example.com")
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    [sched] = list_schedules(get_runtime())
+    assert sched.scanners["portscan"]["tls_ciphers"] == "true"
+    assert sched.scanners["portscan"]["service_version"] == "false"
+
+
 def test_progress_page_shows_a_notification_still_waiting(app, site) -> None:
     app.run()
     rt = get_runtime()

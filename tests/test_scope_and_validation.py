@@ -93,7 +93,10 @@ def test_valid_request_fills_defaults() -> None:
         fixed("127.0.0.1"),
     )
     assert req.email == "Ana@example.com"
-    assert req.scanners == {"portscan": {"ports": "1-1024"}, "web": {"path": "/", "depth": 2}}
+    assert req.scanners == {
+        "portscan": {"ports": "1-1024", "service_version": "false", "tls_ciphers": "false"},
+        "web": {"path": "/", "depth": 2},
+    }
 
 
 def test_every_problem_is_reported_at_its_field() -> None:
@@ -108,3 +111,31 @@ def test_every_problem_is_reported_at_its_field() -> None:
     with pytest.raises(RequestInvalid) as e:
         validate_request("http://127.0.0.1/", "a@b.example", {}, LAPTOP, fixed("127.0.0.1"))
     assert set(e.value.errors) == {"scanners"}
+
+
+@pytest.mark.parametrize(
+    "given, kept",
+    [(True, "true"), ("yes", "true"), (1, "true"), (" ON ", "true"), (False, "false"), ("no", "false"), ("0", "false")],
+)
+def test_portscan_switches_are_kept_as_true_or_false(given: object, kept: str) -> None:
+    req = validate_request(
+        "http://127.0.0.1/",
+        "ana@example.com",
+        {"portscan": {"service_version": given, "tls_ciphers": given}},
+        LAPTOP,
+        fixed("127.0.0.1"),
+    )
+    assert (req.scanners["portscan"]["service_version"], req.scanners["portscan"]["tls_ciphers"]) == (kept, kept)
+
+
+def test_a_switch_that_is_neither_on_nor_off_is_a_clear_field_error() -> None:
+    with pytest.raises(RequestInvalid) as e:
+        validate_request(
+            "http://127.0.0.1/",
+            "ana@example.com",
+            {"portscan": {"service_version": "maybe", "tls_ciphers": ["true"]}},
+            LAPTOP,
+            fixed("127.0.0.1"),
+        )
+    assert e.value.errors["portscan.service_version"].startswith("Service detection (nmap -sV) is on or off")
+    assert "TLS cipher enumeration" in e.value.errors["portscan.tls_ciphers"]

@@ -9,7 +9,7 @@ from lib.core.validation import MAX_PATH_LENGTH
 from lib.services.intake import submit
 from ui.auth import viewer
 from ui.runtime import get_runtime
-from ui.widgets import client_id, field_error
+from ui.widgets import client_id, field_error, portscan_switches, switch_values
 
 rt = get_runtime()
 if viewer().signed_in and "email" not in st.session_state:
@@ -49,6 +49,7 @@ with st.form("new_scan"):
             help=f"e.g. 1-1024 or 22,80,443,8000-8100: at most {MAX_ENTRIES} entries, {MAX_RANGES} of them ranges",
         )
         field_error(errors, "portscan.ports")
+        portscan_switches("portscan", errors)
     with c2:
         st.checkbox(SCANNER_LABELS["web"], value=True, key="use_web")
         st.text_input("Start path", value=OPTION_DEFAULTS["web"]["path"], key="web_path", max_chars=MAX_PATH_LENGTH)
@@ -75,7 +76,7 @@ if submitted:
     scanners = {
         name: opts
         for name, opts in (
-            ("portscan", {"ports": ss.portscan_ports}),
+            ("portscan", {"ports": ss.portscan_ports, **switch_values("portscan")}),
             ("web", {"path": ss.web_path, "depth": ss.web_depth}),
             ("tls", {"port": ss.tls_port}),
         )

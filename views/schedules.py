@@ -11,7 +11,7 @@ from lib.services import schedules
 from lib.services.notifications import add_rule, delete_rule, list_rules
 from ui.auth import viewer
 from ui.runtime import get_runtime
-from ui.widgets import field_error
+from ui.widgets import field_error, portscan_switches, switch_values
 
 rt = get_runtime()
 me = viewer()
@@ -38,6 +38,7 @@ def new_schedule_form() -> None:
         st.text_input("Ports (port scan)", value=OPTION_DEFAULTS["portscan"]["ports"], key="s_ports")
         field_error(errors, "scanners")
         field_error(errors, "portscan.ports")
+        portscan_switches("s", errors)
         c1, c2, c3, c4 = st.columns(4)
         c1.selectbox("Repeat", ["weekly", "daily", "cron"], key="s_preset")
         c2.text_input("At (HH:MM)", value="03:00", key="s_at")
@@ -81,7 +82,7 @@ def user_rules(owner: str) -> None:
 
 def create() -> None:
     owner = me.email if me.signed_in else ss.get("s_email", "")
-    options = {"portscan": {"ports": ss.s_ports}}
+    options = {"portscan": {"ports": ss.s_ports, **switch_values("s")}}
     scanners = {name: options.get(name, {}) for name in ss.s_scanners}
     cron = ss.s_cron if ss.s_preset == "cron" else ""
     when = lambda: schedules.when(cron, ss.s_preset, ss.s_at, ss.s_weekday, ss.s_tz)  # noqa: E731

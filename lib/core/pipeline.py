@@ -25,7 +25,7 @@ class StepSpec:
 
 
 STEPS: tuple[StepSpec, ...] = (
-    StepSpec("portscan", "scanner", (), ("ports",)),
+    StepSpec("portscan", "scanner", (), ("ports", "service_version", "tls_ciphers")),
     StepSpec("web", "scanner", (), ("path", "depth")),
     StepSpec("tls", "scanner", (), ("port",)),
     StepSpec("report", "report", SCANNERS),
@@ -36,9 +36,14 @@ STEP_NAMES: tuple[str, ...] = tuple(s.name for s in STEPS)
 
 # Defaults and bounds of every scanner option; validation and the WorkflowTemplate's defaults come from here.
 OPTION_DEFAULTS: dict[str, dict[str, Any]] = {
-    "portscan": {"ports": "1-1024"},
+    # service_version: nmap -sV and the http-headers script (safe); tls_ciphers: ssl-enum-ciphers, opt-in on
+    # its own because nmap classes it intrusive. Switches are kept as "true"/"false", as the workflow passes them.
+    "portscan": {"ports": "1-1024", "service_version": "false", "tls_ciphers": "false"},
     "web": {"path": "/", "depth": 1},
     "tls": {"port": 0},  # 0 = the URL's port for https, else 443
+}
+SWITCH_WORDS: dict[str, bool] = {w: True for w in ("1", "true", "yes", "on")} | {
+    w: False for w in ("0", "false", "no", "off", "")
 }
 MAX_WEB_DEPTH = 3
 MAX_PORTS = 65535

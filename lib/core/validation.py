@@ -11,6 +11,7 @@ from lib.core.pipeline import (
     MAX_WEB_DEPTH,
     OPTION_DEFAULTS,
     SCANNERS,
+    SWITCH_WORDS,
     WEBHOOK_MAX_PAYLOAD_BYTES,
     WebhookPayload,
     workflow_parameters,
@@ -65,6 +66,15 @@ def whole_number(value: Any, low: int, high: int) -> int | None:
     return number if low <= number <= high else None
 
 
+def switch(value: Any) -> str | None:
+    """An on/off option as "true" or "false" (from a checkbox's bool or words like yes/no/1/0), or None."""
+    on = value if isinstance(value, bool) else SWITCH_WORDS.get(str(value).strip().lower())
+    return None if on is None else ("true" if on else "false")
+
+
+SWITCH_LABELS = {"service_version": "Service detection (nmap -sV)", "tls_ciphers": "TLS cipher enumeration (nmap)"}
+
+
 def check_options(name: str, given: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """One scanner's options with defaults filled in, and the errors keyed `<scanner>.<option>`."""
     if not isinstance(given, dict):
@@ -77,6 +87,10 @@ def check_options(name: str, given: dict[str, Any]) -> tuple[dict[str, Any], dic
             opts["ports"] = str(opts["ports"]).replace(" ", "")
         except ValueError as e:
             errors["portscan.ports"] = str(e)
+        for key, label in SWITCH_LABELS.items():
+            opts[key] = switch(opts[key])
+            if opts[key] is None:
+                errors[f"portscan.{key}"] = f"{label} is on or off: use true or false (or yes/no, 1/0)."
     elif name == "web":
         path = opts["path"] or "/"
         if not isinstance(path, str):

@@ -1,6 +1,7 @@
 """Per-tool sections of the report, read from the scanners' raw output beside the findings: open ports with
-service and version (nmap XML), a TLS summary (sslyze JSON: protocols, cipher suites, certificate chain and
-expiry), the pages crawled with the response headers seen (web.json), and what each scanner ran with.
+service, version, Server header and TLS ciphers (nmap XML and its scripts), a TLS summary (sslyze JSON:
+protocols, cipher suites, certificate chain and expiry), the pages crawled with the response headers seen
+(web.json), and what each scanner ran with.
 
 Raw files are evidence, not input we trust: a file that does not read is left out with a note, never a failure
 of the report.
@@ -15,7 +16,7 @@ from typing import Any
 
 from lib.engines.workspace import ScanMeta, StepOutcome
 from lib.scanners.base import ScannerError
-from lib.scanners.nmap import parse_nmap_xml
+from lib.scanners.nmap import NmapPort, parse_nmap_xml
 from lib.scanners.sslyze_tls import LEGACY_PROTOCOLS, MODERN_PROTOCOLS
 
 PROTOCOL_NAMES = {key: name for key, name, _ in LEGACY_PROTOCOLS} | {
@@ -25,8 +26,14 @@ PROTOCOL_NAMES = {key: name for key, name, _ in LEGACY_PROTOCOLS} | {
 MAX_PAGES = 50
 
 
+def _tls_ciphers(p: NmapPort) -> str:
+    """ "TLSv1.2 (5 ciphers), TLSv1.3 (3 ciphers); least grade A" from ssl-enum-ciphers, "" when it did not run."""
+    protocols = ", ".join(f"{name} ({len(ciphers)} ciphers)" for name, ciphers in p.tls_ciphers)
+    return protocols + (f"; least grade {p.tls_least}" if p.tls_least else "")
+
+
 def open_ports(raw: Path) -> list[dict[str, str]]:
-    """One row per open TCP port nmap saw, with what -sV named behind it."""
+    """One row per open TCP port nmap saw, with what -sV and its scripts named behind it."""
     path = raw / "nmap.xml"
     if not path.is_file():
         return []
@@ -38,6 +45,9 @@ def open_ports(raw: Path) -> list[dict[str, str]]:
             "service": (f"{p.tunnel}/" if p.tunnel else "") + (p.service or "unknown"),
             "version": " ".join(x for x in (p.product, p.version, p.extrainfo) if x),
             "cpe": ", ".join(p.cpe),
+            "server": p.http_server,
+            "headers": ", ".join(h.lower() for h in p.http_headers),
+            "tls": _tls_ciphers(p),
         }
         for ip, ports in sorted(report.hosts.items())
         for p in sorted(ports, key=lambda p: p.port)

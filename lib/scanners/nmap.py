@@ -3,8 +3,10 @@
 nmap is preferred over the builtin scanner when installed: it is the reference tool and, with the
 `service_version` option, names the product and version behind each port. `-sV` stays off by default because
 it is slow on services that do not answer its probes (measured here: 0.05 s without, 15.6 s with, for four
-loopback ports, two of which stay silent). The XML parser is also what reads nmap XML made elsewhere (e.g. by
-rustscan fronting nmap in the cluster).
+loopback ports, two of which stay silent). With `-sV` nmap also runs the `http-headers` script (safe), so the
+report names the Server header; `tls_ciphers` adds `ssl-enum-ciphers`, opt-in on its own because nmap classes
+it intrusive (it makes many handshakes). Scripts connect only to the pinned address nmap scans. The XML parser
+is also what reads nmap XML made elsewhere (e.g. by rustscan fronting nmap in the cluster).
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import shutil
 import socket
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from typing import Any
 
 from lib.core.findings import Finding
+from lib.core.pipeline import SWITCH_WORDS
 from lib.core.ports import DEFAULT_PORTS, ports_to_scan
 from lib.scanners.base import ScanContext, ScannerError, ScannerResult
 from lib.scanners.portscan_builtin import guess_service, open_port_finding
@@ -22,7 +26,7 @@ from lib.scanners.process import run_tool, tool_version
 
 TOOL = "nmap"
 RAW_FILE = "nmap.xml"
-TRUE_WORDS = {"1", "true", "yes", "on"}
+SCRIPT_TIMEOUT = "20s"  # per script and host: a silent service cannot hold the step until its own timeout
 
 
 def compact_port_spec(ports: list[int]) -> str:
@@ -46,6 +50,10 @@ class NmapPort:
     extrainfo: str
     cpe: tuple[str, ...] = ()  # with -sV: what nmap identified, e.g. cpe:/a:openssl:openssl
     tunnel: str = ""  # "ssl" when -sV found the service behind TLS
+    http_server: str = ""  # the Server header (http-server-header / http-headers scripts)
+    http_headers: tuple[str, ...] = ()  # the header names http-headers saw
+    tls_ciphers: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (protocol, cipher names) from ssl-enum-ciphers
+    tls_least: str = ""  # ssl-enum-ciphers' least strength grade, A (best) to F
 
     def describe(self) -> str:
         product = " ".join(x for x in (self.product, self.version, self.extrainfo) if x)
@@ -95,7 +103,47 @@ def _port(port: ET.Element, number: int) -> NmapPort:
         (svc.get(k) or "") if svc is not None else "" for k in ("name", "product", "version", "extrainfo", "tunnel")
     )
     cpes = tuple(c.text.strip() for c in (svc.findall("cpe") if svc is not None else ()) if c.text)
-    return NmapPort(number, port.get("protocol", "tcp"), name, product, version, extra, cpes, tunnel)
+    server, headers = _http_scripts(port)
+    ciphers, least = _tls_script(port)
+    return NmapPort(
+        number,
+        port.get("protocol", "tcp"),
+        name,
+        product,
+        version,
+        extra,
+        cpes,
+        tunnel,
+        server,
+        headers,
+        ciphers,
+        least,
+    )
+
+
+def _http_scripts(port: ET.Element) -> tuple[str, tuple[str, ...]]:
+    """The Server header and the header names, from http-server-header and http-headers (text output only)."""
+    server = (port.findtext("script[@id='http-server-header']/elem") or "").strip()
+    script = port.find("script[@id='http-headers']")
+    lines = [line.strip() for line in (script.get("output") or "").splitlines()] if script is not None else []
+    pairs = [line.split(":", 1) for line in lines if ":" in line and not line.startswith("(")]
+    server = server or next((v.strip() for k, v in pairs if k.strip().lower() == "server"), "")
+    return server, tuple(k.strip() for k, _ in pairs)
+
+
+def _tls_script(port: ET.Element) -> tuple[tuple[tuple[str, tuple[str, ...]], ...], str]:
+    """Per protocol the cipher suites accepted, and the least grade, from ssl-enum-ciphers' tables."""
+    script = port.find("script[@id='ssl-enum-ciphers']")
+    if script is None:
+        return (), ""
+    protocols = tuple(
+        (
+            table.get("key", ""),
+            tuple(c.findtext("elem[@key='name']") or "" for c in table.findall("table[@key='ciphers']/table")),
+        )
+        for table in script.findall("table")
+    )
+    return protocols, (script.findtext("elem[@key='least strength']") or "").strip()
 
 
 def nmap_findings(report: NmapReport, hostname: str) -> list[Finding]:
@@ -124,6 +172,25 @@ def nmap_findings(report: NmapReport, hostname: str) -> list[Finding]:
     return findings
 
 
+def _wants(options: dict[str, Any], name: str) -> bool:
+    return SWITCH_WORDS.get(str(options.get(name, "")).strip().lower(), False)
+
+
+def nmap_command(spec: str, family: int, ip: str, xml_path: str, options: dict[str, Any]) -> list[str]:
+    """nmap's argv: a connect scan of the pinned address only (`-n`, no DNS); `-sV` with http-headers when
+    `service_version` is set; ssl-enum-ciphers (intrusive) only when `tls_ciphers` is, with `-sV` so TLS is
+    found on any port. Scripts are bounded by --script-timeout."""
+    cmd = ["nmap", "-sT", "-Pn", "-n", "-T4", "--open", "-p", spec, "-oX", xml_path]
+    if family == socket.AF_INET6:
+        cmd.append("-6")
+    scripts = (["http-headers"] if _wants(options, "service_version") else []) + (
+        ["ssl-enum-ciphers"] if _wants(options, "tls_ciphers") else []
+    )
+    if scripts:
+        cmd += ["-sV", "--script", ",".join(scripts), "--script-timeout", SCRIPT_TIMEOUT]
+    return [*cmd, ip]
+
+
 class NmapScanner:
     """Port scan step with nmap, when the binary is installed."""
 
@@ -141,12 +208,7 @@ class NmapScanner:
         family, ip = ctx.pinned()  # the vetted address, never resolved again, never a string nmap reads as an option
         ctx.raw_dir.mkdir(parents=True, exist_ok=True)
         xml_path = ctx.raw_dir / RAW_FILE
-        cmd = ["nmap", "-sT", "-Pn", "-n", "-T4", "--open", "-p", compact_port_spec(ports), "-oX", str(xml_path)]
-        if family == socket.AF_INET6:
-            cmd.append("-6")
-        if str(ctx.options.get("service_version", "")).lower() in TRUE_WORDS:
-            cmd.append("-sV")
-        cmd.append(ip)
+        cmd = nmap_command(compact_port_spec(ports), family, ip, str(xml_path), ctx.options)
         run = run_tool(
             cmd, timeout=ctx.timeout, raw_dir=ctx.raw_dir, name=TOOL, stderr_file="nmap.stderr.txt", log=ctx.log
         )
