@@ -6,6 +6,8 @@ import contextlib
 import json
 import resource
 import socket
+import threading
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -116,10 +118,30 @@ def test_self_connect_is_not_an_open_port():
     """Hammer ephemeral ports with nothing listening: a socket that connects to itself must not count."""
     lo, hi = (int(x) for x in open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
     span = list(range(lo, min(hi, lo + 10000)))
-    listening = _listening_now(span[0], span[-1])
     for _ in range(3):
-        res = sweep("127.0.0.1", span, concurrency=64)
-        assert set(res.open) <= listening | _listening_now(span[0], span[-1])
+        with _listeners_seen(span[0], span[-1]) as listening:
+            res = sweep("127.0.0.1", span, concurrency=64)
+        assert set(res.open) <= listening  # every open port had a real listener (other processes' count too)
+
+
+@contextlib.contextmanager
+def _listeners_seen(lo: int, hi: int) -> Iterator[set[int]]:
+    """Every port in [lo, hi] seen listening while the block runs (polled every 5 ms): a server another process
+    opens and closes during the sweep is a real open port, not a self-connect."""
+    seen, done = _listening_now(lo, hi), threading.Event()
+
+    def poll() -> None:
+        while not done.wait(0.005):
+            seen.update(_listening_now(lo, hi))
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    try:
+        yield seen
+    finally:
+        done.set()
+        poller.join()
+        seen.update(_listening_now(lo, hi))
 
 
 def test_a_socket_connected_to_itself_is_recognised():
