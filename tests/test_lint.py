@@ -52,7 +52,6 @@ PENDING = {
     "lib/engines/argo_status.py",
     "views/cluster.py",
     "bench/cluster.py",
-    "bench/dag.py",
 }
 
 
