@@ -51,7 +51,6 @@ PENDING = {
     "lib/insights/dag_figure.py",
     "lib/engines/argo_status.py",
     "views/cluster.py",
-    "bench/cluster.py",
 }
 
 
