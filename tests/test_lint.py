@@ -47,7 +47,6 @@ EXEMPT = ("lib/adapters/migrations/versions/",)
 PENDING = {
     "lib/scanners/",
     "lib/insights/history.py",
-    "bench/history.py",
     "lib/insights/dag_figure.py",
     "lib/engines/argo_status.py",
     "views/cluster.py",
