@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pandas as pd
 import requests
 
-from bench.timing import goal_line, load_average_line, timed
+from bench.timing import goal_line, kube_ts, load_average_line, timed
 from lib.adapters.kube import Kube
 from lib.config import Settings
 from lib.insights.cluster import (
@@ -55,17 +55,13 @@ EVENTS = 300
 WF = "workflows.argoproj.io/workflow"
 
 
-def ts(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _node(i: int, nodes: int, rng: random.Random, now: datetime) -> dict:
     """Node i: the first tenth in the on-demand `general` group, the rest `spot`; about 1% not Ready."""
     group, cap = ("general", "ON_DEMAND") if i < nodes // 10 else ("spot", "SPOT")
     return {
         "metadata": {
             "name": _node_name(i),
-            "creationTimestamp": ts(now - timedelta(minutes=rng.randrange(5, 5000))),
+            "creationTimestamp": kube_ts(now - timedelta(minutes=rng.randrange(5, 5000))),
             "labels": {
                 "eks.amazonaws.com/nodegroup": group,
                 "eks.amazonaws.com/capacityType": cap,
@@ -122,7 +118,7 @@ def _pod_status(pending: bool, rng: random.Random, now: datetime) -> dict:
     """Running, or Pending with the scheduler's Unschedulable condition (what the page lists as pending)."""
     status: dict = {
         "phase": "Pending" if pending else "Running",
-        "startTime": ts(now - timedelta(minutes=rng.randrange(1, 120))),
+        "startTime": kube_ts(now - timedelta(minutes=rng.randrange(1, 120))),
     }
     if pending:
         status["conditions"] = [
@@ -148,7 +144,7 @@ def _pod(j: int, names: list[str], rng: random.Random, now: datetime) -> dict:
             "name": f"{wf}-{j}" if scan_pod else f"daemon-{j}",
             "namespace": "scanboard" if scan_pod else "kube-system",
             "labels": {WF: wf, "workflows.argoproj.io/completed": "false"} if scan_pod else {"app": "daemon"},
-            "creationTimestamp": ts(now - timedelta(minutes=rng.randrange(1, 120))),
+            "creationTimestamp": kube_ts(now - timedelta(minutes=rng.randrange(1, 120))),
         },
         "spec": {
             "containers": containers,
@@ -170,7 +166,7 @@ def _autoscaler_event(k: int, rng: random.Random, now: datetime) -> dict:
         "source": {"component": "cluster-autoscaler"},
         "count": rng.randrange(1, 5),
         "involvedObject": {"kind": "Node" if reason == "ScaleDown" else "Pod", "name": f"x-{k}"},
-        "lastTimestamp": ts(now - timedelta(minutes=rng.randrange(0, 600))),
+        "lastTimestamp": kube_ts(now - timedelta(minutes=rng.randrange(0, 600))),
     }
 
 

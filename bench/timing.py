@@ -6,6 +6,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -36,3 +37,8 @@ def load_average_line() -> str:
 def goal_line(met: bool, fields: str) -> str:
     """The last line every bench prints, which scripts and people grep: goal_met=<true|false> then the numbers."""
     return f"goal_met={'true' if met else 'false'} {fields}"
+
+
+def kube_ts(dt: datetime) -> str:
+    """dt as the Kubernetes API writes timestamps (RFC 3339, seconds, Z), for the synthetic objects."""
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
