@@ -17,7 +17,6 @@ Run: .venv/bin/python bench/argo_sync.py   (last line: goal_met=<true|false> req
 
 from __future__ import annotations
 
-import os
 import random
 import statistics
 import sys
@@ -31,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import insert
 
+from bench.timing import goal_line, kube_ts, load_average_line
 from lib.adapters.models import RUNNING, Scan
 from lib.config import Settings
 from lib.engines.argo import ArgoEngine, workflow_name
@@ -49,10 +49,6 @@ GOAL_SYNC_S = 0.5
 WORKFLOWS_API = "/apis/argoproj.io/"
 
 
-def ts(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _node(wf: str, node_id: str, label: str, kind: str, phase: str, start: datetime, **extra) -> dict:
     node = {
         "id": node_id,
@@ -63,11 +59,11 @@ def _node(wf: str, node_id: str, label: str, kind: str, phase: str, start: datet
         "templateScope": "local/",
         "phase": phase,
         "boundaryID": extra.pop("boundary", wf),
-        "startedAt": ts(start),
+        "startedAt": kube_ts(start),
         "progress": extra.pop("progress", "0/1"),
     }
     if phase in ("Failed", "Succeeded", "Error"):
-        node["finishedAt"] = ts(start + timedelta(seconds=40))
+        node["finishedAt"] = kube_ts(start + timedelta(seconds=40))
         node["resourcesDuration"] = {"cpu": 12, "memory": 40}
     node.update(extra)
     return node
@@ -117,7 +113,7 @@ def running_workflow(scan_id: str, rng: random.Random, now: datetime) -> dict:
             "labels": {name_label: value, "app.kubernetes.io/part-of": "scanboard"},
         },
         "spec": {"workflowTemplateRef": {"name": "scanboard-scan"}, "arguments": {"parameters": []}},
-        "status": {"phase": "Running", "startedAt": ts(start), "progress": "2/9", "nodes": nodes},
+        "status": {"phase": "Running", "startedAt": kube_ts(start), "progress": "2/9", "nodes": nodes},
     }
 
 
@@ -208,11 +204,14 @@ def main() -> int:
         print(
             f"peer (a GET per running scan): {RUNNING_SCANS} requests in {peer_s:.3f} s; ratio {peer_s / sync_s:.1f}x"
         )
-        print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
+        print(load_average_line())
         met = max(requests) <= GOAL_REQUESTS and sync_s <= GOAL_SYNC_S
         print(
-            f"goal_met={'true' if met else 'false'} running={RUNNING_SCANS} requests_per_interval={max(requests)} "
-            f"sync_s={sync_s:.3f} peer_requests={RUNNING_SCANS} peer_s={peer_s:.3f}"
+            goal_line(
+                met,
+                f"running={RUNNING_SCANS} requests_per_interval={max(requests)} sync_s={sync_s:.3f} "
+                f"peer_requests={RUNNING_SCANS} peer_s={peer_s:.3f}",
+            )
         )
         rt.db.dispose()
         return 0 if met else 1

@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.timing import goal_line
 from lib.core.findings import Asset, Finding, diff, group, severity_counts
 from lib.engines.report import build_report
 from lib.engines.workspace import ScanMeta, StepOutcome, Workspace
@@ -110,7 +111,7 @@ def main() -> int:
     met = t_report <= GOAL_S and peak_mb <= GOAL_MB
     print(f"goals: report <= {GOAL_S:.0f} s, peak <= {GOAL_MB:.0f} MB")
     print(f"ratio to goal: time {t_report / GOAL_S:.2f}, memory {peak_mb / GOAL_MB:.2f} (<= 1 meets it)")
-    print(f"goal_met={'true' if met else 'false'} seconds={t_report:.2f} peak_mb={peak_mb:.0f} findings={len(grouped)}")
+    print(goal_line(met, f"seconds={t_report:.2f} peak_mb={peak_mb:.0f} findings={len(grouped)}"))
     return 0 if met else 1
 
 
