@@ -48,7 +48,6 @@ PENDING = {
     "lib/scanners/",
     "lib/insights/history.py",
     "bench/history.py",
-    "lib/insights/dag_figure.py",
     "lib/engines/argo_status.py",
     "views/cluster.py",
     "bench/cluster.py",
