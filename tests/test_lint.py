@@ -48,7 +48,6 @@ PENDING = {
     "lib/scanners/",
     "lib/insights/history.py",
     "bench/history.py",
-    "lib/engines/argo_status.py",
     "views/cluster.py",
     "bench/cluster.py",
     "bench/dag.py",
