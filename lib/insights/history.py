@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import ColumnElement, String, Text, and_, cast, func, or_, select, type_coerce
+from sqlalchemy import ColumnElement, Select, String, Text, and_, cast, func, or_, select, type_coerce
 from sqlalchemy.orm import Session, sessionmaker
 
 from lib.adapters.models import FAILED, FINAL_STATUSES, PARTIAL, SCAN_STATUSES, SUCCEEDED, Scan, Step
@@ -181,16 +181,14 @@ FACT_COLUMNS = [
 ]
 
 
-def query_facts(
-    sessions: sessionmaker[Session], since: datetime | None = None, ids: list[str] | None = None
-) -> pd.DataFrame:
-    """Narrow facts of the scans created at/after `since` or listed in `ids` (all scans when both are None):
-    one row per scan with its times, counts, requested scanners and each scanner step's duration and outcome.
+def _as_text(col: Any) -> ColumnElement[str]:
+    """A JSON column as its text on every backend, so pandas parses all of them in one json.loads."""
+    return type_coerce(cast(col, Text), String)
 
-    Two Core queries (no ORM objects); JSON and datetimes are parsed column-wise, not per value.
-    """
-    as_text = lambda col: type_coerce(cast(col, Text), String)  # noqa: E731 - JSON as its text on every backend
-    q = select(
+
+def _scan_query() -> Select[*tuple[Any, ...]]:
+    """One row per scan: identity, times as text, whether it has a report, and its JSON columns as text."""
+    return select(
         Scan.id,
         Scan.host,
         Scan.requester_email,
@@ -200,13 +198,27 @@ def query_facts(
         type_coerce(Scan.started_at, String),
         type_coerce(Scan.finished_at, String),
         Scan.report_key != "",
-        as_text(Scan.scanners),
-        as_text(Scan.severity_counts),
-        as_text(Scan.diff_counts),
+        _as_text(Scan.scanners),
+        _as_text(Scan.severity_counts),
+        _as_text(Scan.diff_counts),
     )
-    sq = select(
+
+
+def _step_query() -> Select[*tuple[Any, ...]]:
+    """The scanner steps that ran to an end (both times known): the only ones with a duration."""
+    return select(
         Step.scan_id, Step.name, Step.state, type_coerce(Step.started_at, String), type_coerce(Step.finished_at, String)
     ).where(Step.name.in_(SCANNERS), Step.started_at.is_not(None), Step.finished_at.is_not(None))
+
+
+def _fetch_fact_rows(
+    sessions: sessionmaker[Session], since: datetime | None, ids: list[str] | None
+) -> tuple[list[Any], list[Any]]:
+    """Scan rows and step rows for the scans created at/after `since` or listed in `ids` (all when both None).
+
+    A scan matched both ways comes twice; the frame keeps its last row.
+    """
+    q, sq = _scan_query(), _step_query()
     rows: list[Any] = []
     steps: list[Any] = []
     with sessions() as s:
@@ -214,15 +226,20 @@ def query_facts(
         if since is None and ids is None:
             rows += conn.execute(q).fetchall()
             steps += conn.execute(sq).fetchall()
-        else:
-            if since is not None:
-                rows += conn.execute(q.where(Scan.created_at >= since)).fetchall()
-                steps += conn.execute(sq.join(Scan, Scan.id == Step.scan_id).where(Scan.created_at >= since)).fetchall()
-            wanted = ids or []
-            for i in range(0, len(wanted), 5000):  # stay under every driver's bound-parameter limit
-                chunk = wanted[i : i + 5000]
-                rows += conn.execute(q.where(Scan.id.in_(chunk))).fetchall()
-                steps += conn.execute(sq.where(Step.scan_id.in_(chunk))).fetchall()
+            return rows, steps
+        if since is not None:
+            rows += conn.execute(q.where(Scan.created_at >= since)).fetchall()
+            steps += conn.execute(sq.join(Scan, Scan.id == Step.scan_id).where(Scan.created_at >= since)).fetchall()
+        wanted = ids or []
+        for i in range(0, len(wanted), 5000):  # stay under every driver's bound-parameter limit
+            chunk = wanted[i : i + 5000]
+            rows += conn.execute(q.where(Scan.id.in_(chunk))).fetchall()
+            steps += conn.execute(sq.where(Step.scan_id.in_(chunk))).fetchall()
+    return rows, steps
+
+
+def _scan_frame(rows: list[Any]) -> pd.DataFrame:
+    """Scan rows -> one frame row per scan (indexed by id): times, duration, requested scanners and counts."""
     c = list(zip(*rows)) if rows else [()] * 12
     frame = pd.DataFrame(
         {
@@ -242,22 +259,48 @@ def query_facts(
     for n in SCANNERS:
         frame[f"req_{n}"] = scanners.str.contains(f'"{n}"', regex=False).astype(bool)
     frame = pd.concat([frame, _counts(c[10], SEVERITIES), _counts(c[11], DIFF_KEYS)], axis=1)
-    frame = frame.drop_duplicates("scan", keep="last").set_index("scan", drop=False)
-    if steps:
-        sc = list(zip(*steps))
-        st = pd.DataFrame(
-            {
-                "scan": sc[0],
-                "name": sc[1],
-                "failed": pd.Series(sc[2], dtype=object) == "failed",
-                "seconds": (_utc(sc[4]) - _utc(sc[3])).dt.total_seconds(),
-            }
-        )
-        st = st.drop_duplicates(["scan", "name"], keep="last").pivot(index="scan", columns="name")
+    return frame.drop_duplicates("scan", keep="last").set_index("scan", drop=False)
+
+
+def _step_pivot(steps: list[Any]) -> pd.DataFrame | None:
+    """Step rows -> scans x (seconds|failed, scanner), the last row winning; None when no step ran."""
+    if not steps:
+        return None
+    sc = list(zip(*steps))
+    st = pd.DataFrame(
+        {
+            "scan": sc[0],
+            "name": sc[1],
+            "failed": pd.Series(sc[2], dtype=object) == "failed",
+            "seconds": (_utc(sc[4]) - _utc(sc[3])).dt.total_seconds(),
+        }
+    )
+    return st.drop_duplicates(["scan", "name"], keep="last").pivot(index="scan", columns="name")
+
+
+def _add_step_columns(frame: pd.DataFrame, steps: list[Any]) -> None:
+    """Each scanner's step duration (NaN when it did not run) and whether it failed, as columns of `frame`."""
+    st = _step_pivot(steps)
     for n in SCANNERS:
-        has = bool(steps) and ("seconds", n) in st.columns
-        frame[f"dur_{n}"] = st[("seconds", n)].reindex(frame.index) if has else np.nan
-        frame[f"failed_{n}"] = st[("failed", n)].reindex(frame.index).fillna(False).astype(bool) if has else False
+        if st is not None and ("seconds", n) in st.columns:
+            frame[f"dur_{n}"] = st[("seconds", n)].reindex(frame.index)
+            frame[f"failed_{n}"] = st[("failed", n)].reindex(frame.index).fillna(False).astype(bool)
+        else:
+            frame[f"dur_{n}"] = np.nan
+            frame[f"failed_{n}"] = False
+
+
+def query_facts(
+    sessions: sessionmaker[Session], since: datetime | None = None, ids: list[str] | None = None
+) -> pd.DataFrame:
+    """Narrow facts of the scans created at/after `since` or listed in `ids` (all scans when both are None):
+    one row per scan with its times, counts, requested scanners and each scanner step's duration and outcome.
+
+    Two Core queries (no ORM objects); JSON and datetimes are parsed column-wise, not per value.
+    """
+    rows, steps = _fetch_fact_rows(sessions, since, ids)
+    frame = _scan_frame(rows)
+    _add_step_columns(frame, steps)
     return frame[FACT_COLUMNS].reset_index(drop=True)
 
 
