@@ -47,7 +47,6 @@ EXEMPT = ("lib/adapters/migrations/versions/",)
 PENDING = {
     "lib/scanners/",
     "bench/history.py",
-    "views/cluster.py",
     "bench/cluster.py",
     "bench/dag.py",
 }

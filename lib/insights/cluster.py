@@ -23,6 +23,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from lib.adapters.kube import Kube, KubeError
+from lib.core.text import md_escape
 from lib.insights.figure_style import styled
 
 WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
@@ -500,3 +501,23 @@ def summary(view: ClusterView) -> dict[str, Any]:
         "pending": len(view.pending),
         "scan_pods": scan_pods_running(view.snapshot),
     }
+
+
+SUMMARY_LABELS = {
+    "nodes": "Nodes",
+    "ready": "Ready",
+    "spot": "Spot nodes",
+    "pending": "Pending pods",
+    "scan_pods": "Scan pods running",
+}  # summary() key -> the page's metric label, in the order shown
+
+
+def read_error_text(state: SnapshotState) -> str:
+    """The banner when the API could not be read: the (escaped) error and whether older data is still shown."""
+    snap = state.snapshot
+    last = (
+        f"Showing the last good snapshot, from {snap.taken_at:%Y-%m-%d %H:%M:%S} UTC."
+        if snap
+        else "No snapshot has been read yet."
+    )
+    return f"Cannot read the cluster from the Kubernetes API: {md_escape(state.error)} {last}"
