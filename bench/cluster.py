@@ -33,13 +33,8 @@ import pandas as pd
 import requests
 
 from lib.config import Settings
-from lib.insights.cluster import (
-    ClusterSnapshots,
-    cluster_view,
-    node_count_figure,
-    snapshot_samples,
-    take_snapshot,
-)
+from lib.insights.cluster_frames import cluster_view, node_count_figure, snapshot_samples
+from lib.insights.cluster_snapshot import ClusterSnapshots, take_snapshot
 from lib.runtime import connect_kube
 from testkit.kube_api_server import KubeApiServer
 

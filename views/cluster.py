@@ -1,7 +1,7 @@
 """Where scans run. Embedded: the local worker pool, now and over time. Argo: nodes, pending pods (with the scan that
 owns them) and autoscaler events from one shared Kubernetes snapshot per interval, and node counts over time from
 the sampler. Live: the fragment below re-runs every interval; the API is listed at most once per interval for all
-viewers together (lib.insights.cluster.ClusterSnapshots).
+viewers together (lib.insights.cluster_snapshot.ClusterSnapshots).
 """
 
 from datetime import UTC, datetime, timedelta
@@ -9,18 +9,15 @@ from datetime import UTC, datetime, timedelta
 import streamlit as st
 
 from lib.core.text import md_escape
-from lib.insights.cluster import (
+from lib.insights.cluster_frames import (
     SUMMARY_LABELS,
-    ClusterSnapshot,
-    ClusterSnapshots,
     ClusterView,
-    SnapshotState,
     cluster_view,
     node_count_figure,
     pool_figure,
-    read_error_text,
     summary,
 )
+from lib.insights.cluster_snapshot import ClusterSnapshot, ClusterSnapshots, SnapshotState, read_error_text
 from lib.insights.sampler import samples_frame, scan_starts
 from ui.runtime import get_runtime
 
