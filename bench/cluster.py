@@ -35,15 +35,8 @@ import requests
 from bench.timing import goal_line, kube_ts, load_average_line, timed
 from lib.adapters.kube import Kube
 from lib.config import Settings
-from lib.insights.cluster import (
-    ClusterSnapshot,
-    ClusterSnapshots,
-    ClusterView,
-    cluster_view,
-    node_count_figure,
-    snapshot_samples,
-    take_snapshot,
-)
+from lib.insights.cluster_frames import ClusterView, cluster_view, node_count_figure, snapshot_samples
+from lib.insights.cluster_snapshot import ClusterSnapshot, ClusterSnapshots, take_snapshot
 from lib.runtime import connect_kube
 from testkit.kube_api_server import KubeApiServer
 

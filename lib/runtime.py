@@ -27,8 +27,8 @@ from lib.config import Settings
 from lib.engines.argo import ArgoEngine
 from lib.engines.base import Engine
 from lib.engines.local import LocalEngine
-from lib.insights.cluster import ClusterSnapshots
-from lib.insights.history import ScanFacts
+from lib.insights.cluster_snapshot import ClusterSnapshots
+from lib.insights.history_queries import ScanFacts
 from lib.insights.sampler import Sampler, cluster_probe, pool_probe
 from lib.services.callbacks import deliver_due
 from lib.services.notifications import evaluate_finished

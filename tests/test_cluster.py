@@ -1,7 +1,7 @@
-"""lib.insights.cluster and lib.insights.sampler against the Kubernetes API test server over HTTP (official
-client, generated
-kubeconfig), with nodes labelled as EKS and Karpenter label them: frames, the owner of a pending pod, autoscaler
-events and status, one API list per resource per interval for any number of viewers, the API going away."""
+"""lib.insights.cluster_snapshot, cluster_frames and sampler against the Kubernetes API test server over HTTP
+(official client, generated kubeconfig), with nodes labelled as EKS and Karpenter label them: frames, the owner of a
+pending pod, autoscaler events and status, one API list per resource per interval for any number of viewers, the API
+going away."""
 
 from __future__ import annotations
 
@@ -14,14 +14,8 @@ from sqlalchemy import func, select
 
 from lib.adapters.kube import KubeError
 from lib.adapters.models import ClusterSample
-from lib.insights.cluster import (
-    ClusterSnapshots,
-    cluster_view,
-    node_count_figure,
-    quantity,
-    snapshot_samples,
-    take_snapshot,
-)
+from lib.insights.cluster_frames import cluster_view, node_count_figure, quantity, snapshot_samples
+from lib.insights.cluster_snapshot import ClusterSnapshots, take_snapshot
 from lib.insights.sampler import Sampler, cluster_probe, samples_frame, scan_starts
 from lib.runtime import build_runtime, connect_kube, kube_settings
 

@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 
 from lib.core.text import csv_cell
-from lib.insights.history import HistoryFilters, export_csv
+from lib.insights.history_queries import HistoryFilters, export_csv
 from lib.services.intake import submit
 
 EVIL = ["=1+2@evil.example", "+cmd@evil.example", "-2+3@evil.example", "=HYPERLINK@evil.example"]

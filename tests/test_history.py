@@ -1,6 +1,6 @@
-"""lib.insights.history on a small, known set of scans in a real (SQLite) database: exact numbers behind every
-chart and KPI,
-filters the same in SQL (table, CSV) and in pandas (charts), the URL round trip, and the incremental scan facts."""
+"""lib.insights.history_queries and history_aggregates on a small, known set of scans in a real (SQLite) database:
+exact numbers behind every chart and KPI, filters the same in SQL (table, CSV) and in pandas (charts), the URL round
+trip, and the incremental scan facts."""
 
 from __future__ import annotations
 
@@ -15,16 +15,9 @@ from sqlalchemy import delete, update
 from lib.adapters.db import make_engine, migrate, session_factory
 from lib.adapters.models import Scan, Step
 from lib.core.roles import LOCAL_VIEWER, Viewer
-from lib.insights.history import (
-    HistoryFilters,
-    ScanFacts,
-    apply_filters,
-    build_view,
-    export_csv,
-    history_view,
-    table_rows,
-)
+from lib.insights.history_aggregates import apply_filters, build_view, history_view
 from lib.insights.history_charts import history_figures
+from lib.insights.history_queries import HistoryFilters, ScanFacts, export_csv, table_rows
 
 D = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
 ALL = HistoryFilters(start=date(2026, 3, 1), end=date(2026, 3, 15))

@@ -1,7 +1,7 @@
 """Where scans run. Embedded: the local worker pool, now and over time. Argo: nodes, pending pods (with the scan that
 owns them) and autoscaler events from one shared Kubernetes snapshot per interval, and node counts over time from
 the sampler. Live: the fragment below re-runs every interval; the API is listed at most once per interval for all
-viewers together (lib.insights.cluster.ClusterSnapshots).
+viewers together (lib.insights.cluster_snapshot.ClusterSnapshots).
 """
 
 from datetime import UTC, datetime, timedelta
@@ -9,7 +9,15 @@ from datetime import UTC, datetime, timedelta
 import streamlit as st
 
 from lib.core.text import md_escape
-from lib.insights.cluster import ClusterSnapshots, ClusterView, cluster_view, node_count_figure, pool_figure, summary
+from lib.insights.cluster_frames import (
+    SUMMARY_LABELS,
+    ClusterView,
+    cluster_view,
+    node_count_figure,
+    pool_figure,
+    summary,
+)
+from lib.insights.cluster_snapshot import ClusterSnapshot, ClusterSnapshots, SnapshotState, read_error_text
 from lib.insights.sampler import samples_frame, scan_starts
 from ui.runtime import get_runtime
 
@@ -60,34 +68,22 @@ if rt.cluster is None:
 snapshots: ClusterSnapshots = rt.cluster  # the runtime's one snapshot, shared with the sampler and every viewer
 
 
-@st.fragment(run_every=interval)
-def live() -> None:
-    state = snapshots.get()
-    snap = state.snapshot
+def _read_error_banner(state: SnapshotState) -> None:
+    """Say the API is unreachable, and whether the figures below are an older snapshot or nothing at all."""
     if state.error:
-        last = (
-            f"Showing the last good snapshot, from {snap.taken_at:%Y-%m-%d %H:%M:%S} UTC."
-            if snap
-            else "No snapshot has been read yet."
-        )
-        st.error(
-            f"Cannot read the cluster from the Kubernetes API: {md_escape(state.error)} {last}",
-            icon=":material/cloud_off:",
-        )
-    if snap is None:
-        return
-    for w in snap.warnings:
-        st.warning(md_escape(w), icon=":material/warning:")
-    view = _view(db_url, snap.taken_at.isoformat(), snap)
+        st.error(read_error_text(state), icon=":material/cloud_off:")
+
+
+def _headline(view: ClusterView, snap: ClusterSnapshot) -> None:
+    """The summary numbers as metrics, and the snapshot's time."""
     s = summary(view)
-    m = st.columns(5)
-    m[0].metric("Nodes", s["nodes"])
-    m[1].metric("Ready", s["ready"])
-    m[2].metric("Spot nodes", s["spot"])
-    m[3].metric("Pending pods", s["pending"])
-    m[4].metric("Scan pods running", s["scan_pods"])
+    for col, (key, label) in zip(st.columns(len(SUMMARY_LABELS)), SUMMARY_LABELS.items(), strict=True):
+        col.metric(label, s[key])
     st.caption(f"Snapshot {snap.taken_at:%H:%M:%S} UTC · refreshed every {interval:g} s for all viewers")
 
+
+def _charts(view: ClusterView) -> None:
+    """Node counts over time (from the sampler), then capacity and usage of this snapshot side by side."""
     samples, starts = _history(db_url, hours, True)
     if samples.empty:
         st.caption("The sampler has not recorded node counts yet.")
@@ -97,19 +93,26 @@ def live() -> None:
     a.plotly_chart(view.figures["capacity"], key="c_capacity", config={"displaylogo": False})
     b.plotly_chart(view.figures["usage"], key="c_usage", config={"displaylogo": False})
 
+
+def _pending_pods(view: ClusterView) -> None:
+    """Pods waiting for a node, each linked to the scan that owns it."""
     st.subheader(f"Pending pods ({len(view.pending)})")
     if view.pending.empty:
         st.caption("None: every pod is scheduled.")
-    else:
-        st.dataframe(
-            view.pending.drop(columns=["scan"]),
-            hide_index=True,
-            key="c_pending",
-            column_config={
-                "scan_link": st.column_config.LinkColumn("Scan", display_text=r"/progress\?scan=(.*)"),
-                "age_min": st.column_config.NumberColumn("Age (min)", format="%.0f"),
-            },
-        )
+        return
+    st.dataframe(
+        view.pending.drop(columns=["scan"]),
+        hide_index=True,
+        key="c_pending",
+        column_config={
+            "scan_link": st.column_config.LinkColumn("Scan", display_text=r"/progress\?scan=(.*)"),
+            "age_min": st.column_config.NumberColumn("Age (min)", format="%.0f"),
+        },
+    )
+
+
+def _nodes_table(view: ClusterView) -> None:
+    """Every node with its share of CPU and memory requested."""
     st.subheader("Nodes")
     st.dataframe(
         view.nodes,
@@ -123,6 +126,10 @@ def live() -> None:
             "mem_requested_gib": st.column_config.NumberColumn("Mem req (GiB)", format="%.1f"),
         },
     )
+
+
+def _autoscaler(view: ClusterView, snap: ClusterSnapshot) -> None:
+    """The cluster-autoscaler's scale events and its status ConfigMap (why nodes were or were not added)."""
     st.subheader("Cluster autoscaler")
     if view.events.empty:
         st.caption("No TriggeredScaleUp / NotTriggerScaleUp / ScaleDown events.")
@@ -133,6 +140,23 @@ def live() -> None:
             st.code(snap.autoscaler_status, language="yaml")
     else:
         st.caption("No kube-system/cluster-autoscaler-status ConfigMap.")
+
+
+@st.fragment(run_every=interval)
+def live() -> None:
+    state = snapshots.get()
+    snap = state.snapshot
+    _read_error_banner(state)
+    if snap is None:
+        return
+    for w in snap.warnings:
+        st.warning(md_escape(w), icon=":material/warning:")
+    view = _view(db_url, snap.taken_at.isoformat(), snap)
+    _headline(view, snap)
+    _charts(view)
+    _pending_pods(view)
+    _nodes_table(view)
+    _autoscaler(view, snap)
 
 
 live()

@@ -1,8 +1,8 @@
 """Managers' history: filters kept in the URL (shareable), KPIs, charts, the table with links, CSV export.
 
-Thin: the numbers come from lib.insights.history (per-process scan facts + pandas) and
-lib.insights.history_charts; this page reads
-the filters, caches one view per filter set for TTL_S seconds and draws it.
+Thin: the numbers come from lib.insights.history_queries and history_aggregates (per-process scan facts + pandas)
+and lib.insights.history_charts; this page reads the filters, caches one view per filter set for TTL_S seconds and
+draws it.
 """
 
 from datetime import timedelta
@@ -12,8 +12,9 @@ import streamlit as st
 from lib.adapters.models import SCAN_STATUSES
 from lib.core.findings import SEVERITIES
 from lib.core.pipeline import SCANNER_LABELS, SCANNERS
-from lib.insights.history import HistoryFilters, HistoryView, ScanFacts, export_csv, history_view
+from lib.insights.history_aggregates import HistoryView, history_view
 from lib.insights.history_charts import history_figures
+from lib.insights.history_queries import HistoryFilters, ScanFacts, export_csv
 from ui.auth import viewer
 from ui.runtime import get_runtime
 from ui.widgets import empty_state, status_label

@@ -135,98 +135,131 @@ def _walk_order(nodes: dict[str, dict], starts: list[str]) -> list[str]:
     return order
 
 
-def workflow_view(wf: dict) -> DagView:
-    """Build the DagView of one Workflow (any phase, including not started, compressed or offloaded status)."""
-    meta = wf.get("metadata") or {}
-    status = wf.get("status") or {}
-    name = meta.get("name", "")
-    nodes, notes = workflow_nodes(wf)
-    phase = state_of(status.get("phase"))
-    message = status.get("message") or ""
-
-    if not nodes:
-        if not notes:
-            notes.append(
-                "The workflow has not started any step yet."
-                if phase in ("pending", "running")
-                else "The workflow recorded no steps."
-            )
-        root_node = DagNode(
-            id=name or "workflow",
-            label=name or "workflow",
-            state=phase,
-            kind="dag",
-            started_at=parse_time(status.get("startedAt")),
-            finished_at=parse_time(status.get("finishedAt")),
-            message=message,
+def _stepless_view(name: str, status: dict, phase: str, message: str, notes: list[str]) -> DagView:
+    """A Workflow with no readable nodes: just its root (when named), and a note saying why there is no graph."""
+    if not notes:
+        notes.append(
+            "The workflow has not started any step yet."
+            if phase in ("pending", "running")
+            else "The workflow recorded no steps."
         )
-        progress = parse_progress(status.get("progress")) or (0, 0)
-        return DagView(
-            nodes=[root_node] if name else [],
-            edges=[],
-            phase=phase,
-            message=message,
-            progress=progress,
-            notes=notes,
-            root=root_node.id if name else "",
-        )
+    root_node = DagNode(
+        id=name or "workflow",
+        label=name or "workflow",
+        state=phase,
+        kind="dag",
+        started_at=parse_time(status.get("startedAt")),
+        finished_at=parse_time(status.get("finishedAt")),
+        message=message,
+    )
+    progress = parse_progress(status.get("progress")) or (0, 0)
+    return DagView(
+        nodes=[root_node] if name else [],
+        edges=[],
+        phase=phase,
+        message=message,
+        progress=progress,
+        notes=notes,
+        root=root_node.id if name else "",
+    )
 
-    root = name if name in nodes else ""
-    if not root:  # fall back to a node without boundary that is not the exit handler
-        root = next((i for i, n in nodes.items() if not n.get("boundaryID") and not _is_exit_handler(n)), "")
-        notes.append("The workflow's root node is missing from its status; the graph may be incomplete.")
-    exit_ids = [i for i, n in nodes.items() if n.get("name") == f"{name}.onExit"]
-    order = _walk_order(nodes, [root, *exit_ids] if root else exit_ids)
 
+def _root_id(nodes: dict[str, dict], name: str, notes: list[str]) -> str:
+    """The node named like the workflow; else (noted) the first node without boundary that is not the exit handler."""
+    if name and name in nodes:
+        return name
+    notes.append("The workflow's root node is missing from its status; the graph may be incomplete.")
+    return next((i for i, n in nodes.items() if not n.get("boundaryID") and not _is_exit_handler(n)), "")
+
+
+def _groups(nodes: dict[str, dict], order: list[str]) -> dict[str, str]:
+    """Each Retry attempt or TaskGroup item -> its group node (the first in walk order, should two claim it)."""
     group: dict[str, str] = {}
     for nid in order:
         n = nodes[nid]
         if n.get("type") in ("Retry", "TaskGroup", "StepGroup"):
             for c in n.get("children") or ():
                 group.setdefault(c, nid)
+    return group
 
-    out_nodes: list[DagNode] = []
+
+def _dag_node(nid: str, n: dict, nodes: dict[str, dict], group: dict[str, str]) -> DagNode:
+    """One Argo node as a DagNode; a Retry node's attempts count only the children present in the status."""
+    ntype = n.get("type", "")
+    children = n.get("children") or []
+    return DagNode(
+        id=nid,
+        label=n.get("displayName") or n.get("name") or nid,
+        state=state_of(n.get("phase")),
+        kind="onexit" if _is_exit_handler(n) else NODE_KINDS.get(ntype, "step"),
+        started_at=parse_time(n.get("startedAt")),
+        finished_at=parse_time(n.get("finishedAt")),
+        message=n.get("message") or "",
+        parent=n.get("boundaryID") or "",
+        attempts=sum(1 for c in children if c in nodes) if ntype == "Retry" else 0,
+        group=group.get(nid, ""),
+    )
+
+
+def _child_edges(nodes: dict[str, dict], order: list[str]) -> tuple[list[tuple[str, str]], int]:
+    """Parent -> child edges in walk order, and how many children are named but not (yet) in the status."""
     edges: list[tuple[str, str]] = []
     missing = 0
     for nid in order:
-        n = nodes[nid]
-        ntype = n.get("type", "")
-        children = n.get("children") or []
-        kind = "onexit" if _is_exit_handler(n) else NODE_KINDS.get(ntype, "step")
-        out_nodes.append(
-            DagNode(
-                id=nid,
-                label=n.get("displayName") or n.get("name") or nid,
-                state=state_of(n.get("phase")),
-                kind=kind,
-                started_at=parse_time(n.get("startedAt")),
-                finished_at=parse_time(n.get("finishedAt")),
-                message=n.get("message") or "",
-                parent=n.get("boundaryID") or "",
-                attempts=sum(1 for c in children if c in nodes) if ntype == "Retry" else 0,
-                group=group.get(nid, ""),
-            )
-        )
-        for c in children:
+        for c in nodes[nid].get("children") or []:
             if c in nodes:
                 edges.append((nid, c))
             else:
                 missing += 1
-    # The exit handler runs after the workflow's last steps: draw it after the root's outbound nodes.
-    if root:
-        outbound = [o for o in nodes[root].get("outboundNodes") or () if o in nodes] or [root]
-        edges.extend((o, e) for e in exit_ids for o in outbound)
+    return edges, missing
+
+
+def _exit_edges(nodes: dict[str, dict], root: str, exit_ids: list[str]) -> list[tuple[str, str]]:
+    """The exit handler runs after the workflow's last steps: draw it after the root's outbound nodes."""
+    if not root:
+        return []
+    outbound = [o for o in nodes[root].get("outboundNodes") or () if o in nodes] or [root]
+    return [(o, e) for e in exit_ids for o in outbound]
+
+
+def _progress(status: dict, nodes: dict[str, dict]) -> tuple[int, int]:
+    """Argo's own "N/M" when written, else the same count made from the leaf nodes' phases."""
+    parsed = parse_progress(status.get("progress"))
+    if parsed is not None:
+        return parsed
+    leaves = [n for n in nodes.values() if n.get("type") in LEAF_TYPES]
+    done = sum(1 for n in leaves if state_of(n.get("phase")) in ("succeeded", "failed", "error", "skipped", "omitted"))
+    return (done, len(leaves))
+
+
+def workflow_view(wf: dict) -> DagView:
+    """Build the DagView of one Workflow (any phase, including not started, compressed or offloaded status)."""
+    status = wf.get("status") or {}
+    name = (wf.get("metadata") or {}).get("name", "")
+    nodes, notes = workflow_nodes(wf)
+    phase = state_of(status.get("phase"))
+    message = status.get("message") or ""
+    if not nodes:
+        return _stepless_view(name, status, phase, message, notes)
+
+    root = _root_id(nodes, name, notes)
+    exit_ids = [i for i, n in nodes.items() if n.get("name") == f"{name}.onExit"]
+    order = _walk_order(nodes, [root, *exit_ids] if root else exit_ids)
+    group = _groups(nodes, order)
+    out_nodes = [_dag_node(nid, nodes[nid], nodes, group) for nid in order]
+    edges, missing = _child_edges(nodes, order)
+    edges.extend(_exit_edges(nodes, root, exit_ids))
     if missing:
         notes.append(f"{missing} child node(s) named in the status are not in it yet; they are not drawn.")
-
-    parsed = parse_progress(status.get("progress"))
-    if parsed is None:
-        leaves = [n for n in nodes.values() if n.get("type") in LEAF_TYPES]
-        done = sum(
-            1 for n in leaves if state_of(n.get("phase")) in ("succeeded", "failed", "error", "skipped", "omitted")
-        )
-        parsed = (done, len(leaves))
-    return DagView(nodes=out_nodes, edges=edges, phase=phase, message=message, progress=parsed, notes=notes, root=root)
+    return DagView(
+        nodes=out_nodes,
+        edges=edges,
+        phase=phase,
+        message=message,
+        progress=_progress(status, nodes),
+        notes=notes,
+        root=root,
+    )
 
 
 @dataclass(frozen=True)

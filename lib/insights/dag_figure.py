@@ -62,52 +62,51 @@ def _counts_text(counts: dict[str, int]) -> str:
     return ", ".join(f"{counts[s]} {s}" for s in STATES if counts.get(s))
 
 
-def condense(view: DagView, *, group_retries: bool = True, max_fanout: int = MAX_FANOUT) -> DagView:
-    """A smaller DagView with the same meaning: attempts folded into Retry nodes, big fan-outs collapsed.
-
-    Edges follow their endpoints into the node that now stands for them (the last attempt's edge onward becomes
-    the Retry node's edge); nodes nested inside a hidden node (by `parent`) are hidden with it.
-    """
-    by_id = view.by_id()
-    rep: dict[str, str] = {}  # hidden node -> the node standing for it (may itself be hidden)
+def _group_members(view: DagView, by_id: dict[str, DagNode]) -> dict[str, list[str]]:
+    """Each group node's member ids, in view order; a `group` naming no node in the view is ignored."""
     members: dict[str, list[str]] = {}
     for n in view.nodes:
         if n.group and n.group in by_id:
             members.setdefault(n.group, []).append(n.id)
+    return members
 
-    retry_counts: dict[str, Counter] = {}
-    if group_retries:
-        for gid, ids in members.items():
-            if by_id[gid].kind == "retry":
-                retry_counts[gid] = Counter(by_id[i].state for i in ids)
-                rep.update((i, gid) for i in ids)
 
-    collapsed: dict[str, DagNode] = {}  # taskgroup id -> its collapsed node
-    for gid, ids in members.items():
-        g = by_id[gid]
-        if g.kind != "taskgroup" or len(ids) <= max_fanout:
-            continue
-        items = [by_id[i] for i in ids]
-        counts = Counter(m.state for m in items)
-        starts = [m.started_at for m in items if m.started_at]
-        ends = [m.finished_at for m in items if m.finished_at]
-        state = aggregate_state(counts)
-        node = DagNode(
-            id=f"{gid}::collapsed",
-            label=f"{g.label} ×{len(ids)}",
-            state=state,
-            kind="collapsed",
-            started_at=min(starts) if starts else None,
-            finished_at=max(ends) if ends and state in FINISHED else None,
-            message=f"{len(ids)} items collapsed: {_counts_text(counts)}",
-            parent=g.parent,
-            group=gid,
-            counts=dict(counts),
-        )
-        collapsed[gid] = node
-        rep.update((i, node.id) for i in ids)
+def _retry_counts(members: dict[str, list[str]], by_id: dict[str, DagNode]) -> dict[str, Counter]:
+    """Attempt states per Retry node: the counts its folded node's hover shows instead of the attempts."""
+    return {gid: Counter(by_id[i].state for i in ids) for gid, ids in members.items() if by_id[gid].kind == "retry"}
 
-    # Inherit hiding through nesting: a node inside a hidden boundary is hidden with it.
+
+def _collapsed_node(g: DagNode, items: list[DagNode]) -> DagNode:
+    """The one node standing for a TaskGroup's fan-out: aggregate state, overall times, counts per state."""
+    counts = Counter(m.state for m in items)
+    starts = [m.started_at for m in items if m.started_at]
+    ends = [m.finished_at for m in items if m.finished_at]
+    state = aggregate_state(counts)
+    return DagNode(
+        id=f"{g.id}::collapsed",
+        label=f"{g.label} ×{len(items)}",
+        state=state,
+        kind="collapsed",
+        started_at=min(starts) if starts else None,
+        finished_at=max(ends) if ends and state in FINISHED else None,
+        message=f"{len(items)} items collapsed: {_counts_text(counts)}",
+        parent=g.parent,
+        group=g.id,
+        counts=dict(counts),
+    )
+
+
+def _collapsed_fanouts(members: dict[str, list[str]], by_id: dict[str, DagNode], max_fanout: int) -> dict[str, DagNode]:
+    """A collapsed node for each TaskGroup with more than `max_fanout` members, by TaskGroup id."""
+    return {
+        gid: _collapsed_node(by_id[gid], [by_id[i] for i in ids])
+        for gid, ids in members.items()
+        if by_id[gid].kind == "taskgroup" and len(ids) > max_fanout
+    }
+
+
+def _hide_nested(view: DagView, by_id: dict[str, DagNode], rep: dict[str, str]) -> None:
+    """Inherit hiding through nesting: a node inside a hidden boundary (by `parent`) is hidden with it (in place)."""
     memo: dict[str, str | None] = {}
 
     def nearest_hidden(x: str) -> str | None:
@@ -131,17 +130,24 @@ def condense(view: DagView, *, group_retries: bool = True, max_fanout: int = MAX
             if a is not None:
                 rep[n.id] = a
 
-    def find(x: str) -> str:
-        seen = 0
-        while x in rep and seen < 64:
-            x = rep[x]
-            seen += 1
-        return x
 
+def _standing_for(rep: dict[str, str], x: str) -> str:
+    """The shown node that x ends up folded into (x itself when not hidden); the bound guards against a cycle."""
+    seen = 0
+    while x in rep and seen < 64:
+        x = rep[x]
+        seen += 1
+    return x
+
+
+def _shown_nodes(
+    view: DagView, rep: dict[str, str], retry_counts: dict[str, Counter], collapsed: dict[str, DagNode]
+) -> list[DagNode]:
+    """Each shown node once, in the order its first member appears; Retry nodes carry their attempt counts."""
     out: list[DagNode] = []
     placed: set[str] = set()
     for n in view.nodes:
-        r = find(n.id)
+        r = _standing_for(rep, n.id)
         if r in placed:
             continue
         placed.add(r)
@@ -151,17 +157,41 @@ def condense(view: DagView, *, group_retries: bool = True, max_fanout: int = MAX
             out.append(n)
         elif r.endswith("::collapsed"):
             out.append(collapsed[r[: -len("::collapsed")]])
-    kept = {n.id for n in out}
+    return out
+
+
+def _shown_edges(view: DagView, rep: dict[str, str], kept: set[str]) -> list[tuple[str, str]]:
+    """Edges moved onto the nodes standing for their ends, without self-loops or duplicates."""
     edges: list[tuple[str, str]] = []
     seen_edges: set[tuple[str, str]] = set()
     for a, b in view.edges:
-        e = (find(a), find(b))
+        e = (_standing_for(rep, a), _standing_for(rep, b))
         if e[0] != e[1] and e[0] in kept and e[1] in kept and e not in seen_edges:
             seen_edges.add(e)
             edges.append(e)
+    return edges
+
+
+def condense(view: DagView, *, group_retries: bool = True, max_fanout: int = MAX_FANOUT) -> DagView:
+    """A smaller DagView with the same meaning: attempts folded into Retry nodes, big fan-outs collapsed.
+
+    Edges follow their endpoints into the node that now stands for them (the last attempt's edge onward becomes
+    the Retry node's edge); nodes nested inside a hidden node (by `parent`) are hidden with it.
+    """
+    by_id = view.by_id()
+    members = _group_members(view, by_id)
+    rep: dict[str, str] = {}  # hidden node -> the node standing for it (may itself be hidden)
+    retry_counts = _retry_counts(members, by_id) if group_retries else {}
+    for gid in retry_counts:
+        rep.update((i, gid) for i in members[gid])
+    collapsed = _collapsed_fanouts(members, by_id, max_fanout)
+    for gid, node in collapsed.items():
+        rep.update((i, node.id) for i in members[gid])
+    _hide_nested(view, by_id, rep)
+    out = _shown_nodes(view, rep, retry_counts, collapsed)
     return DagView(
         nodes=out,
-        edges=edges,
+        edges=_shown_edges(view, rep, {n.id for n in out}),
         phase=view.phase,
         message=view.message,
         progress=view.progress,
@@ -235,17 +265,8 @@ def hover_text(n: DagNode) -> str:
     return "<br>".join(lines)
 
 
-def dag_figure(
-    view: DagView, *, group_retries: bool | None = None, max_fanout: int = MAX_FANOUT, detail_limit: int = DETAIL_LIMIT
-) -> go.Figure:
-    """The figure: one marker trace per state (the legend), one edge trace, hover text per node.
-
-    group_retries None folds attempts only when the view has more than `detail_limit` nodes, so a normal scan
-    still shows each attempt.
-    """
-    if group_retries is None:
-        group_retries = len(view.nodes) > detail_limit
-    shown = condense(view, group_retries=group_retries, max_fanout=max_fanout)
+def _blank_figure(view: DagView) -> go.Figure:
+    """The figure's frame: white, no axes, and a uirevision per run so a rerun keeps the reader's zoom."""
     fig = go.Figure()
     fig.update_layout(
         showlegend=True,
@@ -257,37 +278,86 @@ def dag_figure(
         xaxis={"visible": False},
         yaxis={"visible": False},
     )
-    if not shown.nodes:
-        fig.add_annotation(
-            text=html.escape(" ".join(view.notes) or "No steps yet."),
-            showarrow=False,
-            x=0.5,
-            y=0.5,
-            xref="paper",
-            yref="paper",
-        )
-        fig.update_layout(height=200)
-        return fig
+    return fig
 
-    pos = layout_positions(shown)
+
+def _draw_note(fig: go.Figure, view: DagView) -> None:
+    """With nothing to draw, the view's notes say why (in a short figure)."""
+    fig.add_annotation(
+        text=html.escape(" ".join(view.notes) or "No steps yet."),
+        showarrow=False,
+        x=0.5,
+        y=0.5,
+        xref="paper",
+        yref="paper",
+    )
+    fig.update_layout(height=200)
+
+
+def _edge_trace(shown: DagView, pos: dict[str, tuple[float, float]]) -> go.Scatter:
+    """All edges as one line trace (None separates segments), so thousands of edges cost one trace."""
     ex: list[float | None] = []
     ey: list[float | None] = []
     for a, b in shown.edges:
         (x0, y0), (x1, y1) = pos[a], pos[b]
         ex += [x0, x1, None]
         ey += [y0, y1, None]
-    fig.add_trace(
-        go.Scatter(
-            x=ex,
-            y=ey,
-            mode="lines",
-            line={"color": "#9aa3ad", "width": 1},
-            hoverinfo="skip",
-            showlegend=False,
-            name="edges",
-        )
+    return go.Scatter(
+        x=ex,
+        y=ey,
+        mode="lines",
+        line={"color": "#9aa3ad", "width": 1},
+        hoverinfo="skip",
+        showlegend=False,
+        name="edges",
     )
 
+
+def _state_marker_trace(
+    state: str, ns: list[DagNode], pos: dict[str, tuple[float, float]], with_labels: bool
+) -> go.Scatter:
+    """One state's nodes: colour by state, symbol by kind, hover text per node, node id as customdata."""
+    return go.Scatter(
+        x=[pos[n.id][0] for n in ns],
+        y=[pos[n.id][1] for n in ns],
+        mode="markers+text" if with_labels else "markers",
+        text=[n.label for n in ns] if with_labels else None,
+        textposition="top center",
+        hovertext=[hover_text(n) for n in ns],
+        hoverinfo="text",
+        customdata=[n.id for n in ns],
+        marker={
+            "color": STATE_COLORS[state],
+            "size": [22 if n.kind == "collapsed" else 14 for n in ns],
+            "symbol": [KIND_SYMBOLS.get(n.kind, "circle") for n in ns],
+            "line": {"color": "#333", "width": 1},
+        },
+        name=state,
+        legendgroup=state,
+        showlegend=False,
+    )
+
+
+def _legend_trace(state: str) -> go.Scatter:
+    """The legend entry is a plain circle of the state's colour, whatever the first node's kind."""
+    return go.Scatter(
+        x=[None],
+        y=[None],
+        mode="markers",
+        name=state,
+        legendgroup=state,
+        marker={
+            "color": STATE_COLORS[state],
+            "size": 12,
+            "symbol": "circle",
+            "line": {"color": "#333", "width": 1},
+        },
+        hoverinfo="skip",
+    )
+
+
+def _draw_nodes(fig: go.Figure, shown: DagView, pos: dict[str, tuple[float, float]]) -> None:
+    """A marker trace and a legend entry per state present, in STATES order; labels only while few nodes."""
     with_labels = len(shown.nodes) <= LABEL_LIMIT
     by_state: dict[str, list[DagNode]] = {}
     for n in shown.nodes:
@@ -296,47 +366,36 @@ def dag_figure(
         ns = by_state.get(state)
         if not ns:
             continue
-        fig.add_trace(
-            go.Scatter(
-                x=[pos[n.id][0] for n in ns],
-                y=[pos[n.id][1] for n in ns],
-                mode="markers+text" if with_labels else "markers",
-                text=[n.label for n in ns] if with_labels else None,
-                textposition="top center",
-                hovertext=[hover_text(n) for n in ns],
-                hoverinfo="text",
-                customdata=[n.id for n in ns],
-                marker={
-                    "color": STATE_COLORS[state],
-                    "size": [22 if n.kind == "collapsed" else 14 for n in ns],
-                    "symbol": [KIND_SYMBOLS.get(n.kind, "circle") for n in ns],
-                    "line": {"color": "#333", "width": 1},
-                },
-                name=state,
-                legendgroup=state,
-                showlegend=False,
-            )
-        )
-        # The legend entry is a plain circle of the state's colour, whatever the first node's kind.
-        fig.add_trace(
-            go.Scatter(
-                x=[None],
-                y=[None],
-                mode="markers",
-                name=state,
-                legendgroup=state,
-                marker={
-                    "color": STATE_COLORS[state],
-                    "size": 12,
-                    "symbol": "circle",
-                    "line": {"color": "#333", "width": 1},
-                },
-                hoverinfo="skip",
-            )
-        )
+        fig.add_trace(_state_marker_trace(state, ns, pos, with_labels))
+        fig.add_trace(_legend_trace(state))
+
+
+def _fit_to_layers(fig: go.Figure, pos: dict[str, tuple[float, float]]) -> None:
+    """Height grows with the widest layer (within bounds) and the x range spans every layer."""
     layer_sizes = Counter(x for x, _ in pos.values())
     fig.update_layout(height=int(min(1200, max(260, 120 + 48 * max(layer_sizes.values())))))
     fig.update_xaxes(range=[-0.8, max(layer_sizes) + 0.9])
+
+
+def dag_figure(
+    view: DagView, *, group_retries: bool | None = None, max_fanout: int = MAX_FANOUT, detail_limit: int = DETAIL_LIMIT
+) -> go.Figure:
+    """The figure: one marker trace per state (the legend), one edge trace, hover text per node.
+
+    group_retries None folds attempts only when the view has more than `detail_limit` nodes, so a normal scan
+    still shows each attempt.
+    """
+    if group_retries is None:
+        group_retries = len(view.nodes) > detail_limit
+    shown = condense(view, group_retries=group_retries, max_fanout=max_fanout)
+    fig = _blank_figure(view)
+    if not shown.nodes:
+        _draw_note(fig, view)
+        return fig
+    pos = layout_positions(shown)
+    fig.add_trace(_edge_trace(shown, pos))
+    _draw_nodes(fig, shown, pos)
+    _fit_to_layers(fig, pos)
     return fig
 
 

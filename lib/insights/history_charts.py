@@ -1,9 +1,8 @@
-"""Plotly Express figures for the history page, one per aggregate of lib.insights.history.
+"""Plotly Express figures for the history page, one per aggregate of lib.insights.history_aggregates.
 
-Why separate from lib.insights.history: the aggregates are tested as numbers; the figures only map them to marks,
-colours
-and labels. Every figure is built from an already small frame (per day, per week, binned), so drawing stays cheap
-whatever the number of scans.
+Why separate from lib.insights.history_aggregates: the aggregates are tested as numbers; the figures only map them to
+marks, colours and labels. Every figure is built from an already small frame (per day, per week, binned), so drawing
+stays cheap whatever the number of scans.
 """
 
 from __future__ import annotations
@@ -18,7 +17,8 @@ from lib.core.findings import SEVERITIES
 from lib.core.pipeline import SCANNER_LABELS, SCANNERS
 from lib.engines.report import SEVERITY_COLORS
 from lib.insights.figure_style import styled
-from lib.insights.history import DIFF_KEYS, LIFECYCLE_STAGES, OUTCOME_ORDER, HistoryView
+from lib.insights.history_aggregates import LIFECYCLE_STAGES, OUTCOME_ORDER, HistoryView
+from lib.insights.history_queries import DIFF_KEYS
 
 OUTCOME_COLORS = {
     "succeeded": "#2ca02c",

@@ -20,7 +20,8 @@ from lib.adapters.background import BackgroundLoop
 from lib.adapters.lease import Lease
 from lib.adapters.models import ClusterSample, Scan
 from lib.engines.base import Engine
-from lib.insights.cluster import ClusterSnapshots, snapshot_samples
+from lib.insights.cluster_frames import snapshot_samples
+from lib.insights.cluster_snapshot import ClusterSnapshots
 
 log = logging.getLogger(__name__)
 

@@ -1,20 +1,16 @@
-"""Operators' view of the cluster: one snapshot of Nodes, Pods, cluster-autoscaler Events and its status ConfigMap,
-read through lib.adapters.kube, turned into pandas frames and plotly figures.
+"""Operators' view of the cluster, the pandas half: a ClusterSnapshot (lib.insights.cluster_snapshot) -> frames of
+nodes, pending pods and autoscaler events, capacity per node group, the sampler's rows, and the plotly figures the
+cluster page draws.
 
-Why a shared snapshot: every viewer's page and the sampler read the same `ClusterSnapshots`, which lists each
-resource at most once per interval whatever the number of viewers (goal P4), and keeps the last good snapshot to
-show (with its time) when the API is unreachable.
+Why apart from the reading: these are pure functions of one snapshot (or of the sampler's frame), tested as numbers.
 """
 
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -22,7 +18,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from lib.adapters.kube import Kube, KubeError
+from lib.insights.cluster_snapshot import ClusterSnapshot
 from lib.insights.figure_style import styled
 
 WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
@@ -31,101 +27,6 @@ GROUP_LABELS = ("eks.amazonaws.com/nodegroup", "role", "karpenter.sh/nodepool")
 CAPACITY_LABELS = ("eks.amazonaws.com/capacityType", "karpenter.sh/capacity-type")
 INSTANCE_LABELS = ("node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type")
 ZONE_LABELS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
-AUTOSCALER_REASONS = ("TriggeredScaleUp", "NotTriggerScaleUp", "ScaleDown")
-AUTOSCALER_STATUS = ("kube-system", "cluster-autoscaler-status")
-LIVE_PHASES = "status.phase!=Succeeded,status.phase!=Failed"  # pods that hold (or wait for) node resources
-
-
-# ------------------------------------------------------------------------------------------------ snapshot
-
-
-@dataclass(frozen=True)
-class ClusterSnapshot:
-    """What the API said at `taken_at`, as the API's own dicts. `warnings`: optional reads that failed."""
-
-    taken_at: datetime
-    nodes: list[dict]
-    pods: list[dict]
-    events: list[dict]
-    autoscaler_status: str | None
-    api_requests: int
-    warnings: tuple[str, ...] = ()
-
-
-def take_snapshot(kube: Kube, now: datetime | None = None) -> ClusterSnapshot:
-    """One list per resource: nodes, live pods in every namespace, autoscaler events; one get of the autoscaler's
-    status ConfigMap. Nodes and pods are required (KubeError); events and the ConfigMap are optional."""
-    nodes = kube.list_nodes()
-    pods = kube.list_pods(field_selector=LIVE_PHASES, all_namespaces=True)
-    warnings: list[str] = []
-    try:
-        events = [
-            e
-            for e in kube.list_events(field_selector="source=cluster-autoscaler", all_namespaces=True)
-            if e.get("reason") in AUTOSCALER_REASONS
-        ]
-    except KubeError as e:
-        events, warnings = [], [*warnings, e.message]
-    status: str | None = None
-    try:
-        cm = kube.get_configmap(AUTOSCALER_STATUS[1], namespace=AUTOSCALER_STATUS[0])
-        status = (cm.get("data") or {}).get("status")
-    except KubeError as e:
-        if e.reason != "not_found":
-            warnings.append(e.message)
-    return ClusterSnapshot(now or datetime.now(UTC), nodes, pods, events, status, 4, tuple(warnings))
-
-
-@dataclass(frozen=True)
-class SnapshotState:
-    """The newest good snapshot (None before the first success) and, when the last attempt failed, why."""
-
-    snapshot: ClusterSnapshot | None
-    error: str | None = None
-    error_reason: str | None = None
-    attempted_at: datetime | None = None
-
-
-class ClusterSnapshots:
-    """One snapshot per interval for the whole process (all viewers and the sampler), single-flight.
-
-    `get()` returns the cached state while it is younger than `interval_s`; otherwise one caller refreshes it while
-    the others wait for that result. A failed refresh keeps the last good snapshot and is also throttled to one
-    attempt per interval, so a dead API is not hammered by every viewer.
-    """
-
-    def __init__(
-        self, connect_kube: Callable[[], Kube], interval_s: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._connect = connect_kube
-        self.interval_s = interval_s
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._kube: Kube | None = None
-        self._state = SnapshotState(None)
-        self._at = float("-inf")
-        self.attempts = 0
-
-    def get(self) -> SnapshotState:
-        with self._lock:
-            if self._clock() - self._at < self.interval_s:
-                return self._state
-            self._at = self._clock()
-            self.attempts += 1
-            now = datetime.now(UTC)
-            try:
-                if self._kube is None:
-                    self._kube = self._connect()
-                self._state = SnapshotState(take_snapshot(self._kube, now), attempted_at=now)
-            except KubeError as e:
-                self._state = SnapshotState(self._state.snapshot, e.message, e.reason, now)
-            return self._state
-
-    def close(self) -> None:
-        with self._lock:
-            if self._kube is not None:
-                self._kube.close()
-                self._kube = None
 
 
 # ------------------------------------------------------------------------------------------------ parsing
@@ -500,3 +401,12 @@ def summary(view: ClusterView) -> dict[str, Any]:
         "pending": len(view.pending),
         "scan_pods": scan_pods_running(view.snapshot),
     }
+
+
+SUMMARY_LABELS = {
+    "nodes": "Nodes",
+    "ready": "Ready",
+    "spot": "Spot nodes",
+    "pending": "Pending pods",
+    "scan_pods": "Scan pods running",
+}  # summary() key -> the page's metric label, in the order shown

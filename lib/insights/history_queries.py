@@ -1,11 +1,10 @@
-"""Scan history for managers: scan records -> one narrow pandas frame -> the aggregates every chart and KPI shows.
+"""Scan history, the database half: the filters a manager picks, and the SQL reads they drive (SQLAlchemy Core).
 
 Why a per-process store of "scan facts": the history page must answer any filter over 100,000 scans at once, and
 reading that many rows (JSON counts, text datetimes in SQLite) costs about a second whatever the SQL. Finished scans
-never change, so `ScanFacts` loads the narrow frame once and then, at most every `ttl_s`, fetches only what can
-have changed (new scans, scans not yet finished). Filters and aggregates are then pandas over memory. The table
-and the CSV export still read their rows from the database with the same filters in SQL.
-Nothing here imports Streamlit: the page caches views with st.cache_data(ttl=...).
+never change, so `ScanFacts` loads one narrow frame once and then, at most every `ttl_s`, fetches only what can
+have changed (new scans, scans not yet finished). The table and the CSV export read their rows from the database
+with the same filters in SQL. The aggregates over the facts are lib.insights.history_aggregates.
 """
 
 from __future__ import annotations
@@ -13,17 +12,17 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from time import monotonic
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import ColumnElement, String, Text, and_, cast, func, or_, select, type_coerce
+from sqlalchemy import ColumnElement, Select, String, Text, and_, cast, func, or_, select, type_coerce
 from sqlalchemy.orm import Session, sessionmaker
 
-from lib.adapters.models import FAILED, FINAL_STATUSES, PARTIAL, SCAN_STATUSES, SUCCEEDED, Scan, Step
+from lib.adapters.models import FINAL_STATUSES, SCAN_STATUSES, Scan, Step
 from lib.core.findings import SEVERITIES
 from lib.core.pipeline import SCANNERS
 from lib.core.roles import Viewer
@@ -31,8 +30,6 @@ from lib.core.text import csv_cell
 
 DEFAULT_DAYS = 30
 DIFF_KEYS = ("new", "fixed")
-OUTCOME_ORDER = (SUCCEEDED, PARTIAL, FAILED, "running", "queued", "awaiting_confirmation")
-DURATION_BINS = 20
 
 
 # ------------------------------------------------------------------------------------------------ filters
@@ -181,16 +178,14 @@ FACT_COLUMNS = [
 ]
 
 
-def query_facts(
-    sessions: sessionmaker[Session], since: datetime | None = None, ids: list[str] | None = None
-) -> pd.DataFrame:
-    """Narrow facts of the scans created at/after `since` or listed in `ids` (all scans when both are None):
-    one row per scan with its times, counts, requested scanners and each scanner step's duration and outcome.
+def _as_text(col: Any) -> ColumnElement[str]:
+    """A JSON column as its text on every backend, so pandas parses all of them in one json.loads."""
+    return type_coerce(cast(col, Text), String)
 
-    Two Core queries (no ORM objects); JSON and datetimes are parsed column-wise, not per value.
-    """
-    as_text = lambda col: type_coerce(cast(col, Text), String)  # noqa: E731 - JSON as its text on every backend
-    q = select(
+
+def _scan_query() -> Select[*tuple[Any, ...]]:
+    """One row per scan: identity, times as text, whether it has a report, and its JSON columns as text."""
+    return select(
         Scan.id,
         Scan.host,
         Scan.requester_email,
@@ -200,13 +195,27 @@ def query_facts(
         type_coerce(Scan.started_at, String),
         type_coerce(Scan.finished_at, String),
         Scan.report_key != "",
-        as_text(Scan.scanners),
-        as_text(Scan.severity_counts),
-        as_text(Scan.diff_counts),
+        _as_text(Scan.scanners),
+        _as_text(Scan.severity_counts),
+        _as_text(Scan.diff_counts),
     )
-    sq = select(
+
+
+def _step_query() -> Select[*tuple[Any, ...]]:
+    """The scanner steps that ran to an end (both times known): the only ones with a duration."""
+    return select(
         Step.scan_id, Step.name, Step.state, type_coerce(Step.started_at, String), type_coerce(Step.finished_at, String)
     ).where(Step.name.in_(SCANNERS), Step.started_at.is_not(None), Step.finished_at.is_not(None))
+
+
+def _fetch_fact_rows(
+    sessions: sessionmaker[Session], since: datetime | None, ids: list[str] | None
+) -> tuple[list[Any], list[Any]]:
+    """Scan rows and step rows for the scans created at/after `since` or listed in `ids` (all when both None).
+
+    A scan matched both ways comes twice; the frame keeps its last row.
+    """
+    q, sq = _scan_query(), _step_query()
     rows: list[Any] = []
     steps: list[Any] = []
     with sessions() as s:
@@ -214,15 +223,20 @@ def query_facts(
         if since is None and ids is None:
             rows += conn.execute(q).fetchall()
             steps += conn.execute(sq).fetchall()
-        else:
-            if since is not None:
-                rows += conn.execute(q.where(Scan.created_at >= since)).fetchall()
-                steps += conn.execute(sq.join(Scan, Scan.id == Step.scan_id).where(Scan.created_at >= since)).fetchall()
-            wanted = ids or []
-            for i in range(0, len(wanted), 5000):  # stay under every driver's bound-parameter limit
-                chunk = wanted[i : i + 5000]
-                rows += conn.execute(q.where(Scan.id.in_(chunk))).fetchall()
-                steps += conn.execute(sq.where(Step.scan_id.in_(chunk))).fetchall()
+            return rows, steps
+        if since is not None:
+            rows += conn.execute(q.where(Scan.created_at >= since)).fetchall()
+            steps += conn.execute(sq.join(Scan, Scan.id == Step.scan_id).where(Scan.created_at >= since)).fetchall()
+        wanted = ids or []
+        for i in range(0, len(wanted), 5000):  # stay under every driver's bound-parameter limit
+            chunk = wanted[i : i + 5000]
+            rows += conn.execute(q.where(Scan.id.in_(chunk))).fetchall()
+            steps += conn.execute(sq.where(Step.scan_id.in_(chunk))).fetchall()
+    return rows, steps
+
+
+def _scan_frame(rows: list[Any]) -> pd.DataFrame:
+    """Scan rows -> one frame row per scan (indexed by id): times, duration, requested scanners and counts."""
     c = list(zip(*rows)) if rows else [()] * 12
     frame = pd.DataFrame(
         {
@@ -242,22 +256,48 @@ def query_facts(
     for n in SCANNERS:
         frame[f"req_{n}"] = scanners.str.contains(f'"{n}"', regex=False).astype(bool)
     frame = pd.concat([frame, _counts(c[10], SEVERITIES), _counts(c[11], DIFF_KEYS)], axis=1)
-    frame = frame.drop_duplicates("scan", keep="last").set_index("scan", drop=False)
-    if steps:
-        sc = list(zip(*steps))
-        st = pd.DataFrame(
-            {
-                "scan": sc[0],
-                "name": sc[1],
-                "failed": pd.Series(sc[2], dtype=object) == "failed",
-                "seconds": (_utc(sc[4]) - _utc(sc[3])).dt.total_seconds(),
-            }
-        )
-        st = st.drop_duplicates(["scan", "name"], keep="last").pivot(index="scan", columns="name")
+    return frame.drop_duplicates("scan", keep="last").set_index("scan", drop=False)
+
+
+def _step_pivot(steps: list[Any]) -> pd.DataFrame | None:
+    """Step rows -> scans x (seconds|failed, scanner), the last row winning; None when no step ran."""
+    if not steps:
+        return None
+    sc = list(zip(*steps))
+    st = pd.DataFrame(
+        {
+            "scan": sc[0],
+            "name": sc[1],
+            "failed": pd.Series(sc[2], dtype=object) == "failed",
+            "seconds": (_utc(sc[4]) - _utc(sc[3])).dt.total_seconds(),
+        }
+    )
+    return st.drop_duplicates(["scan", "name"], keep="last").pivot(index="scan", columns="name")
+
+
+def _add_step_columns(frame: pd.DataFrame, steps: list[Any]) -> None:
+    """Each scanner's step duration (NaN when it did not run) and whether it failed, as columns of `frame`."""
+    st = _step_pivot(steps)
     for n in SCANNERS:
-        has = bool(steps) and ("seconds", n) in st.columns
-        frame[f"dur_{n}"] = st[("seconds", n)].reindex(frame.index) if has else np.nan
-        frame[f"failed_{n}"] = st[("failed", n)].reindex(frame.index).fillna(False).astype(bool) if has else False
+        if st is not None and ("seconds", n) in st.columns:
+            frame[f"dur_{n}"] = st[("seconds", n)].reindex(frame.index)
+            frame[f"failed_{n}"] = st[("failed", n)].reindex(frame.index).fillna(False).astype(bool)
+        else:
+            frame[f"dur_{n}"] = np.nan
+            frame[f"failed_{n}"] = False
+
+
+def query_facts(
+    sessions: sessionmaker[Session], since: datetime | None = None, ids: list[str] | None = None
+) -> pd.DataFrame:
+    """Narrow facts of the scans created at/after `since` or listed in `ids` (all scans when both are None):
+    one row per scan with its times, counts, requested scanners and each scanner step's duration and outcome.
+
+    Two Core queries (no ORM objects); JSON and datetimes are parsed column-wise, not per value.
+    """
+    rows, steps = _fetch_fact_rows(sessions, since, ids)
+    frame = _scan_frame(rows)
+    _add_step_columns(frame, steps)
     return frame[FACT_COLUMNS].reset_index(drop=True)
 
 
@@ -320,26 +360,6 @@ class ScanFacts:
             self.full_loads += 1
             return query_facts(self.sessions)
         return merged
-
-
-def apply_filters(frame: pd.DataFrame, filters: HistoryFilters) -> pd.DataFrame:
-    """The same selection as HistoryFilters.where(), on the facts frame."""
-    keep = pd.Series(True, index=frame.index)
-    if filters.start:
-        keep &= frame["requested"] >= pd.Timestamp(filters.start, tz="UTC")
-    if filters.end:
-        keep &= frame["requested"] < pd.Timestamp(filters.end + timedelta(days=1), tz="UTC")
-    if filters.domain:
-        hosts = pd.Series(frame["host"].unique(), dtype=object)
-        wanted = hosts[(hosts == filters.domain) | hosts.str.endswith("." + filters.domain)]
-        keep &= frame["host"].isin(wanted)
-    if filters.requester:
-        keep &= frame["requester"] == filters.requester
-    if filters.statuses:
-        keep &= frame["status"].isin(filters.statuses)
-    if filters.scanners:
-        keep &= frame[[f"req_{n}" for n in filters.scanners]].any(axis=1)
-    return frame[keep]
 
 
 def table_rows(sessions: sessionmaker[Session], filters: HistoryFilters, limit: int | None = None) -> pd.DataFrame:
@@ -410,172 +430,6 @@ def filter_choices(sessions: sessionmaker[Session], limit: int = 500) -> dict[st
         return {"requester": top(Scan.requester_email), "host": top(Scan.host)}
 
 
-# ------------------------------------------------------------------------------------------------ aggregates
-
-
-@dataclass(frozen=True)
-class HistoryKpis:
-    scans: int
-    finished: int
-    success_rate: float | None  # succeeded / finished (partial and failed count against it)
-    median_duration_s: float | None
-    open_by_severity: dict[str, int]  # findings of each target's newest reported scan
-    targets: int
-
-
-def latest_reported(frame: pd.DataFrame) -> pd.DataFrame:
-    """Each host's newest finished scan with a report: its findings are the host's open findings."""
-    done = frame.loc[frame["has_report"] & frame["finished"].notna(), ["scan", "host", "finished", *SEVERITIES]]
-    return done.sort_values("finished").drop_duplicates("host", keep="last")
-
-
-def kpis(frame: pd.DataFrame) -> HistoryKpis:
-    finished = frame[frame["status"].isin(FINAL_STATUSES)]
-    succeeded = int((finished["status"] == SUCCEEDED).sum())
-    durations = finished["duration_s"].dropna()
-    open_rows = latest_reported(frame)
-    return HistoryKpis(
-        scans=len(frame),
-        finished=len(finished),
-        success_rate=succeeded / len(finished) if len(finished) else None,
-        median_duration_s=float(durations.median()) if len(durations) else None,
-        open_by_severity={s: int(open_rows[s].sum()) for s in SEVERITIES},
-        targets=int(frame["host"].nunique()),
-    )
-
-
-def _day_of(ts: pd.Series) -> pd.Series:
-    return ts.dt.tz_convert(None).dt.normalize()
-
-
-def _week_of(ts: pd.Series) -> pd.Series:
-    """Monday 00:00 UTC of the timestamp's week (naive)."""
-    day = _day_of(ts)
-    return day - pd.to_timedelta(day.dt.dayofweek, unit="D")
-
-
-def scans_per_day(frame: pd.DataFrame) -> pd.DataFrame:
-    """day, outcome, scans: requests per day stacked by their current status."""
-    out = (
-        frame.assign(day=_day_of(frame["requested"]))
-        .groupby(["day", "status"], observed=True)
-        .size()
-        .rename("scans")
-        .reset_index()
-        .rename(columns={"status": "outcome"})
-    )
-    order = {s: i for i, s in enumerate(OUTCOME_ORDER)}
-    return out.sort_values(
-        ["day", "outcome"], key=lambda c: c.map(order) if c.name == "outcome" else c, ignore_index=True
-    )
-
-
-def findings_over_time(frame: pd.DataFrame) -> pd.DataFrame:
-    """day, severity, findings: findings reported by the scans finished each day."""
-    done = frame[frame["has_report"] & frame["finished"].notna()]
-    per_day = done.groupby(_day_of(done["finished"]).rename("day"))[list(SEVERITIES)].sum()
-    return (
-        per_day.reset_index()
-        .melt(id_vars="day", var_name="severity", value_name="findings")
-        .sort_values(
-            ["day", "severity"], key=lambda c: c.map(SEVERITIES.index) if c.name == "severity" else c, ignore_index=True
-        )
-    )
-
-
-def step_durations(frame: pd.DataFrame) -> pd.DataFrame:
-    """scanner, duration_s, failed: one row per finished scanner step of the scans in `frame`."""
-    parts = [
-        pd.DataFrame({"scanner": n, "duration_s": frame[f"dur_{n}"], "failed": frame[f"failed_{n}"]}) for n in SCANNERS
-    ]
-    out = pd.concat(parts, ignore_index=True)
-    return out[out["duration_s"].notna()].reset_index(drop=True)
-
-
-def duration_distribution(frame: pd.DataFrame, bins: int = DURATION_BINS) -> pd.DataFrame:
-    """scanner, bin_start_s, bin_end_s, steps: scanner step durations in `bins` shared bins up to the 99th
-    percentile (slower steps land in the last bin): small enough to draw whatever the number of steps."""
-    cols = ["scanner", "bin_start_s", "bin_end_s", "steps"]
-    d = step_durations(frame)
-    if d.empty:
-        return pd.DataFrame(columns=cols)
-    hi = float(d["duration_s"].quantile(0.99)) or float(d["duration_s"].max()) or 1.0
-    edges = np.linspace(0.0, hi, bins + 1)
-    parts = []
-    for scanner in [n for n in SCANNERS if (d["scanner"] == n).any()]:
-        counts, _ = np.histogram(d.loc[d["scanner"] == scanner, "duration_s"].clip(upper=hi), bins=edges)
-        parts.append(
-            pd.DataFrame(
-                {"scanner": scanner, "bin_start_s": edges[:-1], "bin_end_s": edges[1:], "steps": counts.astype("int64")}
-            )
-        )
-    return pd.concat(parts, ignore_index=True)
-
-
-def duration_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """scanner, steps, median_s, p90_s, failed."""
-    d = step_durations(frame)
-    g = d.groupby("scanner")
-    out = pd.DataFrame(
-        {
-            "steps": g.size(),
-            "median_s": g["duration_s"].median(),
-            "p90_s": g["duration_s"].quantile(0.9),
-            "failed": g["failed"].sum().astype("int64"),
-        }
-    )
-    return out.reindex([n for n in SCANNERS if n in out.index]).reset_index(names="scanner")
-
-
-def top_targets(frame: pd.DataFrame, n: int = 10) -> pd.DataFrame:
-    """host, critical, high, open_high_critical, scan: hosts with the most open critical+high findings."""
-    latest = latest_reported(frame)
-    out = latest.assign(open_high_critical=latest["critical"] + latest["high"])
-    out = out[out["open_high_critical"] > 0].sort_values(
-        ["open_high_critical", "critical", "host"], ascending=[False, False, True]
-    )
-    return out.head(n)[["host", "critical", "high", "open_high_critical", "scan"]].reset_index(drop=True)
-
-
-def new_vs_fixed_weekly(frame: pd.DataFrame) -> pd.DataFrame:
-    """week, change (new|fixed), findings: the scan-to-scan diff summed per week the scans finished."""
-    done = frame[frame["finished"].notna()]
-    per_week = done.groupby(_week_of(done["finished"]).rename("week"))[list(DIFF_KEYS)].sum()
-    return (
-        per_week.reset_index()
-        .melt(id_vars="week", var_name="change", value_name="findings")
-        .sort_values(
-            ["week", "change"], key=lambda c: c.map(DIFF_KEYS.index) if c.name == "change" else c, ignore_index=True
-        )
-    )
-
-
-LIFECYCLE_STAGES = ("request → confirmation", "confirmation → report")
-
-
-def lifecycle_weekly(frame: pd.DataFrame) -> pd.DataFrame:
-    """week, stage, median_min, scans: median minutes from request to confirmation and from confirmation to the
-    report (finished with a report), per week of the request."""
-    cols = ["week", "stage", "median_min", "scans"]
-    done = frame[frame["has_report"] & frame["confirmed"].notna() & frame["finished"].notna()]
-    if done.empty:
-        return pd.DataFrame(columns=cols)
-    t = pd.DataFrame(
-        {
-            "week": _week_of(done["requested"]),
-            LIFECYCLE_STAGES[0]: (done["confirmed"] - done["requested"]).dt.total_seconds() / 60,
-            LIFECYCLE_STAGES[1]: (done["finished"] - done["confirmed"]).dt.total_seconds() / 60,
-        }
-    )
-    g = t.groupby("week")
-    med = (
-        g[list(LIFECYCLE_STAGES)].median().reset_index().melt(id_vars="week", var_name="stage", value_name="median_min")
-    )
-    return med.merge(g.size().rename("scans").reset_index(), on="week").sort_values(
-        ["week", "stage"], key=lambda c: c.map(LIFECYCLE_STAGES.index) if c.name == "stage" else c, ignore_index=True
-    )[cols]
-
-
 TABLE_COLUMNS = [
     "scan",
     "target",
@@ -593,45 +447,3 @@ TABLE_COLUMNS = [
     "progress",
     "report",
 ]
-TABLE_PREVIEW = 1000  # newest rows shown in the page; the CSV export has them all
-
-
-@dataclass(frozen=True)
-class HistoryView:
-    """Everything the history page shows for one set of filters: small frames, picklable (cached per filter).
-    `rows` is the newest TABLE_PREVIEW rows; kpis.scans says how many matched."""
-
-    filters: HistoryFilters
-    rows: pd.DataFrame
-    kpis: HistoryKpis
-    per_day: pd.DataFrame
-    severity_over_time: pd.DataFrame
-    durations: pd.DataFrame
-    duration_stats: pd.DataFrame
-    top_targets: pd.DataFrame
-    new_vs_fixed: pd.DataFrame
-    lifecycle: pd.DataFrame
-    computed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-
-def build_view(filters: HistoryFilters, facts: pd.DataFrame, rows: pd.DataFrame) -> HistoryView:
-    """The pure part: every aggregate of the scans matching `filters` in the facts frame."""
-    frame = apply_filters(facts, filters)
-    return HistoryView(
-        filters=filters,
-        rows=rows,
-        kpis=kpis(frame),
-        per_day=scans_per_day(frame),
-        severity_over_time=findings_over_time(frame),
-        durations=duration_distribution(frame),
-        duration_stats=duration_summary(frame),
-        top_targets=top_targets(frame),
-        new_vs_fixed=new_vs_fixed_weekly(frame),
-        lifecycle=lifecycle_weekly(frame),
-    )
-
-
-def history_view(facts: ScanFacts, filters: HistoryFilters, preview: int = TABLE_PREVIEW) -> HistoryView:
-    """Aggregates from the (incrementally refreshed) facts and the newest table rows from the database: what the
-    page caches per filter set."""
-    return build_view(filters, facts.frame(), table_rows(facts.sessions, filters, limit=preview))
