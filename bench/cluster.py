@@ -282,8 +282,8 @@ def _shared_viewers(api: KubeApiServer, kube: Kube, viewers: int = 50) -> tuple[
     return sum(api.request_counts.values()), shared_s
 
 
-def _report(r: _Refreshes, shared_requests: int, shared_s: float, peer_s: float) -> None:
-    """Print the measurements and the goal line."""
+def _report(r: _Refreshes, shared_requests: int, shared_s: float, peer_s: float) -> bool:
+    """Print the measurements and the goal line; True when the goal is met."""
     snap_s, frames_s, history_fig_s, total_s = r.medians()
     view = r.view
     print(
@@ -309,9 +309,10 @@ def _report(r: _Refreshes, shared_requests: int, shared_s: float, peer_s: float)
             f"viewers50_api_requests={shared_requests} peer_s={peer_s:.3f}",
         )
     )
+    return met
 
 
-def main() -> None:
+def main() -> int:
     api = KubeApiServer().start()
     tmp = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
     try:
@@ -321,11 +322,12 @@ def main() -> None:
         peer_s = _peer_seconds(api)
         refreshes = _time_refreshes(api, kube)
         shared_requests, shared_s = _shared_viewers(api, kube)
-        _report(refreshes, shared_requests, shared_s, peer_s)
+        met = _report(refreshes, shared_requests, shared_s, peer_s)
         kube.close()
     finally:
         api.stop()
+    return 0 if met else 1
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

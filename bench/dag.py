@@ -213,7 +213,7 @@ def main() -> int:
             f"points5000={results[5000]['points']} nodes_drawn5000={results[5000]['drawn']}",
         )
     )
-    return 0
+    return 0 if met else 1
 
 
 if __name__ == "__main__":

@@ -300,8 +300,8 @@ class _Measured:
     peer_s: float
 
 
-def _report(m: _Measured) -> None:
-    """Print the measurements and the goal line."""
+def _report(m: _Measured) -> bool:
+    """Print the measurements and the goal line; True when the goal is met."""
     k, cold_s = m.cold.view.kpis, m.cold.median_s
     print(
         f"scans={k.scans:,} finished={k.finished:,} targets={k.targets:,} success={k.success_rate:.1%} "
@@ -327,9 +327,10 @@ def _report(m: _Measured) -> None:
             f"refresh_s={m.refresh_s:.3f} csv_s={m.csv_s:.2f} peer_s={m.peer_s:.3f}",
         )
     )
+    return met
 
 
-def main() -> None:
+def main() -> int:
     args = _parse_args()
     logging.getLogger("streamlit").setLevel(logging.ERROR)
     sessions = _open_database(args.db, args.scans)
@@ -346,8 +347,9 @@ def main() -> None:
     facts.ttl_s = 0
     refresh_s = median_time(facts.frame, 3)
     csv_bytes, csv_s = timed(lambda: export_csv(sessions, cold.year[0]))
-    _report(_Measured(args.scans, load_s, cold, warm_s, refresh_s, csv_s, len(csv_bytes) / 1e6, peer_s))
+    met = _report(_Measured(args.scans, load_s, cold, warm_s, refresh_s, csv_s, len(csv_bytes) / 1e6, peer_s))
+    return 0 if met else 1
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
