@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -181,3 +182,11 @@ def test_layers_of_a_long_chain_need_no_recursion():
     assert layer["n0"] == 0 and layer["n4999"] == 4999
     # cycles are tolerated as before: a parent still being visited counts as depth 0
     assert layers(["a", "b"], [("a", "b"), ("b", "a")]) == {"a": 2, "b": 1}
+
+
+def test_condensing_keeps_what_the_page_shows_beside_the_figure():
+    """The page draws the condensed view: its phase, progress and a read error (the API is down) must survive."""
+    view = replace(big_view(60), error="The Kubernetes API did not answer", progress=(3, 8), notes=["offloaded"])
+    small = condense(view, max_fanout=5)
+    assert len(small.nodes) < len(view.nodes)
+    assert (small.error, small.progress, small.phase, small.notes) == (view.error, (3, 8), "running", ["offloaded"])

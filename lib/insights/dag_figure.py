@@ -189,15 +189,8 @@ def condense(view: DagView, *, group_retries: bool = True, max_fanout: int = MAX
         rep.update((i, node.id) for i in members[gid])
     _hide_nested(view, by_id, rep)
     out = _shown_nodes(view, rep, retry_counts, collapsed)
-    return DagView(
-        nodes=out,
-        edges=_shown_edges(view, rep, {n.id for n in out}),
-        phase=view.phase,
-        message=view.message,
-        progress=view.progress,
-        notes=list(view.notes),
-        root=view.root,
-    )
+    # replace(): every other field of the view (phase, progress, notes, root, the read error) carries over
+    return replace(view, nodes=out, edges=_shown_edges(view, rep, {n.id for n in out}), notes=list(view.notes))
 
 
 def layout_positions(view: DagView, sweeps: int = 3) -> dict[str, tuple[float, float]]:
