@@ -56,3 +56,13 @@ def test_an_older_world_readable_data_folder_is_tightened(make_settings) -> None
     os.chmod(settings.data_dir / "scanboard.db", 0o644)
     build_runtime(settings).stop()
     assert mode(settings.data_dir) == 0o700 and mode(settings.data_dir / "scanboard.db") == 0o600
+
+
+def test_a_database_in_a_shared_folder_leaves_the_folder_as_it_was(make_settings, tmp_path) -> None:
+    """DATABASE_URL=sqlite:////tmp/x.db must not make /tmp owner-only (it once did: postgres's initdb then failed)."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    settings = make_settings(database_url=f"sqlite:///{shared / 'scanboard.db'}")
+    build_runtime(settings).stop()
+    assert mode(shared) == 0o1777 and mode(shared / "scanboard.db") == 0o600

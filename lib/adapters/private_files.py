@@ -18,8 +18,10 @@ def private_dir(path: Path) -> Path:
 
 
 def private_file(path: Path) -> Path:
-    """Create `path` empty if missing (never truncate), owner-only; its folder owner-only too."""
-    private_dir(path.parent)
+    """Create `path` empty if missing (never truncate), owner-only. A missing folder is created owner-only; an
+    existing one is left as it is: DATABASE_URL may name a file in a shared folder (/tmp, /var/lib), and making
+    that folder 0700 would lock every other user and service out of it (the data folder is private_dir's job)."""
+    path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     os.close(os.open(path, os.O_CREAT | os.O_WRONLY, FILE_MODE))
     os.chmod(path, FILE_MODE)
     return path
