@@ -106,13 +106,7 @@ def findings_over_time(frame: pd.DataFrame) -> pd.DataFrame:
     """day, severity, findings: findings reported by the scans finished each day."""
     done = frame[frame["has_report"] & frame["finished"].notna()]
     per_day = done.groupby(_day_of(done["finished"]).rename("day"))[list(SEVERITIES)].sum()
-    return (
-        per_day.reset_index()
-        .melt(id_vars="day", var_name="severity", value_name="findings")
-        .sort_values(
-            ["day", "severity"], key=lambda c: c.map(SEVERITIES.index) if c.name == "severity" else c, ignore_index=True
-        )
-    )
+    return _long_in_order(per_day, "severity", SEVERITIES)
 
 
 def step_durations(frame: pd.DataFrame) -> pd.DataFrame:
@@ -173,12 +167,16 @@ def new_vs_fixed_weekly(frame: pd.DataFrame) -> pd.DataFrame:
     """week, change (new|fixed), findings: the scan-to-scan diff summed per week the scans finished."""
     done = frame[frame["finished"].notna()]
     per_week = done.groupby(_week_of(done["finished"]).rename("week"))[list(DIFF_KEYS)].sum()
+    return _long_in_order(per_week, "change", DIFF_KEYS)
+
+
+def _long_in_order(wide: pd.DataFrame, var: str, order: tuple[str, ...]) -> pd.DataFrame:
+    """A per-period frame of counts in long form (period, `var`, findings), sorted by period then `order`."""
+    period = str(wide.index.name)
     return (
-        per_week.reset_index()
-        .melt(id_vars="week", var_name="change", value_name="findings")
-        .sort_values(
-            ["week", "change"], key=lambda c: c.map(DIFF_KEYS.index) if c.name == "change" else c, ignore_index=True
-        )
+        wide.reset_index()
+        .melt(id_vars=period, var_name=var, value_name="findings")
+        .sort_values([period, var], key=lambda c: c.map(order.index) if c.name == var else c, ignore_index=True)
     )
 
 
