@@ -375,33 +375,106 @@ def _weak_cipher_findings(srv: _Server) -> list[Finding]:
     ]
 
 
+@dataclass(frozen=True)
+class _FlagCheck:
+    """A known TLS attack that one field of one scan command proves: `field` is exactly `bad` in `command`'s
+    result. Severity, CWE and CVE say what it lets an attacker do."""
+
+    command: str
+    field: str
+    bad: bool
+    rule_id: str
+    title: str
+    severity: str
+    cwe: tuple[str, ...]
+    cve: tuple[str, ...]
+    evidence: str
+    remediation: str
+    refs: tuple[str, ...] = ()
+
+    def findings(self, srv: _Server) -> list[Finding]:
+        if not srv.flag(self.command, self.field, self.bad):
+            return []
+        f = (self.rule_id, self.title, self.severity, self.cwe, self.cve, self.evidence, self.remediation)
+        return [srv.finding(*f, refs=self.refs)]
+
+
+# Heartbleed leaks server memory (keys included), hence critical.
+HEARTBLEED = _FlagCheck(
+    "heartbleed",
+    "is_vulnerable_to_heartbleed",
+    True,
+    "heartbleed",
+    "Vulnerable to Heartbleed",
+    "critical",
+    ("CWE-126",),
+    ("CVE-2014-0160",),
+    "sslyze: the server answered a malformed heartbeat with its memory",
+    "Upgrade OpenSSL and rotate the server's keys and certificates.",
+    refs=("https://heartbleed.com/",),
+)
+AFTER_ROBOT = (
+    # OpenSSL's early ChangeCipherSpec bug lets a man in the middle pick the session keys.
+    _FlagCheck(
+        "openssl_ccs_injection",
+        "is_vulnerable_to_ccs_injection",
+        True,
+        "ccs-injection",
+        "Vulnerable to OpenSSL CCS injection",
+        "high",
+        ("CWE-310",),
+        ("CVE-2014-0224",),
+        "sslyze: early ChangeCipherSpec accepted",
+        "Upgrade OpenSSL.",
+    ),
+    # TLS compression leaks secrets through ciphertext length (CRIME).
+    _FlagCheck(
+        "tls_compression",
+        "supports_compression",
+        True,
+        "tls-compression",
+        "TLS compression enabled (CRIME)",
+        "medium",
+        ("CWE-200",),
+        ("CVE-2012-4929",),
+        "sslyze: the server accepts DEFLATE compression",
+        "Disable TLS-level compression.",
+    ),
+    # Two separate renegotiation problems: no RFC 5746 (injection) and client-initiated renegotiation (DoS).
+    _FlagCheck(
+        "session_renegotiation",
+        "supports_secure_renegotiation",
+        False,
+        "insecure-renegotiation",
+        "Secure renegotiation not supported",
+        "medium",
+        ("CWE-310",),
+        ("CVE-2009-3555",),
+        "sslyze: no RFC 5746 renegotiation_info",
+        "Upgrade the TLS stack so it supports secure renegotiation (RFC 5746).",
+    ),
+    _FlagCheck(
+        "session_renegotiation",
+        "is_vulnerable_to_client_renegotiation_dos",
+        True,
+        "client-renegotiation-dos",
+        "Client-initiated renegotiation allowed (DoS)",
+        "low",
+        ("CWE-400",),
+        (),
+        "sslyze: the client could renegotiate repeatedly",
+        "Disable client-initiated renegotiation.",
+    ),
+)
+
+
 def _vulnerability_findings(srv: _Server, legacy_offered: bool) -> list[Finding]:
     """The known TLS attacks sslyze probed for, one check each, in a fixed order."""
     return [
-        *_heartbleed_findings(srv),
+        *HEARTBLEED.findings(srv),
         *_robot_findings(srv),
-        *_ccs_injection_findings(srv),
-        *_compression_findings(srv),
-        *_renegotiation_findings(srv),
+        *(f for check in AFTER_ROBOT for f in check.findings(srv)),
         *_fallback_scsv_findings(srv, legacy_offered),
-    ]
-
-
-def _heartbleed_findings(srv: _Server) -> list[Finding]:
-    """Heartbleed leaks server memory (keys included), hence critical."""
-    if not srv.flag("heartbleed", "is_vulnerable_to_heartbleed", True):
-        return []
-    return [
-        srv.finding(
-            "heartbleed",
-            "Vulnerable to Heartbleed",
-            "critical",
-            ("CWE-126",),
-            ("CVE-2014-0160",),
-            "sslyze: the server answered a malformed heartbeat with its memory",
-            "Upgrade OpenSSL and rotate the server's keys and certificates.",
-            refs=("https://heartbleed.com/",),
-        )
     ]
 
 
@@ -424,70 +497,6 @@ def _robot_findings(srv: _Server) -> list[Finding]:
             refs=("https://robotattack.org/",),
         )
     ]
-
-
-def _ccs_injection_findings(srv: _Server) -> list[Finding]:
-    """OpenSSL's early ChangeCipherSpec bug lets a man in the middle pick the session keys."""
-    if not srv.flag("openssl_ccs_injection", "is_vulnerable_to_ccs_injection", True):
-        return []
-    return [
-        srv.finding(
-            "ccs-injection",
-            "Vulnerable to OpenSSL CCS injection",
-            "high",
-            ("CWE-310",),
-            ("CVE-2014-0224",),
-            "sslyze: early ChangeCipherSpec accepted",
-            "Upgrade OpenSSL.",
-        )
-    ]
-
-
-def _compression_findings(srv: _Server) -> list[Finding]:
-    """TLS compression leaks secrets through ciphertext length (CRIME)."""
-    if not srv.flag("tls_compression", "supports_compression", True):
-        return []
-    return [
-        srv.finding(
-            "tls-compression",
-            "TLS compression enabled (CRIME)",
-            "medium",
-            ("CWE-200",),
-            ("CVE-2012-4929",),
-            "sslyze: the server accepts DEFLATE compression",
-            "Disable TLS-level compression.",
-        )
-    ]
-
-
-def _renegotiation_findings(srv: _Server) -> list[Finding]:
-    """Two separate renegotiation problems: no RFC 5746 (injection) and client-initiated renegotiation (DoS)."""
-    out: list[Finding] = []
-    if srv.flag("session_renegotiation", "supports_secure_renegotiation", False):
-        out.append(
-            srv.finding(
-                "insecure-renegotiation",
-                "Secure renegotiation not supported",
-                "medium",
-                ("CWE-310",),
-                ("CVE-2009-3555",),
-                "sslyze: no RFC 5746 renegotiation_info",
-                "Upgrade the TLS stack so it supports secure renegotiation (RFC 5746).",
-            )
-        )
-    if srv.flag("session_renegotiation", "is_vulnerable_to_client_renegotiation_dos", True):
-        out.append(
-            srv.finding(
-                "client-renegotiation-dos",
-                "Client-initiated renegotiation allowed (DoS)",
-                "low",
-                ("CWE-400",),
-                (),
-                "sslyze: the client could renegotiate repeatedly",
-                "Disable client-initiated renegotiation.",
-            )
-        )
-    return out
 
 
 def _fallback_scsv_findings(srv: _Server, legacy_offered: bool) -> list[Finding]:
