@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lib.core.findings import Finding
-from lib.core.pipeline import SWITCH_WORDS
 from lib.core.ports import DEFAULT_PORTS, ports_to_scan
+from lib.core.validation import switch
 from lib.scanners.base import ScanContext, ScannerError, ScannerResult
 from lib.scanners.portscan_builtin import guess_service, open_port_finding
 from lib.scanners.process import run_tool, tool_version
@@ -173,7 +173,8 @@ def nmap_findings(report: NmapReport, hostname: str) -> list[Finding]:
 
 
 def _wants(options: dict[str, Any], name: str) -> bool:
-    return SWITCH_WORDS.get(str(options.get(name, "")).strip().lower(), False)
+    """An on/off option read as validation reads it (a word the switch does not know is off)."""
+    return switch(options.get(name, "")) == "true"
 
 
 def nmap_command(spec: str, family: int, ip: str, xml_path: str, options: dict[str, Any]) -> list[str]:
