@@ -42,9 +42,6 @@ OPTION_DEFAULTS: dict[str, dict[str, Any]] = {
     "web": {"path": "/", "depth": 1},
     "tls": {"port": 0},  # 0 = the URL's port for https, else 443
 }
-SWITCH_WORDS: dict[str, bool] = {w: True for w in ("1", "true", "yes", "on")} | {
-    w: False for w in ("0", "false", "no", "off", "")
-}
 MAX_WEB_DEPTH = 3
 MAX_PORTS = 65535
 

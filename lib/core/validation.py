@@ -11,7 +11,6 @@ from lib.core.pipeline import (
     MAX_WEB_DEPTH,
     OPTION_DEFAULTS,
     SCANNERS,
-    SWITCH_WORDS,
     WEBHOOK_MAX_PAYLOAD_BYTES,
     WebhookPayload,
     workflow_parameters,
@@ -64,6 +63,11 @@ def whole_number(value: Any, low: int, high: int) -> int | None:
     if isinstance(value, float) and value != number:
         return None
     return number if low <= number <= high else None
+
+
+SWITCH_WORDS: dict[str, bool] = {w: True for w in ("1", "true", "yes", "on")} | {
+    w: False for w in ("0", "false", "no", "off", "")
+}
 
 
 def switch(value: Any) -> str | None:
