@@ -160,7 +160,8 @@ def top_targets(frame: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     out = out[out["open_high_critical"] > 0].sort_values(
         ["open_high_critical", "critical", "host"], ascending=[False, False, True]
     )
-    return out.head(n)[["host", "critical", "high", "open_high_critical", "scan"]].reset_index(drop=True)
+    top = out.head(n)[["host", "critical", "high", "open_high_critical", "scan"]].reset_index(drop=True)
+    return top.astype({"host": object})  # the facts' categorical hosts, as plain names
 
 
 def new_vs_fixed_weekly(frame: pd.DataFrame) -> pd.DataFrame:
