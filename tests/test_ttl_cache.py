@@ -90,3 +90,30 @@ def test_eviction_drops_stale_entries_before_fresh_ones() -> None:
     cache.get("c", lambda: "c")  # full: the stale one goes, the fresh ones stay
     assert len(cache) == 3
     assert [cache.get(k, lambda: "reloaded") for k in ("a", "b", "c")] == ["a", "b", "c"]
+
+
+def test_failed_loads_of_distinct_keys_leave_nothing_behind() -> None:
+    """While the database is away, every request with a new bogus token fails its load: the cache must not keep
+    anything per such key (a flood of them would otherwise grow the process without bound)."""
+    import tracemalloc
+
+    cache = TtlCache[int](60.0, max_entries=100)
+
+    def database_away() -> int:
+        raise ConnectionError("database away")
+
+    def flood(n: int, prefix: str) -> None:
+        for i in range(n):
+            with pytest.raises(ConnectionError):
+                cache.get(f"{prefix}-{i}", database_away)
+
+    flood(100, "warm-up")  # first-use allocations of the exception machinery
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        flood(20_000, "bogus-token")
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 100_000, f"{grown:,} bytes kept for 20,000 failed keys"
+    assert cache.get("bogus-token-1", lambda: 5) == 5 and len(cache) == 1

@@ -45,7 +45,13 @@ class TtlCache(Generic[T]):
             hit = self._fresh(key)
             if hit is not None:
                 return hit[1]
-            value = load()
+            try:
+                value = load()
+            except BaseException:
+                with self._guard:  # nothing kept for a key that never loaded (a flood of bogus keys)
+                    if key not in self._data:
+                        self._locks.pop(key, None)
+                raise
             with self._guard:
                 if len(self._data) >= self.max_entries and key not in self._data:
                     self._evict()
