@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from lib.adapters.kube import KubeError
+from lib.adapters.kube import KubeError, SharedKube
 from lib.adapters.models import ClusterSample
 from lib.insights.cluster_frames import cluster_view, node_count_figure, quantity, snapshot_samples
 from lib.insights.cluster_snapshot import ClusterSnapshots, take_snapshot
@@ -283,7 +283,8 @@ def test_forbidden_events_and_missing_configmap_do_not_hide_the_nodes(cluster, k
 def test_one_snapshot_per_interval_whatever_the_number_of_viewers(cluster, kubeconfig, make_settings):
     settings = make_settings(kubeconfig=str(kubeconfig))
     clock = [0.0]
-    shared = ClusterSnapshots(lambda: connect_kube(settings), interval_s=10, clock=lambda: clock[0])
+    kube = SharedKube(kube_settings(settings))
+    shared = ClusterSnapshots(kube.get, interval_s=10, clock=lambda: clock[0])
     results = []
     threads = [threading.Thread(target=lambda: results.append(shared.get())) for _ in range(25)]
     for t in threads:
@@ -298,13 +299,14 @@ def test_one_snapshot_per_interval_whatever_the_number_of_viewers(cluster, kubec
     clock[0] = 10.0
     assert shared.get().snapshot is not results[0].snapshot
     assert cluster.request_count("/api/v1/nodes") == 2 and cluster.request_count("/api/v1/events") == 2
-    shared.close()
+    kube.close()
 
 
 def test_api_down_keeps_the_last_good_snapshot_and_says_why(cluster, kubeconfig, make_settings):
     settings = make_settings(kubeconfig=str(kubeconfig))
     clock = [0.0]
-    shared = ClusterSnapshots(lambda: connect_kube(settings), interval_s=10, clock=lambda: clock[0])
+    kube = SharedKube(kube_settings(settings))
+    shared = ClusterSnapshots(kube.get, interval_s=10, clock=lambda: clock[0])
     good = shared.get().snapshot
     cluster.stop()
     clock[0] = 10
@@ -315,21 +317,22 @@ def test_api_down_keeps_the_last_good_snapshot_and_says_why(cluster, kubeconfig,
     cluster.start()
     clock[0] = 20
     assert shared.get().error is None
-    shared.close()
+    kube.close()
 
 
 def test_no_configuration_is_an_error_state_not_an_exception(tmp_path, make_settings):
     settings = make_settings(kubeconfig=str(tmp_path / "missing-kubeconfig"))
     with pytest.raises(KubeError):
         connect_kube(settings)
-    state = ClusterSnapshots(lambda: connect_kube(settings), interval_s=10).get()
+    state = ClusterSnapshots(SharedKube(kube_settings(settings)).get, interval_s=10).get()
     assert state.snapshot is None and state.error_reason == "config"
 
 
 def test_sampler_records_each_snapshot_once_and_prunes_old_rows(cluster, kubeconfig, make_settings, runtime):
     settings = make_settings(kubeconfig=str(kubeconfig))
     clock = [0.0]
-    shared = ClusterSnapshots(lambda: connect_kube(settings), interval_s=10, clock=lambda: clock[0])
+    kube = SharedKube(kube_settings(settings))
+    shared = ClusterSnapshots(kube.get, interval_s=10, clock=lambda: clock[0])
     sampler = Sampler(runtime.sessions, cluster_probe(shared), interval_s=10, retention_hours=1)
     t0 = datetime.now(UTC)
     assert sampler.sample_once(t0) == 5
@@ -403,7 +406,7 @@ def test_argo_runtime_has_one_kubernetes_client_for_engine_and_snapshot(cluster,
     rt = build_runtime(settings)  # not started: no loops, only the wiring
     try:
         assert rt.cluster is not None and rt.cluster.get().snapshot is not None
-        assert rt.engine.kube() is rt.cluster._kube  # type: ignore[attr-defined]
+        assert rt.kube is not None and rt.engine.kube() is rt.kube.get()  # the snapshot reads through rt.kube.get
         assert cluster.request_count("/api/v1/nodes") == 1
     finally:
         rt.stop()

@@ -82,13 +82,12 @@ class ClusterSnapshots:
     """
 
     def __init__(
-        self, connect_kube: Callable[[], Kube], interval_s: float, clock: Callable[[], float] = time.monotonic
+        self, kube: Callable[[], Kube], interval_s: float, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self._connect = connect_kube
+        self._kube = kube  # the process's one client (the runtime's SharedKube.get), which owns and closes it
         self.interval_s = interval_s
         self._clock = clock
         self._lock = threading.Lock()
-        self._kube: Kube | None = None
         self._state = SnapshotState(None)
         self._at = float("-inf")
         self.attempts = 0
@@ -101,18 +100,10 @@ class ClusterSnapshots:
             self.attempts += 1
             now = datetime.now(UTC)
             try:
-                if self._kube is None:
-                    self._kube = self._connect()
-                self._state = SnapshotState(take_snapshot(self._kube, now), attempted_at=now)
+                self._state = SnapshotState(take_snapshot(self._kube(), now), attempted_at=now)
             except KubeError as e:
                 self._state = SnapshotState(self._state.snapshot, e.message, e.reason, now)
             return self._state
-
-    def close(self) -> None:
-        with self._lock:
-            if self._kube is not None:
-                self._kube.close()
-                self._kube = None
 
 
 def read_error_text(state: SnapshotState) -> str:
