@@ -7,6 +7,7 @@ Why apart from the reading: these are pure functions of one snapshot (or of the 
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -15,9 +16,9 @@ from functools import lru_cache
 from typing import Any
 
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 
+from lib.insights.category_traces import SYMBOLS, categories, category_figure, hover_template, palette_for
 from lib.insights.cluster_snapshot import ClusterSnapshot
 from lib.insights.figure_style import styled
 
@@ -287,32 +288,65 @@ def capacity_figure(capacity: pd.DataFrame) -> go.Figure:
         id_vars="series", value_vars=["cpu_allocatable", "cpu_requested"], var_name="kind", value_name="cores"
     )
     long["kind"] = long["kind"].map({"cpu_allocatable": "allocatable", "cpu_requested": "requested"})
-    fig = px.bar(
+    fig = category_figure(
         long,
-        x="series",
-        y="cores",
-        color="kind",
-        barmode="group",
-        color_discrete_map={"allocatable": "#b0bec5", "requested": "#2b59c3"},
-        labels={"series": "", "cores": "CPU cores"},
+        "series",
+        "cores",
+        "kind",
+        {"series": "", "cores": "CPU cores"},
+        colors={"allocatable": "#b0bec5", "requested": "#2b59c3"},
+        layout={"barmode": "group"},
     )
     return styled(fig, "CPU: allocatable vs requested per node group")
 
 
 def node_usage_figure(nodes: pd.DataFrame) -> go.Figure:
-    """Every node by requested CPU % and memory %: full nodes top right, idle ones bottom left."""
-    fig = px.scatter(
-        nodes,
-        x="cpu_pct",
-        y="mem_pct",
-        color="group",
-        symbol="capacity_type",
-        hover_name="node",
-        hover_data=["instance_type", "zone", "pods"],
-        labels={"cpu_pct": "CPU requested %", "mem_pct": "memory requested %"},
-    )
-    fig.update_traces(marker={"size": 7, "opacity": 0.7})
+    """Every node by requested CPU % and memory %: full nodes top right, idle ones bottom left; a colour per
+    node group, a symbol per capacity type."""
+    labels = {"cpu_pct": "CPU requested %", "mem_pct": "memory requested %"}
+    color = palette_for(categories(nodes["group"]))
+    symbol = dict(zip(categories(nodes["capacity_type"]), itertools.cycle(SYMBOLS), strict=False))
+    hover = ["instance_type", "zone", "pods"]
+    fig = go.Figure(layout={"xaxis_title_text": labels["cpu_pct"], "yaxis_title_text": labels["mem_pct"]})
+    for (group, cap), rows in nodes.groupby(["group", "capacity_type"], sort=False):
+        fields = [
+            ("group", str(group)),
+            ("capacity_type", str(cap)),
+            (labels["cpu_pct"], "%{x}"),
+            (labels["mem_pct"], "%{y}"),
+        ]
+        fields += [(c, f"%{{customdata[{i}]}}") for i, c in enumerate(hover)]
+        fig.add_trace(
+            go.Scatter(
+                x=rows["cpu_pct"],
+                y=rows["mem_pct"],
+                mode="markers",
+                name=f"{group}, {cap}",
+                legendgroup=f"{group}, {cap}",
+                marker={"color": color[group], "symbol": symbol[cap], "size": 7, "opacity": 0.7},
+                hovertext=rows["node"],
+                customdata=rows[hover].to_numpy(),
+                hovertemplate=hover_template(fields, head="%{hovertext}"),
+            )
+        )
     return styled(fig, "Requested share of each node")
+
+
+def _lines(lines: pd.DataFrame, dotted: tuple[str, ...] = ()) -> go.Figure:
+    """A step line per series of a taken_at/series/value frame (the samples change only when sampled)."""
+    fig = category_figure(
+        lines,
+        "taken_at",
+        "value",
+        "series",
+        {"taken_at": "", "value": "count"},
+        trace=go.Scatter,
+        mode="lines",
+        line_shape="hv",
+        color_attr="line",
+    )
+    fig.for_each_trace(lambda t: t.update(line_dash="dot") if t.name in dotted else None)
+    return fig
 
 
 def samples_series(samples: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -328,10 +362,7 @@ def node_count_figure(samples: pd.DataFrame, scan_starts: pd.DataFrame) -> go.Fi
         [samples_series(samples, "nodes"), samples_series(samples, "pending_pods").assign(series="pending pods")],
         ignore_index=True,
     ).sort_values("taken_at")
-    fig = px.line(
-        lines, x="taken_at", y="value", color="series", line_shape="hv", labels={"taken_at": "", "value": "count"}
-    )
-    fig.for_each_trace(lambda t: t.update(line={"dash": "dot"}) if t.name == "pending pods" else None)
+    fig = _lines(lines, dotted=("pending pods",))
     if len(scan_starts):
         fig.add_trace(
             go.Scatter(
@@ -353,14 +384,7 @@ def pool_figure(samples: pd.DataFrame) -> go.Figure:
         [samples_series(samples, m) for m in ("workers_busy", "workers_idle", "queue_length")], ignore_index=True
     ).sort_values("taken_at")
     names = {"workers_busy": "workers busy", "workers_idle": "workers idle", "queue_length": "scans queued"}
-    fig = px.line(
-        lines.assign(series=lines["series"].map(names).fillna(lines["series"])),
-        x="taken_at",
-        y="value",
-        color="series",
-        line_shape="hv",
-        labels={"taken_at": "", "value": "count"},
-    )
+    fig = _lines(lines.assign(series=lines["series"].map(names).fillna(lines["series"])))
     fig.update_yaxes(rangemode="tozero", tickformat=",d", dtick=1 if lines["value"].max() <= 10 else None)
     return styled(fig, "Worker pool over time")
 

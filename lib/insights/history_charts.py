@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from lib.core.findings import SEVERITIES
 from lib.core.pipeline import SCANNER_LABELS, SCANNERS
 from lib.engines.report import SEVERITY_COLORS
+from lib.insights.category_traces import category_figure
 from lib.insights.figure_style import styled
 from lib.insights.history_aggregates import LIFECYCLE_STAGES, OUTCOME_ORDER, HistoryView
 from lib.insights.history_queries import DIFF_KEYS
@@ -98,40 +99,11 @@ def _bars(
     by: str,
     colors: dict[str, str],
     labels: dict[str, str],
+    barmode: str = "relative",
     **options: Any,
 ) -> go.Figure:
-    """One bar trace per value of `by` (in `colors`' order, then any other value as it first appears), named,
-    coloured and hovered as plotly express would; `options` are layout (barmode, orientation) and trace settings.
-
-    Why not px.bar: on this page it cost ~80 ms a figure (template validation, subplot grid) against ~5 ms for
-    the same traces built here, most of the cold history view over 100,000 scans (bench/history.py).
-    """
-    barmode = options.pop("barmode", "relative")
-    orientation = options.pop("orientation", "v")
-    hover: list[str] = options.pop("hover", [])
-    names: dict[str, str] = options.pop("names", {})
-    title = {c: labels.get(c) or c for c in (x, y, *hover)}
-    fig = go.Figure(
-        layout={"barmode": barmode, "xaxis_title_text": labels.get(x, x), "yaxis_title_text": labels.get(y, y)}
-    )
-    values = list(frame[by].unique()) if len(frame) else []
-    for key in [k for k in colors if k in values] + [k for k in values if k not in colors]:
-        rows = frame[frame[by] == key]
-        extra = "".join(f"<br>{title[c]}=%{{customdata[{i}]}}" for i, c in enumerate(hover))
-        fig.add_trace(
-            go.Bar(
-                x=rows[x],
-                y=rows[y],
-                name=names.get(key, key),
-                legendgroup=key,
-                orientation=orientation,
-                marker_color=colors.get(key),
-                customdata=rows[hover].to_numpy() if hover else None,
-                hovertemplate=f"{by}={key}<br>{title[x]}=%{{x}}<br>{title[y]}=%{{y}}{extra}<extra></extra>",
-                **options,
-            )
-        )
-    return fig
+    """Bars per value of `by` in `colors`' order, stacked unless `barmode` says otherwise."""
+    return category_figure(frame, x, y, by, labels, colors=colors, layout={"barmode": barmode}, **options)
 
 
 def scans_per_day_figure(view: HistoryView) -> go.Figure:
