@@ -16,6 +16,7 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from lib.adapters.storage import ReportStore, portal_reports_url, read_findings
@@ -25,6 +26,7 @@ from lib.core.findings import Finding
 from lib.core.messages import report_email
 from lib.core.pipeline import SCANNERS
 from lib.core.scope import ScopeError, check_url
+from lib.engines.pod_pinning import NOTHING_TO_PIN, pinning_patch
 from lib.engines.report import build_report
 from lib.engines.steps import publish, run_scanner, succeeded
 from lib.engines.workspace import ScanMeta, StepOutcome, Workspace
@@ -71,10 +73,18 @@ def cmd_scope(a: argparse.Namespace, s: Settings) -> int:
         decision = check_url(a.target, s.scope_policy())
     except ScopeError as e:
         ws.write_step(StepOutcome(a.step, "failed", a.tool, message=f"target refused by the scope policy: {e}"))
+        _write_pod_patch(a.pod_patch, NOTHING_TO_PIN)
         print(f"{a.step}: refused — {e}")
         return 1
+    _write_pod_patch(a.pod_patch, pinning_patch(decision))
     print(f"{a.step}: {decision.url} in scope ({', '.join(decision.addresses)})")
     return 0
+
+
+def _write_pod_patch(path: Path | None, patch: dict[str, Any]) -> None:
+    """The scope pod's output parameter: the podSpecPatch of the tool's pod (lib.engines.pod_pinning)."""
+    if path is not None:
+        path.write_text(json.dumps(patch, separators=(",", ":")))
 
 
 def cmd_parse(a: argparse.Namespace, s: Settings) -> int:
@@ -190,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     scope = sub.add_parser("scope", help="check the target against the scope policy before another image scans it")
     scope.add_argument("step", choices=["web"])
     scope.add_argument("--tool", choices=["zap"], required=True)
+    scope.add_argument(
+        "--pod-patch", type=Path, help="write the tool pod's podSpecPatch pinning the approved addresses"
+    )
     common(scope, target=True)
     parse = sub.add_parser("parse", help="parse a report another image wrote (ZAP)")
     parse.add_argument("step", choices=["web"])

@@ -27,6 +27,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import hera.events.models as events_models
 import hera.workflows.models as workflow_models
@@ -904,21 +905,30 @@ def _web_pods(wt: dict) -> tuple[dict, dict, dict]:
     return scope, zap, parse
 
 
-def _pod_argv(tmpl: dict, volume: Path, values: dict[str, str]) -> list[str]:
-    """The pod's argv with Argo's parameters filled in and the work volume at `volume`."""
-    mount = next(m["mountPath"] for m in tmpl["container"]["volumeMounts"] if m["name"] == "work")
+def _local_path(tmpl: dict, volumes: dict[str, Path], path: str) -> str:
+    """`path` inside the pod -> where the test keeps that volume (`volumes`: volume name -> local folder)."""
+    for m in tmpl["container"]["volumeMounts"]:
+        if m["name"] in volumes and (path == m["mountPath"] or path.startswith(m["mountPath"] + "/")):
+            return str(volumes[m["name"]]) + path[len(m["mountPath"]) :]
+    return path
+
+
+def _pod_argv(tmpl: dict, volume: Path, values: dict[str, str], others: dict[str, Path] | None = None) -> list[str]:
+    """The pod's argv with Argo's parameters filled in, the work volume at `volume` and any `others` volumes."""
+    volumes = {"work": volume, **(others or {})}
     args = [
         re.sub(r"\{\{workflow\.parameters\.([a-z-]+)\}\}", lambda m: values[m.group(1)], a)
         for a in tmpl["container"]["args"]
     ]
-    return [sys.executable, *tmpl["container"]["command"][1:], *(a.replace(mount, str(volume)) for a in args)]
+    return [sys.executable, *tmpl["container"]["command"][1:], *(_local_path(tmpl, volumes, a) for a in args)]
 
 
-def _run_pod(tmpl: dict, volume: Path, values: dict[str, str], env: dict[str, str]) -> subprocess.CompletedProcess:
+def _run_pod(
+    tmpl: dict, volume: Path, values: dict[str, str], env: dict[str, str], others: dict[str, Path] | None = None
+) -> subprocess.CompletedProcess:
     base = {"PATH": "/usr/bin:/bin", "HOME": str(volume.parent), "SCANBOARD_DATA_DIR": str(volume.parent / "data")}
-    return subprocess.run(
-        _pod_argv(tmpl, volume, values), cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=120
-    )
+    argv = _pod_argv(tmpl, volume, values, others)
+    return subprocess.run(argv, cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=120)
 
 
 def test_zap_step_runs_the_official_image_pinned_non_root(rendered):
@@ -974,6 +984,64 @@ def test_zap_never_scans_a_target_the_scope_policy_refuses(rendered, tmp_path):
     assert proc.returncode == 1, "the steps stop here, before ZAP's pod"
     step = json.loads((volume / SCAN_ID / "steps" / "web.json").read_text())
     assert step["state"] == "failed" and "scope policy" in step["message"]
+
+
+def _scope_pod_output(rendered, tmp_path: Path, target: str, env: dict[str, str]) -> tuple[int, str, dict]:
+    """Run the scope pod's own argv on `target`; its exit code, its output and the output parameter it left
+    (read from the file its template names, as Argo's executor reads it)."""
+    scope, _, _ = _web_pods(_workflow_template(rendered))
+    (out,) = scope["outputs"]["parameters"]
+    work, pod_tmp = tmp_path / "work", tmp_path / "pod-tmp"
+    work.mkdir()
+    pod_tmp.mkdir()
+    proc = _run_pod(scope, work, {"scan-id": SCAN_ID, "target": target}, env, {"tmp": pod_tmp})
+    written = Path(_local_path(scope, {"tmp": pod_tmp}, out["valueFrom"]["path"]))
+    return proc.returncode, proc.stdout + proc.stderr, json.loads(written.read_text())
+
+
+def test_zap_is_pinned_to_the_addresses_the_scope_pod_approved(rendered, tmp_path):
+    """DNS rebinding against ZAP, which resolves the target's name itself after our check: the scope pod's
+    approved addresses reach ZAP's pod as hostAliases (its /etc/hosts), through exactly the wiring Argo runs,
+    and the resulting pod passes Kubernetes' own Pod schema."""
+    wt = _workflow_template(rendered)
+    scope, zap, _ = _web_pods(wt)
+    (out,) = scope["outputs"]["parameters"]
+    assert "default" not in out["valueFrom"], "a scope pod that wrote no patch errors: ZAP never runs unpinned"
+    zap_step = _templates(wt)["scan-web"]["steps"][1][0]
+    (arg,) = zap_step["arguments"]["parameters"]
+    assert arg["value"] == f"{{{{steps.scope.outputs.parameters.{out['name']}}}}}"
+    assert zap["inputs"]["parameters"] == [{"name": arg["name"]}]
+    assert zap["podSpecPatch"] == f"{{{{inputs.parameters.{arg['name']}}}}}"
+
+    target = "http://localhost:8080/"
+    code, said, patch = _scope_pod_output(
+        rendered, tmp_path, target, {"SCANBOARD_MODE": "argo", "SCOPE_ALLOW_LOOPBACK": "true"}
+    )
+    assert code == 0, said
+    approved = said.split("(")[-1].split(")")[0].split(", ")
+    aliases = patch["hostAliases"]
+    assert {a["ip"] for a in aliases} == set(approved) and all(
+        ipaddress.ip_address(a["ip"]).is_loopback for a in aliases
+    )
+    assert all(a["hostnames"] == [urlsplit(target).hostname] for a in aliases), "the very name ZAP is given (-t)"
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": f"scan-{SCAN_ID}-web-zap"},
+        "spec": {"containers": [{**zap["container"], "name": "main"}], **patch},
+    }
+    kubernetes_validate.validate(pod, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.mark.parametrize(
+    ("target", "env", "code"),
+    [
+        ("http://127.0.0.1:8080/", {"SCOPE_ALLOW_LOOPBACK": "true"}, 0),  # an IP literal: nothing to resolve
+        ("http://169.254.169.254/latest/meta-data/", {}, 1),  # refused: ZAP never runs
+    ],
+)
+def test_scope_pod_leaves_an_empty_patch_when_there_is_nothing_to_pin(rendered, tmp_path, target, env, code):
+    assert _scope_pod_output(rendered, tmp_path, target, {"SCANBOARD_MODE": "argo", **env})[::2] == (code, {})
 
 
 def test_web_engine_builtin_component_switches_to_the_builtin_baseline(rendered, tmp_path):
