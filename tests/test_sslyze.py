@@ -292,3 +292,20 @@ def test_unknown_sslyze_versions_are_refused_with_a_message_naming_them(version)
     doc["sslyze_version"] = version
     with pytest.raises(ScannerError, match=f"sslyze {version or '.no version given.'} output is not a version"):
         parse_sslyze_json(json.dumps(doc))
+
+
+def test_builtin_tls_reports_every_certificate_problem_not_only_the_first_openssl_meets(tmp_path):
+    """OpenSSL stops at the first verification error (here: self-signed), so a wrong host name behind it was never
+    reported; the builtin check judges the name on its own, as sslyze does (the test above, same server)."""
+    with tls_target(hostname="other.example", days=-1) as port:
+        result = BuiltinTls().run(_ctx(tmp_path, f"https://localhost:{port}/"))
+    rules = {f.rule_id: f for f in result.findings}
+    assert {"cert-expired", "cert-hostname-mismatch", "cert-self-signed", "cert-untrusted"} <= set(rules)
+    assert "localhost" in rules["cert-hostname-mismatch"].evidence
+
+
+def test_builtin_tls_does_not_invent_a_name_mismatch(tmp_path):
+    with tls_target(days=90) as port:  # self-signed for localhost
+        result = BuiltinTls().run(_ctx(tmp_path, f"https://localhost:{port}/"))
+    rules = {f.rule_id for f in result.findings}
+    assert "cert-self-signed" in rules and "cert-hostname-mismatch" not in rules

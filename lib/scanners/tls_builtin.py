@@ -118,7 +118,7 @@ class BuiltinTls:
             return ScannerResult(TOOL, VERSION, [finding], ["tls.json"], f"no TLS on {host}:{port}")
         raw.update(negotiated)
         cert = x509.load_der_x509_certificate(der)
-        findings = self._certificate_findings(cert, asset) + self._trust_findings(ip, host, port, timeout, asset)
+        findings = self._certificate_findings(cert, asset) + self._trust_findings(ip, host, port, timeout, der, asset)
         offered = _offered_legacy_versions(ip, host, port, timeout)
         findings += [_legacy_protocol_finding(name, severity, asset) for name, severity in offered]
         raw.update(
@@ -183,40 +183,65 @@ class BuiltinTls:
             )
         return out
 
-    def _trust_findings(self, ip: str, host: str, port: int, timeout: float, asset: Asset) -> list[Finding]:
-        try:
-            with _handshake(ip, host, port, ssl.create_default_context(), timeout):
-                return []
-        except ssl.SSLCertVerificationError as e:
-            reason = e.verify_message or str(e)
-        except (ssl.SSLError, OSError):
+    def _trust_findings(self, ip: str, host: str, port: int, timeout: float, der: bytes, asset: Asset) -> list[Finding]:
+        """The default context's verdict; OpenSSL names only the first problem it meets, so when that is the
+        chain, the host name is judged on its own as well."""
+        reason = _verify_failure(ip, host, port, timeout, ssl.create_default_context())
+        if reason is None:
             return []
-        if "hostname" in reason.lower() or "ip address mismatch" in reason.lower():
-            return [
-                Finding(
-                    TOOL,
-                    "cert-hostname-mismatch",
-                    "TLS certificate does not match the host name",
-                    "high",
-                    asset,
-                    VERSION,
-                    "high",
-                    ("CWE-297",),
-                    evidence=reason,
-                    remediation=f"Use a certificate whose subjectAltName covers {host}.",
-                )
-            ]
-        return [
-            Finding(
-                TOOL,
-                "cert-untrusted",
-                "TLS certificate is not trusted",
-                "high",
-                replace(asset, param="chain"),
-                VERSION,
-                "high",
-                ("CWE-295",),
-                evidence=reason,
-                remediation="Use a certificate from a publicly trusted CA and send the full chain.",
-            )
-        ]
+        if _is_name_mismatch(reason):
+            return [_name_mismatch_finding(reason, host, asset)]
+        out = [_untrusted_finding(reason, asset)]
+        # the certificate itself as the only trust anchor: the chain cannot fail, only the name (checked first)
+        own = ssl.create_default_context(cadata=der)
+        own.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+        name_reason = _verify_failure(ip, host, port, timeout, own)
+        if name_reason is not None and _is_name_mismatch(name_reason):
+            out.append(_name_mismatch_finding(name_reason, host, asset))
+        return out
+
+
+def _verify_failure(ip: str, host: str, port: int, timeout: float, context: ssl.SSLContext) -> str | None:
+    """Why `context` refuses the server's certificate; None when it accepts it or the handshake fails otherwise
+    (a broken handshake was already reported by the unverified one)."""
+    try:
+        with _handshake(ip, host, port, context, timeout):
+            return None
+    except ssl.SSLCertVerificationError as e:
+        return e.verify_message or str(e)
+    except (ssl.SSLError, OSError):
+        return None
+
+
+def _is_name_mismatch(reason: str) -> bool:
+    return "hostname" in reason.lower() or "ip address mismatch" in reason.lower()
+
+
+def _name_mismatch_finding(reason: str, host: str, asset: Asset) -> Finding:
+    return Finding(
+        TOOL,
+        "cert-hostname-mismatch",
+        "TLS certificate does not match the host name",
+        "high",
+        asset,
+        VERSION,
+        "high",
+        ("CWE-297",),
+        evidence=reason,
+        remediation=f"Use a certificate whose subjectAltName covers {host}.",
+    )
+
+
+def _untrusted_finding(reason: str, asset: Asset) -> Finding:
+    return Finding(
+        TOOL,
+        "cert-untrusted",
+        "TLS certificate is not trusted",
+        "high",
+        replace(asset, param="chain"),
+        VERSION,
+        "high",
+        ("CWE-295",),
+        evidence=reason,
+        remediation="Use a certificate from a publicly trusted CA and send the full chain.",
+    )
