@@ -175,9 +175,7 @@ def main() -> int:
         engine = rt.engine
         assert isinstance(engine, ArgoEngine)
         ids = seed(api, engine, RUNNING_SCANS)
-        print(
-            f"served {RUNNING_SCANS:,} running Workflows ({sum(map(len, api._raw['workflows'].values())) / 1e6:.1f} MB)"
-        )
+        print(f"served {RUNNING_SCANS:,} running Workflows ({api.served_megabytes('workflows'):.1f} MB)")
 
         t = time.perf_counter()  # peer: a GET per running scan, as before (100 of them timed, scaled to all)
         kube = engine.kube()

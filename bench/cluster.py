@@ -214,7 +214,7 @@ def _serve_cluster(api: KubeApiServer) -> None:
     _, served_s = timed(lambda: synthetic_cluster(api))
     print(
         f"served {NODES:,} nodes, {PODS:,} pods, {EVENTS} events in {served_s:.1f} s "
-        f"(pods list {sum(map(len, api._raw['pods'].values())) / 1e6:.1f} MB of JSON)"
+        f"(pods list {api.served_megabytes('pods'):.1f} MB of JSON)"
     )
 
 

@@ -213,6 +213,11 @@ class KubeApiServer:
         with self._lock:
             return sum(n for p, n in self.request_counts.items() if p.startswith(path_prefix))
 
+    def served_megabytes(self, plural: str) -> float:
+        """The size of the JSON a full list of `plural` serves (what a bench reads per snapshot)."""
+        with self._lock:
+            return sum(map(len, self._raw[plural].values())) / 1e6
+
     # -- objects
     def put(self, plural: str, obj: dict) -> dict:
         """Create or replace an object (ADDED or MODIFIED for watchers); returns the stored copy."""
