@@ -26,7 +26,7 @@ from lib.core.findings import Finding
 from lib.core.messages import report_email
 from lib.core.pipeline import SCANNERS
 from lib.core.scope import ScopeError, check_url
-from lib.engines.pod_pinning import NOTHING_TO_PIN, pinning_patch
+from lib.engines.pod_pinning import NOTHING_TO_PIN, PinningError, pinning_patch
 from lib.engines.report import build_report
 from lib.engines.steps import publish, run_scanner, succeeded
 from lib.engines.workspace import ScanMeta, StepOutcome, Workspace
@@ -71,12 +71,15 @@ def cmd_scope(a: argparse.Namespace, s: Settings) -> int:
     _requested_marker(ws, a.step).write_text("{}")
     try:
         decision = check_url(a.target, s.scope_policy())
-    except ScopeError as e:
+        if decision.url != a.target:  # the tool is given the target as written: it must be the name we pin
+            raise ScopeError(f"the target must be given in its canonical form, {decision.url}")
+        patch = pinning_patch(decision)
+    except (ScopeError, PinningError) as e:
         ws.write_step(StepOutcome(a.step, "failed", a.tool, message=f"target refused by the scope policy: {e}"))
         _write_pod_patch(a.pod_patch, NOTHING_TO_PIN)
         print(f"{a.step}: refused — {e}")
         return 1
-    _write_pod_patch(a.pod_patch, pinning_patch(decision))
+    _write_pod_patch(a.pod_patch, patch)
     print(f"{a.step}: {decision.url} in scope ({', '.join(decision.addresses)})")
     return 0
 

@@ -1014,21 +1014,32 @@ def test_zap_is_pinned_to_the_addresses_the_scope_pod_approved(rendered, tmp_pat
     assert zap["podSpecPatch"] == f"{{{{inputs.parameters.{arg['name']}}}}}"
 
     target = "http://localhost:8080/"
-    code, said, patch = _scope_pod_output(
+    code, said, written = _scope_pod_output(
         rendered, tmp_path, target, {"SCANBOARD_MODE": "argo", "SCOPE_ALLOW_LOOPBACK": "true"}
     )
     assert code == 0, said
-    approved = said.split("(")[-1].split(")")[0].split(", ")
+    # Argo's substitution: the output text, JSON-quoted into the marshalled template (strconv.Quote), then parsed
+    placeholder = zap["podSpecPatch"]
+    substituted = json.loads(json.dumps(zap).replace(placeholder, json.dumps(json.dumps(written))[1:-1]))
+    patch = json.loads(substituted["podSpecPatch"])
+    zap_target = substituted["container"]["args"][substituted["container"]["args"].index("-t") + 1]
+    zap_target = zap_target.replace("{{workflow.parameters.target}}", target)
     aliases = patch["hostAliases"]
-    assert {a["ip"] for a in aliases} == set(approved) and all(
-        ipaddress.ip_address(a["ip"]).is_loopback for a in aliases
+    approved = said.split("(")[-1].split(")")[0].split(", ")
+    assert {a["ip"] for a in aliases} == set(approved)
+    assert all(ipaddress.ip_address(a["ip"]).is_loopback for a in aliases)
+    # the very name ZAP connects to (-t as its pod gets it), in the form the API server's ValidateHostAliases takes
+    assert all(a["hostnames"] == [urlsplit(zap_target).hostname] for a in aliases)
+    assert all(
+        re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*", h)
+        for a in aliases
+        for h in a["hostnames"]
     )
-    assert all(a["hostnames"] == [urlsplit(target).hostname] for a in aliases), "the very name ZAP is given (-t)"
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": f"scan-{SCAN_ID}-web-zap"},
-        "spec": {"containers": [{**zap["container"], "name": "main"}], **patch},
+        "spec": {"containers": [{**substituted["container"], "name": "main"}], **patch},
     }
     kubernetes_validate.validate(pod, KUBERNETES_VERSION, strict=True)
 
@@ -1038,6 +1049,7 @@ def test_zap_is_pinned_to_the_addresses_the_scope_pod_approved(rendered, tmp_pat
     [
         ("http://127.0.0.1:8080/", {"SCOPE_ALLOW_LOOPBACK": "true"}, 0),  # an IP literal: nothing to resolve
         ("http://169.254.169.254/latest/meta-data/", {}, 1),  # refused: ZAP never runs
+        ("http://LOCALHOST:8080", {"SCOPE_ALLOW_LOOPBACK": "true"}, 1),  # not the canonical form ZAP would get
     ],
 )
 def test_scope_pod_leaves_an_empty_patch_when_there_is_nothing_to_pin(rendered, tmp_path, target, env, code):
