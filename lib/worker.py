@@ -115,12 +115,14 @@ def requested_scanners(ws: Workspace) -> dict[str, dict]:
     return out
 
 
-def previous_findings(store: ReportStore, host: str, scan_id: str) -> tuple[str, list[Finding]]:
+def previous_findings(store: ReportStore, host: str, scan_id: str) -> tuple[str, list[Finding], frozenset[str]]:
+    """The host's previous published scan: its id, open findings and the scanners that succeeded in it."""
     prev_id = store.latest(host)
     if not prev_id or prev_id == scan_id:
-        return "", []
+        return "", [], frozenset()
     doc = read_findings(store, prev_id) or {}
-    return prev_id, [Finding.from_dict(d) for d in doc.get("findings", [])]
+    ok = frozenset(str(s.get("step")) for s in doc.get("steps", []) if s.get("state") == "succeeded")
+    return prev_id, [Finding.from_dict(d) for d in doc.get("findings", [])], ok
 
 
 def cmd_report(a: argparse.Namespace, s: Settings) -> int:
@@ -128,8 +130,8 @@ def cmd_report(a: argparse.Namespace, s: Settings) -> int:
     if not (ws.root / "scan.json").is_file():
         ws.write_meta(ScanMeta(a.scan_id, a.target, a.email, requested_scanners(ws)))
     store = build_store(s)
-    prev_id, prev = previous_findings(store, urlsplit(a.target).hostname or "", a.scan_id)
-    result = build_report(ws, prev, prev_id)
+    prev_id, prev, prev_ok = previous_findings(store, urlsplit(a.target).hostname or "", a.scan_id)
+    result = build_report(ws, prev, prev_id, previous_succeeded=prev_ok)
     print(f"report: {len(result.findings)} finding(s), counts {result.counts}, diff {result.diff.counts()}")
     return 0
 

@@ -94,3 +94,26 @@ def test_rescan_after_fixing_a_header_shows_exactly_one_fixed(make_settings, smt
         assert get_scan(rt.sessions, second).diff_counts == {"new": 0, "fixed": 1, "unchanged": len(fp_first) - 1}
     finally:
         rt.stop()
+
+
+def test_findings_of_a_scanner_that_failed_last_time_are_not_called_new(make_settings, smtp) -> None:
+    """The web scan failed last time (nothing listened); this time it works: its findings are not "new" (a CI
+    gate on new findings must not fail on them) but not compared, and the scan after that compares again."""
+    settings = make_settings(smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_starttls=False)
+    rt = build_runtime(settings).start()
+    try:
+        with open_ports(1) as (closed,):
+            pass  # now nothing listens there
+        failed = run_scan(rt, smtp, f"http://127.0.0.1:{closed}/", {"web": {}})
+        assert ("web", "failed") in [(s.name, s.state) for s in get_steps(rt.sessions, failed)]
+        with http_target() as web:
+            target = f"http://127.0.0.1:{web}/"
+            first_good = run_scan(rt, smtp, target, {"web": {}})
+            rows = finding_rows(rt.sessions, first_good)
+            assert rows and {r.diff_state for r in rows} == {"not_compared"}
+            counts = get_scan(rt.sessions, first_good).diff_counts
+            assert counts == {"new": 0, "fixed": 0, "unchanged": 0, "not_compared": len(rows)}
+            again = run_scan(rt, smtp, target, {"web": {}})
+        assert {r.diff_state for r in finding_rows(rt.sessions, again)} == {"unchanged"}
+    finally:
+        rt.stop()

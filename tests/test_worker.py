@@ -97,3 +97,30 @@ def test_bad_usage_and_unreadable_input_fail_with_a_reason(tmp_path) -> None:
         str(tmp_path),
     )
     assert run.returncode == 1 and "cannot be read" in run.stdout
+
+
+def test_cluster_report_does_not_call_findings_new_when_their_scanner_failed_last_time(tmp_path) -> None:
+    """The previous published scan's findings.json says which scanners succeeded: web failed there, so this
+    scan's web findings are not compared (not "new"); the scan after compares them again."""
+    work = tmp_path / "work"
+    target = ["--target", "https://shop.example/"]
+
+    def scan(scan_id: str, web_ok: bool) -> dict:
+        common = ["--scan-id", scan_id, "--workdir", str(work)]
+        if web_ok:
+            worker(tmp_path, "parse", "web", "--tool", "zap", "--input", str(ZAP_REPORT), *common, *target)
+        else:
+            steps = work / scan_id / "steps"
+            steps.mkdir(parents=True)
+            (steps / "web.requested.json").write_text("{}")
+            (steps / "web.json").write_text(json.dumps({"step": "web", "state": "failed", "tool": "zap"}))
+        assert worker(tmp_path, "report", *common, *target, "--email", "ana@example.com").returncode == 0
+        assert worker(tmp_path, "publish", *common).returncode == 0
+        return json.loads((work / scan_id / "findings.json").read_text())
+
+    scan("aaaaaaaaaaa1", web_ok=False)
+    first_good = scan("aaaaaaaaaaa2", web_ok=True)
+    assert first_good["findings"] and {f["diff_state"] for f in first_good["findings"]} == {"not_compared"}
+    assert first_good["diff"] == {"new": 0, "fixed": 0, "unchanged": 0, "not_compared": len(first_good["findings"])}
+    again = scan("aaaaaaaaaaa3", web_ok=True)
+    assert {f["diff_state"] for f in again["findings"]} == {"unchanged"}

@@ -56,6 +56,11 @@ def results(scan: Scan) -> None:
         st.caption(
             f"Since the previous scan of this host: {d.get('new', 0)} new, {d.get('fixed', 0)} fixed, "
             f"{d.get('unchanged', 0)} unchanged."
+            + (
+                f" {d['not_compared']} not compared: their scanner did not succeed last time."
+                if d.get("not_compared")
+                else ""
+            )
         )
     else:
         st.caption("First scan of this host: nothing to compare with yet.")

@@ -13,6 +13,7 @@ from lib.adapters.models import (
     FINAL_STATUSES,
     QUEUED,
     RUNNING,
+    SUCCEEDED,
     FindingRecord,
     Scan,
     Step,
@@ -61,8 +62,9 @@ def append_step_log(
             step.log = ((step.log or "") + line.rstrip() + "\n")[-keep_chars:]
 
 
-def previous_scan_findings(sessions: sessionmaker[Session], scan: Scan) -> tuple[str, list[Finding]]:
-    """The newest earlier finished scan of the same host that has findings recorded, and its open findings."""
+def previous_scan_findings(sessions: sessionmaker[Session], scan: Scan) -> tuple[str, list[Finding], frozenset[str]]:
+    """The newest earlier finished scan of the same host that has findings recorded, its open findings and the
+    scanners that succeeded in it (only those are compared)."""
     with sessions() as s:
         prev_id = s.scalar(
             select(Scan.id)
@@ -78,13 +80,14 @@ def previous_scan_findings(sessions: sessionmaker[Session], scan: Scan) -> tuple
             .limit(1)
         )
         if prev_id is None:
-            return "", []
+            return "", [], frozenset()
         rows = s.scalars(
             select(FindingRecord).where(
                 FindingRecord.scan_id == prev_id, FindingRecord.diff_state.not_in(("fixed", "triaged"))
             )
         )
-        return prev_id, [Finding.from_dict(r.data) for r in rows]
+        ok = s.scalars(select(Step.name).where(Step.scan_id == prev_id, Step.state == SUCCEEDED))
+        return prev_id, [Finding.from_dict(r.data) for r in rows], frozenset(ok)
 
 
 def save_findings(sessions: sessionmaker[Session], scan_id: str, doc: dict[str, Any]) -> None:

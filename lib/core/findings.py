@@ -230,26 +230,39 @@ def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
     return counts
 
 
+NOT_COMPARED = "not_compared"  # the scanner that found it did not succeed in the previous scan: nothing to compare
+
+
 @dataclass(frozen=True)
 class Diff:
     new: list[Finding]
     fixed: list[Finding]
     unchanged: list[Finding]
+    not_compared: list[Finding] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
-        return {"new": len(self.new), "fixed": len(self.fixed), "unchanged": len(self.unchanged)}
+        """new, fixed, unchanged; and not_compared when there are any (most scans have none)."""
+        out = {"new": len(self.new), "fixed": len(self.fixed), "unchanged": len(self.unchanged)}
+        return out | ({NOT_COMPARED: len(self.not_compared)} if self.not_compared else {})
 
     @cached_property
     def _unchanged_fps(self) -> frozenset[str]:
         return frozenset(u.issue_fp for u in self.unchanged)
 
+    @cached_property
+    def _not_compared_fps(self) -> frozenset[str]:
+        return frozenset(u.issue_fp for u in self.not_compared)
+
     def state_of(self, f: Finding) -> str:
-        """new or unchanged, for a finding of the current scan (a set lookup)."""
+        """new, unchanged or not_compared, for a finding of the current scan (set lookups)."""
+        if f.issue_fp in self._not_compared_fps:
+            return NOT_COMPARED
         return "unchanged" if f.issue_fp in self._unchanged_fps else "new"
 
 
-def diff(current: Iterable[Finding], previous: Iterable[Finding]) -> Diff:
-    """New, fixed and unchanged findings between two scans of one target, matched on identity (rule, host).
+def diff(current: Iterable[Finding], previous: Iterable[Finding], not_compared: Iterable[Finding] = ()) -> Diff:
+    """New, fixed and unchanged findings between two scans of one target, matched on identity (rule, host);
+    `not_compared` are current findings of scanners that did not succeed in the previous scan, kept apart.
 
     Both sides are grouped first, so records stored one per URL by earlier versions compare with grouped ones.
     An unchanged finding keeps the first_seen of the earlier finding it matches. Linear in the findings.
@@ -259,4 +272,5 @@ def diff(current: Iterable[Finding], previous: Iterable[Finding]) -> Diff:
     new = [f for fp, f in cur.items() if fp not in prev]
     unchanged = [replace(f, first_seen=prev[fp].first_seen or f.first_seen) for fp, f in cur.items() if fp in prev]
     fixed = [f for fp, f in prev.items() if fp not in cur]
-    return Diff(sorted(new, key=sort_key), sorted(fixed, key=sort_key), sorted(unchanged, key=sort_key))
+    apart = sorted(group(not_compared), key=sort_key)
+    return Diff(sorted(new, key=sort_key), sorted(fixed, key=sort_key), sorted(unchanged, key=sort_key), apart)

@@ -231,8 +231,9 @@ class LocalEngine:
                 )
                 return
             if kind == "report":
-                prev_id, prev = previous_scan_findings(self.sessions, scan)
-                result = build_report(ws, prev, prev_id, marks_for_host(self.sessions, scan.host))
+                prev_id, prev, prev_ok = previous_scan_findings(self.sessions, scan)
+                marks = marks_for_host(self.sessions, scan.host)
+                result = build_report(ws, prev, prev_id, marks, previous_succeeded=prev_ok)
                 save_findings(self.sessions, scan.id, result.document)
                 counts.update(result.counts)
                 since = ", ".join(f"{v} {k}" for k, v in result.diff.counts().items())

@@ -7,6 +7,7 @@ LaTeX or browser; see the README for the comparison with pandoc/wkhtmltopdf.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -184,22 +185,28 @@ def build_report(
     previous_scan: str = "",
     marks: dict[tuple[str, str], TriageMark] | None = None,
     now: datetime | None = None,
+    previous_succeeded: Collection[str] | None = None,
 ) -> ReportResult:
     """Read every scanner's result from the workspace, group, set aside what does not apply (notes) and what
     is triaged (marks per host and rule), diff the open findings against the previous scan's open findings
-    (only for scanners that succeeded now, so an unrun scanner's findings are not called fixed), and write
-    findings.json, report.html and report.pdf."""
+    for the scanners that succeeded both times (`previous_succeeded`: the previous scan's; None when unknown,
+    taken as all), so an unrun scanner's findings are not called fixed nor a scanner's first good run's new,
+    and write findings.json, report.html and report.pdf."""
     meta = ws.read_meta()
     steps = collect_steps(ws, meta)
     ok_steps = {s.step for s in steps if s.state == "succeeded"}
+    both = ok_steps if previous_succeeded is None else ok_steps & set(previous_succeeded)
     when = now or datetime.now(UTC)
     grouped = group(f for s in steps if s.state == "succeeded" for f in s.findings)
     applicable, notes = split_not_applicable(grouped, meta.target)
     findings, triaged = split_triaged(applicable, marks or {}, when)
-    comparable = [f for f in previous if set(f.steps) & ok_steps] if previous_scan else []
+    comparable = [f for f in previous if set(f.steps) & both] if previous_scan else []
     comparable = split_triaged(comparable, marks or {}, when)[0]
     stamp = when.isoformat(timespec="seconds")
-    d = diff([f.with_seen(stamp, stamp) for f in findings], comparable)
+    seen = [f.with_seen(stamp, stamp) for f in findings]
+    compared = [f for f in seen if not previous_scan or set(f.steps) & both]
+    apart = [f for f in seen if previous_scan and not set(f.steps) & both]
+    d = diff(compared, comparable, apart)
     first_seen = {f.issue_fp: f.first_seen for f in d.unchanged}
     findings = [f.with_seen(first_seen.get(f.issue_fp) or stamp, stamp) for f in findings]
     doc = findings_document(meta, steps, findings, d, previous_scan, notes, triaged)
