@@ -6,10 +6,10 @@ from lib.core.roles import visible_pages
 from lib.core.text import md_escape
 from ui.auth import resolve_viewer
 from ui.pages import CONFIRM, PAGES, SECTIONS, SIGN_IN
-from ui.runtime import get_runtime
+from ui.runtime import runtime_or_stop
 
 st.set_page_config(page_title="scanboard", page_icon=":material/shield:", layout="wide")
-runtime = get_runtime()
+runtime = runtime_or_stop()
 viewer = resolve_viewer(runtime.settings)
 
 # The confirmation link's page is reachable by everyone: its token is the proof.

@@ -3,6 +3,7 @@ errors, and an audit row for every call under /api/v1."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
 from api.routes import meta, scans
-from lib.config import load_settings
+from lib.config import ConfigError, Settings, load_settings
 from lib.runtime import Runtime, build_runtime
 from lib.services.api_tokens import Authenticator
 from lib.services.audit import ApiCall, AuditLog
@@ -23,12 +24,15 @@ UNAUDITED = (f"{API_PREFIX}/health", f"{API_PREFIX}/docs", f"{API_PREFIX}/openap
 
 
 def create_app(rt: Runtime | None = None) -> FastAPI:
-    """The app over a given Runtime (tests) or one built from the environment and started with the server."""
+    """The app over a given Runtime (tests) or one built from the environment and started with the server.
+    The environment is read here, in the factory, so a bad value stops `uvicorn --factory` with its message
+    (exit 2) before the server starts, not with a traceback from its lifespan."""
+    settings = None if rt is not None else _settings_or_exit()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = rt is None
-        app.state.runtime = rt or build_runtime(load_settings()).start()
+        app.state.runtime = rt or build_runtime(settings or load_settings()).start()
         app.state.authenticator = Authenticator(app.state.runtime.sessions, ttl_seconds=AUTH_CACHE_SECONDS)
         app.state.audit = AuditLog(app.state.runtime.sessions).start()
         try:
@@ -94,3 +98,11 @@ class AuditMiddleware:
                     state.get("scan_id", ""),
                 )
             )
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        raise SystemExit(2) from None

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lib.core.limit_rules import Limits
@@ -203,5 +203,26 @@ def _items(csv: str) -> tuple[str, ...]:
     return tuple(x.strip() for x in csv.split(",") if x.strip())
 
 
+class ConfigError(ValueError):
+    """A configuration the app cannot start with; the message names each variable and what it must be."""
+
+
+SECRET_WORDS = ("secret", "token", "password", "key")  # their values are never echoed in a message
+
+
 def load_settings() -> Settings:
-    return Settings()
+    """The settings, or a ConfigError listing every bad variable (the entry points print it, not a traceback)."""
+    try:
+        return Settings()
+    except ValidationError as e:
+        raise ConfigError(config_problems(e)) from None
+
+
+def config_problems(error: ValidationError) -> str:
+    """One line per bad variable: its name, the value given (unless a secret) and pydantic's reason."""
+    lines = []
+    for problem in error.errors():
+        name = str(problem["loc"][0]).upper() if problem["loc"] else "configuration"
+        given = "" if any(w in name.lower() for w in SECRET_WORDS) else f"={problem.get('input')!r}"
+        lines.append(f"  {name}{given}: {problem['msg']}")
+    return "scanboard cannot start, the configuration is invalid:\n" + "\n".join(lines)
