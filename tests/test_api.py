@@ -183,6 +183,11 @@ def test_bad_input_is_a_clear_problem_never_a_500(api) -> None:
         for resp, status, word in cases:
             body = assert_problem(resp, status)
             assert word in body["detail"] or word in json.dumps(body.get("errors", {})), body
+        bogus = {"target": "http://127.0.0.1/", "scanners": ["portscan"], "options": {"portscan": {"bogus": 1}}}
+        refused = assert_problem(c.post("/scans", json=bogus), 422, "portscan has no option 'bogus'")
+        assert refused["errors"] == {
+            "portscan.bogus": "portscan has no option 'bogus'; its options are: ports, service_version, tls_ciphers."
+        }
     with rt.sessions() as s:
         assert s.query(Scan).count() == 0  # nothing invalid was stored
 
