@@ -37,6 +37,15 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in loc if p not in ("body", "query", "path", "header"))
 
 
+def _json_syntax(error: dict[str, Any]) -> tuple[str, str]:
+    """The detail and the `body` message for a body that is not JSON at all (its loc ends in a character
+    offset, which is not a field)."""
+    loc = tuple(error.get("loc", ()))
+    at = f" (at character {loc[-1]})" if len(loc) > 1 and isinstance(loc[-1], int) else ""
+    reason = str((error.get("ctx") or {}).get("error", "")).strip()
+    return f"The request body is not valid JSON{at}.", f"Not valid JSON{at}" + (f": {reason}." if reason else ".")
+
+
 def install(app: FastAPI) -> None:
     """Problem answers for our errors, FastAPI's validation errors, unknown routes and anything unforeseen."""
 
@@ -46,6 +55,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        syntax = [e for e in exc.errors() if e.get("type") == "json_invalid"]
+        if syntax:
+            detail, message = _json_syntax(syntax[0])
+            return problem_response(422, detail, request.url.path, errors={"body": message})
         errors = {_field(tuple(e.get("loc", ()))) or "body": str(e.get("msg", "invalid")) for e in exc.errors()}
         detail = "The request is not valid: " + "; ".join(f"{k}: {v}" for k, v in errors.items())
         return problem_response(422, detail, request.url.path, errors=errors)

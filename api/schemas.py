@@ -18,7 +18,8 @@ class ScanCreate(BaseModel):
     options: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description='Per scanner, e.g. {"portscan": {"ports": "1-1024", "service_version": true, "tls_ciphers": '
-        'false}, "web": {"path": "/", "depth": 1}}; tls_ciphers (nmap ssl-enum-ciphers, classed intrusive) is opt-in',
+        'false}, "web": {"path": "/", "depth": 1}}; tls_ciphers (nmap ssl-enum-ciphers, classed intrusive) is opt-in; '
+        "a name that is not one of the scanner's options is refused (422 on `<scanner>.<name>`)",
     )
     callback_url: str = Field("", max_length=4096, description="POSTed the scan's final status when it ends")
 

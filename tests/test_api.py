@@ -26,6 +26,7 @@ from tests.conftest import wait_until
 
 SCHEMA = json.loads((Path(__file__).parent / "fixtures/sarif/sarif-schema-2.1.0.json").read_text())
 OWNER = "ci@example.com"
+JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture
@@ -183,6 +184,18 @@ def test_bad_input_is_a_clear_problem_never_a_500(api) -> None:
         for resp, status, word in cases:
             body = assert_problem(resp, status)
             assert word in body["detail"] or word in json.dumps(body.get("errors", {})), body
+        truncated = assert_problem(c.post("/scans", content=b'{"target":', headers=JSON), 422)
+        assert truncated["detail"] == "The request body is not valid JSON (at character 10)."
+        assert truncated["errors"] == {"body": "Not valid JSON (at character 10): Expecting value."}
+        long_id = assert_problem(c.get("/scans/" + "x" * 5000), 404)
+        assert long_id["detail"] == f"There is no scan with id '{'x' * 40}…': scan ids are 12 characters 0-9 and a-f."
+        unknown = assert_problem(c.get("/scans/0123456789ab/report"), 404)
+        assert unknown["detail"] == "There is no scan with id '0123456789ab' that this token may read."
+        bogus = {"target": "http://127.0.0.1/", "scanners": ["portscan"], "options": {"portscan": {"bogus": 1}}}
+        refused = assert_problem(c.post("/scans", json=bogus), 422, "portscan has no option 'bogus'")
+        assert refused["errors"] == {
+            "portscan.bogus": "portscan has no option 'bogus'; its options are: ports, service_version, tls_ciphers."
+        }
     with rt.sessions() as s:
         assert s.query(Scan).count() == 0  # nothing invalid was stored
 
@@ -221,8 +234,9 @@ def test_limits_per_token_owner_and_results_wait_for_the_end(make_settings) -> N
             assert busy["status"] == 429
             scan_id = first.json()["id"]
             assert a.get(f"/scans/{scan_id}").json()["status"] == "queued"
-            for part in ("findings", "diff", "report"):
-                assert_problem(a.get(f"/scans/{scan_id}/{part}"), 409, "queued")
+            for part, exists in (("findings", "findings exist"), ("diff", "diff exists"), ("report", "report exists")):
+                early = assert_problem(a.get(f"/scans/{scan_id}/{part}"), 409)
+                assert early["detail"] == f"Scan {scan_id} is queued: its {exists} once it has finished."
             with rt.sessions.begin() as s:  # one finishes: the running limit frees, the hourly one is next
                 s.get(Scan, scan_id).status = "failed"
             assert b.post("/scans", json=body).status_code == 202

@@ -77,6 +77,10 @@ def test_errors_exit_2_with_a_clear_message(stack) -> None:
         (cli(stack, stack["target"], *WEB, token="sbk_0000000000_" + "A" * 43), "not known"),
         (cli(stack, "ftp://nope", *WEB), "HTTP 422"),
         (cli(stack, stack["target"], "--scanners", "web", "--option", "web.depth=99", "--wait"), "web.depth"),
+        (
+            cli(stack, stack["target"], "--scanners", "portscan", "--option", "portscan.port=80"),
+            "portscan has no option 'port'; its options are: ports,",
+        ),
         (cli(stack, stack["target"], "--fail-on", "high"), "need --wait"),
         (cli(stack, stack["target"], *WEB, api=f"http://127.0.0.1:{free_port()}"), "cannot reach the API"),
         (cli(stack, stack["target"], "--option", "nonsense", "--wait"), "SCANNER.NAME=VALUE"),

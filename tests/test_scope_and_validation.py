@@ -139,3 +139,19 @@ def test_a_switch_that_is_neither_on_nor_off_is_a_clear_field_error() -> None:
         )
     assert e.value.errors["portscan.service_version"].startswith("Service detection (nmap -sV) is on or off")
     assert "TLS cipher enumeration" in e.value.errors["portscan.tls_ciphers"]
+
+
+def test_an_option_the_scanner_does_not_have_is_refused_naming_its_options() -> None:
+    """A typo (port for ports) must not quietly scan with the default instead."""
+    with pytest.raises(RequestInvalid) as e:
+        validate_request(
+            "http://127.0.0.1/",
+            "ana@example.com",
+            {"portscan": {"bogus": 1, "ports": "80"}, "web": {"dept": 2}, "tls": {"port": 443}},
+            LAPTOP,
+            fixed("127.0.0.1"),
+        )
+    assert e.value.errors == {
+        "portscan.bogus": "portscan has no option 'bogus'; its options are: ports, service_version, tls_ciphers.",
+        "web.dept": "web has no option 'dept'; its options are: path, depth.",
+    }

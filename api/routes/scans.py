@@ -12,7 +12,7 @@ from api.deps import require, runtime
 from api.problems import Problem
 from api.schemas import DiffOut, Findings, ScanAccepted, ScanCreate, ScanDetail, ScanList
 from api.schemas import Problem as ProblemBody
-from lib.adapters.models import AWAITING_OWNERSHIP, FINAL_STATUSES, Scan
+from lib.adapters.models import AWAITING_OWNERSHIP, Scan
 from lib.core.api_keys import SCAN_READ, SCAN_WRITE
 from lib.core.sarif import to_sarif
 from lib.runtime import Runtime
@@ -21,11 +21,13 @@ from lib.services.intake import submit_confirmed
 from lib.services.ownership import instructions as ownership_instructions
 from lib.services.scan_queries import (
     MAX_PAGE,
+    NotFinished,
     NotVisible,
     diff_of,
     finding_objects,
     findings_of,
     list_page,
+    require_finished,
     scan_summary,
     visible_scan,
 )
@@ -61,9 +63,11 @@ def _scan(request: Request, rt: Runtime, who: Caller, scan_id: str) -> Scan:
         raise Problem(404, str(e)) from None
 
 
-def _finished(scan: Scan, what: str) -> None:
-    if scan.status not in FINAL_STATUSES:
-        raise Problem(409, f"Scan {scan.id} is {scan.status}: its {what} exist once it has finished.")
+def _finished(scan: Scan, part: str) -> None:
+    try:
+        require_finished(scan, part)
+    except NotFinished as e:
+        raise Problem(409, str(e)) from None
 
 
 @router.post("", status_code=202, response_model=ScanAccepted, responses={429: ERRORS[422]})

@@ -80,11 +80,17 @@ SWITCH_LABELS = {"service_version": "Service detection (nmap -sV)", "tls_ciphers
 
 
 def check_options(name: str, given: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """One scanner's options with defaults filled in, and the errors keyed `<scanner>.<option>`."""
+    """One scanner's options with defaults filled in, and the errors keyed `<scanner>.<option>` (an option name
+    that is not one of the scanner's is an error too: the API, the CLI and schedules share this rule)."""
     if not isinstance(given, dict):
         return dict(OPTION_DEFAULTS[name]), {name: f"The {name} options must be fields with values."}
-    opts = {**OPTION_DEFAULTS[name], **{k: v for k, v in given.items() if k in OPTION_DEFAULTS[name]}}
-    errors: dict[str, str] = {}
+    allowed = OPTION_DEFAULTS[name]
+    errors = {
+        f"{name}.{k}": f"{name} has no option {str(k)!r}; its options are: {', '.join(allowed)}."
+        for k in sorted(given, key=str)
+        if k not in allowed
+    }  # a typo refused, never silently replaced by the default
+    opts = {**allowed, **{k: v for k, v in given.items() if k in allowed}}
     if name == "portscan":
         try:
             parse_port_spec(opts["ports"])

@@ -3,13 +3,14 @@ a filtered, paginated list. Visibility is the same rule as the pages (lib.core.r
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from lib.adapters.models import SCAN_STATUSES, FindingRecord, Scan
+from lib.adapters.models import FINAL_STATUSES, SCAN_STATUSES, FindingRecord, Scan
 from lib.core.dag import DagView
 from lib.core.findings import Finding
 from lib.core.pipeline import STEP_NAMES
@@ -20,8 +21,32 @@ from lib.services.context import Services
 MAX_PAGE = 200
 
 
+SCAN_ID = re.compile(r"[0-9a-f]{12}")  # what intake.new_scan_id makes
+SHOWN_ID_CHARS = 40
+RESULTS = {"findings": "its findings exist", "diff": "its diff exists", "report": "its report exists"}
+
+
 class NotVisible(LookupError):
     """No scan with this id that the caller may see (the same answer for both, so ids cannot be probed)."""
+
+
+class NotFinished(LookupError):
+    """The scan's results are asked for before it has ended; the message names its status now."""
+
+
+def _not_visible(scan_id: str) -> NotVisible:
+    """An id that cannot be one is said so, echoed short: a client's bug should not come back 5000 characters long."""
+    if not SCAN_ID.fullmatch(scan_id):
+        shown = scan_id if len(scan_id) <= SHOWN_ID_CHARS else scan_id[:SHOWN_ID_CHARS] + "…"
+        return NotVisible(f"There is no scan with id {shown!r}: scan ids are 12 characters 0-9 and a-f.")
+    return NotVisible(f"There is no scan with id {scan_id!r} that this token may read.")
+
+
+def require_finished(scan: Scan, part: str) -> None:
+    """`part` (findings, diff, report) exists once the scan has ended: NotFinished otherwise."""
+    if scan.status not in FINAL_STATUSES:
+        status = scan.status.replace("_", " ")
+        raise NotFinished(f"Scan {scan.id} is {status}: {RESULTS[part]} once it has finished.")
 
 
 @dataclass(frozen=True)
@@ -33,10 +58,12 @@ class Page:
 
 
 def visible_scan(sessions: sessionmaker[Session], viewer: Viewer, scan_id: str) -> Scan:
-    with sessions() as s:
-        scan = s.get(Scan, scan_id[:32])
+    scan = None
+    if SCAN_ID.fullmatch(scan_id):  # anything else was never stored: no query
+        with sessions() as s:
+            scan = s.get(Scan, scan_id)
     if scan is None or not viewer.may_see(scan.requester_email):
-        raise NotVisible(f"There is no scan with id {scan_id!r} that this token may read.")
+        raise _not_visible(scan_id)
     return scan
 
 
@@ -102,7 +129,7 @@ class StatusCache:
 
         hit = self._details.get(scan_id, load)
         if not viewer.may_see(hit["requested_by"]):
-            raise NotVisible(f"There is no scan with id {scan_id!r} that this token may read.")
+            raise _not_visible(scan_id)
         return hit
 
 
