@@ -167,7 +167,7 @@ def test_bad_input_is_a_clear_problem_never_a_500(api) -> None:
             (
                 c.post("/scans", json={"target": "http://127.0.0.1/", "scanners": ["tls"], "options": {"web": {}}}),
                 422,
-                "not requested",
+                "given for web, not in scanners",
             ),
             (c.post("/scans", json={"target": "http://127.0.0.1/", "colour": "red"}), 422, "colour"),
             (c.post("/scans", content=b"{not json", headers={"Content-Type": "application/json"}), 422, "not valid"),

@@ -81,7 +81,9 @@ def create_scan(
     """Ask for a scan as the token's owner: validated, scope-checked and limited like the form, no mail."""
     unknown = sorted(set(body.options) - set(body.scanners))
     if unknown:
-        raise Problem(422, f"Options given for scanners not requested: {unknown}.", {"options": str(unknown)})
+        names = ", ".join(unknown)
+        message = f"Options were given for {names}, not in scanners: add it to scanners or drop its options."
+        raise Problem(422, message, {"options": message})
     scanners = {name: body.options.get(name, {}) for name in body.scanners}
     client = request.client.host if request.client else ""
     out = submit_confirmed(rt, body.target, who.owner_email, scanners, client, body.callback_url)
