@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -33,6 +34,18 @@ class CliError(Exception):
     """Ends the run with exit code 2 and this message."""
 
 
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number of seconds above 0, so a bad value is refused (exit 2) before any
+    request is made, not when the wait first sleeps."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds above 0")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m cli", description="scanboard: security scans from a pipeline")
     sub = p.add_subparsers(dest="command", required=True)
@@ -48,8 +61,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--new-only", action="store_true", help="count only findings new since the previous scan")
     s.add_argument("--allow-partial", action="store_true", help="exit 0 even when a scanner failed")
     s.add_argument("--sarif", type=Path, help="write the findings as SARIF 2.1.0 to this file")
-    s.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the scan (default 3600)")
-    s.add_argument("--poll", type=float, default=2.0, help="seconds between status reads")
+    s.add_argument("--timeout", type=positive_float, default=3600.0, help="seconds to wait for the scan (default 3600)")
+    s.add_argument("--poll", type=positive_float, default=2.0, help="seconds between status reads (default 2)")
     return p
 
 
