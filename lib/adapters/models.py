@@ -47,7 +47,6 @@ RUNNING = "running"
 SUCCEEDED = "succeeded"
 PARTIAL = "partial"  # report published, but at least one scanner failed
 FAILED = "failed"
-
 SCAN_STATUSES = (AWAITING_CONFIRMATION, AWAITING_OWNERSHIP, QUEUED, RUNNING, SUCCEEDED, PARTIAL, FAILED)
 FINAL_STATUSES = frozenset({SUCCEEDED, PARTIAL, FAILED})
 
