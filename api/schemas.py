@@ -49,7 +49,7 @@ class ScanSummary(BaseModel):
     status: str
     status_reason: str = ""
     requested_by: str
-    requested_via: str
+    requested_via: str = Field(description="form (the portal), api (an API token) or schedule (a schedule's run)")
     scanners: dict[str, dict[str, Any]]
     created_at: datetime
     confirmed_at: datetime | None = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -26,11 +27,25 @@ from lib.core.findings import SEVERITIES, SEVERITY_RANK
 
 OK, FOUND, ERROR = 0, 1, 2
 FINAL = {"succeeded", "partial", "failed"}
-DEFAULT_API = "http://127.0.0.1:8502"
+DEFAULT_API = "http://127.0.0.1:8502"  # `make run`'s API_PORT; the portal (8501) is not the API
+API_PATH = "/api/v1"
+PROBLEM = "application/problem+json"  # every error our API answers is one (api/problems.py)
 
 
 class CliError(Exception):
     """Ends the run with exit code 2 and this message."""
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number of seconds above 0, so a bad value is refused (exit 2) before any
+    request is made, not when the wait first sleeps."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds above 0")
+    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -42,14 +57,18 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--option", action="append", default=[], metavar="SCANNER.NAME=VALUE", help="e.g. portscan.ports=1-1024"
     )
-    s.add_argument("--api", default=os.environ.get("SCANBOARD_API_URL", DEFAULT_API), help="the API's base URL")
+    s.add_argument(
+        "--api",
+        default=os.environ.get("SCANBOARD_API_URL", DEFAULT_API),
+        help=f"the API's base URL (default $SCANBOARD_API_URL, else {DEFAULT_API})",
+    )
     s.add_argument("--wait", action="store_true", help="wait until the scan has finished")
     s.add_argument("--fail-on", choices=[*SEVERITIES, "none"], default="none", help="exit 1 on findings this severe")
     s.add_argument("--new-only", action="store_true", help="count only findings new since the previous scan")
     s.add_argument("--allow-partial", action="store_true", help="exit 0 even when a scanner failed")
     s.add_argument("--sarif", type=Path, help="write the findings as SARIF 2.1.0 to this file")
-    s.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the scan (default 3600)")
-    s.add_argument("--poll", type=float, default=2.0, help="seconds between status reads")
+    s.add_argument("--timeout", type=positive_float, default=3600.0, help="seconds to wait for the scan (default 3600)")
+    s.add_argument("--poll", type=positive_float, default=2.0, help="seconds between status reads (default 2)")
     return p
 
 
@@ -72,11 +91,24 @@ def problem(resp: httpx.Response) -> str:
     return f"HTTP {resp.status_code}: {body.get('detail', body)}"
 
 
+def not_our_api(resp: httpx.Response) -> bool:
+    """An answer our API never gives: it answers errors as problem+json and everything else as JSON, so a web
+    page, a bare 404/405 or any other body means --api points at something else (e.g. the portal)."""
+    kind = resp.headers.get("content-type", "").split(";")[0].strip().lower()
+    return kind != PROBLEM if resp.status_code >= 400 else not kind.endswith("json")
+
+
 def call(client: httpx.Client, method: str, path: str, **kw: Any) -> httpx.Response:
     try:
         resp = client.request(method, path, **kw)
     except httpx.HTTPError as e:
         raise CliError(f"cannot reach the API at {client.base_url}: {e}") from None
+    if not_our_api(resp):
+        root = str(client.base_url).rstrip("/").removesuffix(API_PATH)
+        raise CliError(
+            f"{root} did not answer as the scanboard API (HTTP {resp.status_code}); is --api (or SCANBOARD_API_URL)"
+            f" the API's URL, e.g. {DEFAULT_API}?"
+        )
     if resp.status_code >= 400:
         raise CliError(problem(resp))
     return resp
@@ -140,7 +172,7 @@ def scan(args: argparse.Namespace, token: str) -> int:
     scanners = [s.strip() for s in args.scanners.split(",") if s.strip()]
     body = {"target": args.url, "scanners": scanners, "options": options(args.option)}
     headers = {"Authorization": f"Bearer {token}", "User-Agent": "scanboard-cli"}
-    with httpx.Client(base_url=args.api.rstrip("/") + "/api/v1", headers=headers, timeout=30) as client:
+    with httpx.Client(base_url=args.api.rstrip("/") + API_PATH, headers=headers, timeout=30) as client:
         made = call(client, "POST", "/scans", json=body).json()
         print(made["id"])
         sys.stdout.flush()

@@ -36,6 +36,7 @@ from lib.scanners.zap import parse_zap_file
 
 log = logging.getLogger("scanboard.worker")
 SEND_TRIES = 3
+WORKDIR_HELP = "the folder holding <scan-id>/ folders (the work volume, e.g. data/work), not a scan's own folder"
 
 
 def parse_options(pairs: list[str]) -> dict[str, str]:
@@ -136,9 +137,19 @@ def cmd_report(a: argparse.Namespace, s: Settings) -> int:
     return 0
 
 
+def findings_file(ws: Workspace) -> Path:
+    """The scan's findings.json; when it is missing, say where it was looked for: --workdir naming the scan's own
+    folder (data/work/<id>) is the usual mistake."""
+    path = ws.root / "findings.json"
+    if not path.is_file():
+        hint = f"; did you mean --workdir {ws.root.parent.parent}?" if ws.root.parent.name == ws.scan_id else ""
+        raise FileNotFoundError(f"no findings file at {path}: --workdir is {WORKDIR_HELP}{hint}")
+    return path
+
+
 def cmd_export(a: argparse.Namespace, s: Settings) -> int:
     """DefectDojo JSON or CSV from a findings.json (this scan's, or any stored one given with --input)."""
-    source = Path(a.input) if a.input else Workspace(a.workdir, a.scan_id).root / "findings.json"
+    source = Path(a.input) if a.input else findings_file(Workspace(a.workdir, a.scan_id))
     doc = json.loads(source.read_text())
     if not isinstance(doc, dict) or "findings" not in doc:
         print(f"export: {source} is not a scanboard findings.json", file=sys.stderr)
@@ -162,7 +173,7 @@ def cmd_notify(a: argparse.Namespace, s: Settings) -> int:
     """Send the report mail; on failure exit 1 so Argo retries, and the portal queues it again when it sees
     the failed task (its mail is stored and retried), so the mail is never lost."""
     ws = Workspace(a.workdir, a.scan_id)
-    doc = json.loads((ws.root / "findings.json").read_text())
+    doc = json.loads(findings_file(ws).read_text())
     store = build_store(s)
     subject, body = report_email(
         ws.read_meta().target,
@@ -192,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(sp: argparse.ArgumentParser, target: bool = False, email: bool = False) -> None:
         sp.add_argument("--scan-id", required=True)
-        sp.add_argument("--workdir", required=True, type=Path)
+        sp.add_argument("--workdir", required=True, type=Path, help=WORKDIR_HELP)
         if target:
             sp.add_argument("--target", required=True)
         if email:
@@ -218,7 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="findings as DefectDojo Generic Findings Import JSON or CSV")
     export.add_argument("--format", choices=["defectdojo", "csv"], required=True)
     export.add_argument("--output", required=True)
-    export.add_argument("--input", default="", help="a findings.json (default: the scan's own)")
+    export.add_argument(
+        "--input", default="", help="a findings.json (default: the scan's own, WORKDIR/SCAN_ID/findings.json)"
+    )
     common(export)
     common(sub.add_parser("publish", help="copy the report to the report store"))
     common(sub.add_parser("notify", help="mail the report link"), email=True)

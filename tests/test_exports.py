@@ -121,6 +121,26 @@ def test_worker_exports_a_stored_findings_json(report, tmp_path, capsys):
     assert "is not a scanboard findings.json" in capsys.readouterr().err
 
 
+def test_a_scans_own_folder_given_as_workdir_names_the_path_and_the_folder_meant(report, tmp_path, capsys):
+    """--workdir is the folder holding <scan-id>/ folders: the scan's own folder fails (exit 1, as before) with
+    the path looked for and the folder meant, for each step that reads the scan's findings.json."""
+    ws, _ = report
+    wrong = ws.root  # data/work/<id>, where data/work was meant
+    export = ["export", "--format", "csv", "--output", str(tmp_path / "f.csv")]
+    for argv in (export, ["notify", "--email", "ana@example.com"]):
+        assert worker_main([*argv, "--scan-id", ws.scan_id, "--workdir", str(wrong)]) == 1
+        err = capsys.readouterr().err
+        assert f"no findings file at {wrong / ws.scan_id / 'findings.json'}" in err, err
+        assert "folder holding <scan-id>/ folders" in err and f"did you mean --workdir {ws.root.parent}?" in err
+
+
+@pytest.mark.parametrize("command", ["scan", "scope", "parse", "report", "export", "publish", "notify"])
+def test_every_worker_step_says_what_workdir_is(command, capsys):
+    with pytest.raises(SystemExit):
+        worker_main([command, "--help"])
+    assert "--workdir WORKDIR the folder holding <scan-id>/ folders" in " ".join(capsys.readouterr().out.split())
+
+
 def test_csv_cells_with_quotes_commas_and_newlines_read_back_exactly():
     """The CSV is written a finding at a time (its cells quoted once for all its rows): a spreadsheet or
     DefectDojo still reads every cell back as it was."""

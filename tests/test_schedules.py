@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from lib.adapters.models import QUEUED, Schedule, ScheduleRun
@@ -14,8 +15,9 @@ from lib.adapters.repository import get_scan
 from lib.engines.argo import ArgoEngine
 from lib.insights.queue_position import queue_wait
 from lib.runtime import Runtime, build_runtime
-from lib.services import schedules
+from lib.services import api_tokens, schedules
 from lib.services.intake import submit
+from tests.api_server import serve_api
 from tests.notify_receiver import Receiver
 from tests.webhook_server import WebhookServer
 
@@ -60,6 +62,19 @@ def test_weekly_run_is_an_ordinary_queued_scan(make_settings, site) -> None:
     assert schedules.run_due(rt, T0 + timedelta(days=1)) == []  # the same tick again starts nothing
     [sched] = schedules.list_schedules(rt)
     assert sched.last_scan_id == scan_id and sched.next_run_at == datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
+
+
+def test_a_scheduled_run_reads_as_requested_by_the_schedule(make_settings, site) -> None:
+    """The API tells a schedule's run from a scan asked for by hand (requested_via: schedule vs form)."""
+    rt = rt_for(make_settings)
+    assert schedules.create(rt, "ana@example.com", site.url + "/", {"web": {}}, weekly, now=T0).ok
+    [scheduled] = schedules.run_due(rt, T0 + timedelta(days=1))
+    by_hand = submit(rt, site.url + "/", "ana@example.com", {"web": {}}, now=T0).scan_id
+    key = api_tokens.create(rt.sessions, "ana@example.com", "ci", ["scans:read"], 1).key
+    with serve_api(rt) as base, httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as api:
+        via = {s["id"]: s["requested_via"] for s in api.get("/api/v1/scans").raise_for_status().json()["items"]}
+        assert api.get(f"/api/v1/scans/{scheduled}").json()["requested_via"] == "schedule"
+    assert via == {scheduled: "schedule", by_hand: "form"}
 
 
 def test_missed_runs_after_downtime_start_once_and_say_so(make_settings, site) -> None:

@@ -50,6 +50,9 @@ FAILED = "failed"
 SCAN_STATUSES = (AWAITING_CONFIRMATION, AWAITING_OWNERSHIP, QUEUED, RUNNING, SUCCEEDED, PARTIAL, FAILED)
 FINAL_STATUSES = frozenset({SUCCEEDED, PARTIAL, FAILED})
 
+# How a scan was asked for (scans.requested_via, a plain string column: a new value needs no migration).
+VIA_FORM, VIA_API, VIA_SCHEDULE = "form", "api", "schedule"  # the portal's form, an API token, a schedule's run
+
 
 class Scan(Base):
     __tablename__ = "scans"
@@ -76,7 +79,7 @@ class Scan(Base):
     report_key: Mapped[str] = mapped_column(String(512), default="")  # storage prefix of the report
     ownership_token: Mapped[str] = mapped_column(String(64), default="")  # "" when no proof is required
     ownership_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    requested_via: Mapped[str] = mapped_column(String(16), default="form")  # form | api
+    requested_via: Mapped[str] = mapped_column(String(16), default=VIA_FORM)  # form | api | schedule
     callback_url: Mapped[str] = mapped_column(String(2048), default="")  # POSTed the final status (API scans)
     callback_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

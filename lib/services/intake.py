@@ -11,7 +11,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 
 from lib.adapters.audit import add_event
-from lib.adapters.models import AWAITING_CONFIRMATION, AWAITING_OWNERSHIP, QUEUED, Scan, utcnow
+from lib.adapters.models import AWAITING_CONFIRMATION, AWAITING_OWNERSHIP, QUEUED, VIA_API, Scan, utcnow
 from lib.core.limit_rules import LimitExceeded, keys_for
 from lib.core.messages import confirmation_email
 from lib.core.ownership_rules import new_token as new_ownership_token
@@ -109,7 +109,7 @@ def submit_confirmed(
     now = now or utcnow()
     proof_token = new_ownership_token() if svc.settings.ownership_required(req.host) else ""
     scan = _new_scan(req, new_scan_id(), client_id, now, proof_token, status=QUEUED, token_jti="")
-    scan.confirmed_at, scan.requested_via, scan.callback_url = now, "api", callback_url
+    scan.confirmed_at, scan.requested_via, scan.callback_url = now, VIA_API, callback_url
     if proof_token:
         scan.status, scan.status_reason = AWAITING_OWNERSHIP, "waiting for the ownership proof"
     else:

@@ -14,7 +14,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Executable, delete, select, update
 from sqlalchemy.orm import Session
 
-from lib.adapters.models import QUEUED, Scan, Schedule, ScheduleRun, utcnow
+from lib.adapters.models import QUEUED, VIA_SCHEDULE, Scan, Schedule, ScheduleRun, utcnow
 from lib.core.limit_rules import LimitExceeded, keys_for
 from lib.core.ownership_rules import new_token as new_ownership_token
 from lib.core.schedule_rules import DueRun, Recurrence, ScheduleInvalid, due, next_run, preset_cron, recurrence
@@ -250,6 +250,7 @@ def _scan(scan_id: str, sched: Schedule, req: ScanRequest, now: datetime, reason
         confirmed_at=now,  # the owner confirmed the schedule; each run needs no new link
         ownership_token=sched.ownership_token,
         ownership_verified_at=now if proven else None,
+        requested_via=VIA_SCHEDULE,  # the API tells a schedule's runs from scans asked for by hand
     )
 
 
