@@ -28,7 +28,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lib.adapters.models import FINAL_STATUSES, Scan
+from lib.adapters.models import FINAL_STATUSES, VIA_API, Scan
 from lib.config import Settings
 from lib.runtime import build_runtime
 from lib.services import api_tokens
@@ -215,7 +215,7 @@ def main() -> int:
             api.wait(timeout=30)
         rt = build_runtime(Settings(_env_file=None))
         with rt.sessions() as s:
-            recorded = s.query(Scan).filter(Scan.requested_via == "api").count() - 1
+            recorded = s.query(Scan).filter(Scan.requested_via == VIA_API).count() - 1
         rt.stop()
     read_errors = read.errors
     sub_errors = sum(s != 202 for s in sub_s)
