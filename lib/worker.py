@@ -138,13 +138,23 @@ def cmd_report(a: argparse.Namespace, s: Settings) -> int:
 
 
 def findings_file(ws: Workspace) -> Path:
-    """The scan's findings.json; when it is missing, say where it was looked for: --workdir naming the scan's own
-    folder (data/work/<id>) is the usual mistake."""
+    """The scan's findings.json; when it is missing, say where it was looked for and what --workdir is."""
     path = ws.root / "findings.json"
     if not path.is_file():
-        hint = f"; did you mean --workdir {ws.root.parent.parent}?" if ws.root.parent.name == ws.scan_id else ""
-        raise FileNotFoundError(f"no findings file at {path}: --workdir is {WORKDIR_HELP}{hint}")
+        raise FileNotFoundError(f"no findings file at {path}: --workdir is {WORKDIR_HELP}")
     return path
+
+
+def workdir_mistake(args: argparse.Namespace) -> str | None:
+    """The usual mistake, caught before any step writes: --workdir naming a scan's own folder (data/work/<id>,
+    which holds its scan.json or steps/), where the folder holding it was meant."""
+    workdir, scan_id = getattr(args, "workdir", None), getattr(args, "scan_id", "")
+    if workdir is None or not scan_id or workdir.name != scan_id or (workdir / scan_id).exists():
+        return None
+    if not ((workdir / "scan.json").is_file() or (workdir / "steps").is_dir()):
+        return None
+    own = f"--workdir {workdir} is scan {scan_id}'s own folder"
+    return f"{own}: --workdir is {WORKDIR_HELP}; did you mean --workdir {workdir.parent}?"
 
 
 def cmd_export(a: argparse.Namespace, s: Settings) -> int:
@@ -252,6 +262,10 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    mistake = workdir_mistake(args)
+    if mistake:
+        print(f"{args.command}: {mistake}", file=sys.stderr)
+        return 2
     try:
         return COMMANDS[args.command](args, load_settings())
     except Exception as e:  # noqa: BLE001 - one readable line in the pod log; Argo retries on the exit code

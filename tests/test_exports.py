@@ -121,17 +121,31 @@ def test_worker_exports_a_stored_findings_json(report, tmp_path, capsys):
     assert "is not a scanboard findings.json" in capsys.readouterr().err
 
 
-def test_a_scans_own_folder_given_as_workdir_names_the_path_and_the_folder_meant(report, tmp_path, capsys):
-    """--workdir is the folder holding <scan-id>/ folders: the scan's own folder fails (exit 1, as before) with
-    the path looked for and the folder meant, for each step that reads the scan's findings.json."""
+def test_a_scans_own_folder_given_as_workdir_is_refused_before_any_step_writes(report, tmp_path, capsys):
+    """--workdir is the folder holding <scan-id>/ folders: every step given the scan's own folder refuses it
+    (exit 2) naming the folder meant, and writes nothing (no <id>/<id>/ folder appears)."""
     ws, _ = report
     wrong = ws.root  # data/work/<id>, where data/work was meant
-    export = ["export", "--format", "csv", "--output", str(tmp_path / "f.csv")]
-    for argv in (export, ["notify", "--email", "ana@example.com"]):
-        assert worker_main([*argv, "--scan-id", ws.scan_id, "--workdir", str(wrong)]) == 1
+    target = ["--target", "https://shop.example/"]
+    steps = [
+        ["export", "--format", "csv", "--output", str(tmp_path / "f.csv")],
+        ["notify", "--email", "ana@example.com"],
+        ["report", *target, "--email", "ana@example.com"],
+        ["scan", "web", *target],
+        ["scope", "web", "--tool", "zap", *target],
+        ["publish"],
+    ]
+    for argv in steps:
+        assert worker_main([*argv, "--scan-id", ws.scan_id, "--workdir", str(wrong)]) == 2, argv
         err = capsys.readouterr().err
-        assert f"no findings file at {wrong / ws.scan_id / 'findings.json'}" in err, err
-        assert "folder holding <scan-id>/ folders" in err and f"did you mean --workdir {ws.root.parent}?" in err
+        assert "folder holding <scan-id>/ folders" in err and f"did you mean --workdir {ws.root.parent}?" in err, err
+    assert not (wrong / ws.scan_id).exists()
+
+
+def test_a_missing_findings_file_names_the_path_looked_for(tmp_path, capsys):
+    export = ["export", "--format", "csv", "--output", str(tmp_path / "f.csv")]
+    assert worker_main([*export, "--scan-id", "abcabcabcabc", "--workdir", str(tmp_path)]) == 1
+    assert f"no findings file at {tmp_path / 'abcabcabcabc' / 'findings.json'}" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("command", ["scan", "scope", "parse", "report", "export", "publish", "notify"])
