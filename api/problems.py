@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_TYPE = "application/problem+json"
+MAX_INSTANCE = 200  # the request path echoed back: enough to recognise it, never a client's megabyte
 
 
 class Problem(Exception):
@@ -27,7 +28,7 @@ def problem_response(
     body: dict[str, Any] = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status}
     body["detail"] = detail
     if instance:
-        body["instance"] = instance
+        body["instance"] = instance if len(instance) <= MAX_INSTANCE else instance[:MAX_INSTANCE] + "…"
     if errors:
         body["errors"] = errors
     return JSONResponse(body, status_code=status, media_type=PROBLEM_TYPE, headers=headers)

@@ -189,6 +189,7 @@ def test_bad_input_is_a_clear_problem_never_a_500(api) -> None:
         assert truncated["errors"] == {"body": "Not valid JSON (at character 10): Expecting value."}
         long_id = assert_problem(c.get("/scans/" + "x" * 5000), 404)
         assert long_id["detail"] == f"There is no scan with id '{'x' * 40}…': scan ids are 12 characters 0-9 and a-f."
+        assert long_id["instance"].startswith("/api/v1/scans/xxx") and len(long_id["instance"]) <= 201
         unknown = assert_problem(c.get("/scans/0123456789ab/report"), 404)
         assert unknown["detail"] == "There is no scan with id '0123456789ab' that this token may read."
         bogus = {"target": "http://127.0.0.1/", "scanners": ["portscan"], "options": {"portscan": {"bogus": 1}}}
