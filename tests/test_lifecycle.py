@@ -11,6 +11,7 @@ import pytest
 from lib.adapters.models import SUCCEEDED
 from lib.adapters.repository import finding_rows, get_scan, get_steps
 from lib.core.findings import Finding
+from lib.insights.progress import findings_table
 from lib.runtime import build_runtime
 from lib.services.intake import confirm, submit
 from testkit.targets import http_target, open_ports, tls_target
@@ -111,6 +112,7 @@ def test_findings_of_a_scanner_that_failed_last_time_are_not_called_new(make_set
             first_good = run_scan(rt, smtp, target, {"web": {}})
             rows = finding_rows(rt.sessions, first_good)
             assert rows and {r.diff_state for r in rows} == {"not_compared"}
+            assert {row["change"] for row in findings_table(rows)} == {"not compared"}  # the progress page's table
             counts = get_scan(rt.sessions, first_good).diff_counts
             assert counts == {"new": 0, "fixed": 0, "unchanged": 0, "not_compared": len(rows)}
             again = run_scan(rt, smtp, target, {"web": {}})

@@ -40,7 +40,7 @@ def findings_table(rows: list[FindingRecord]) -> list[dict]:
         {
             "severity": r.severity,
             "finding": headline(f),
-            "change": r.diff_state,
+            "change": r.diff_state.replace("_", " "),  # not_compared reads "not compared"
             "tools": ", ".join(f.tools),
             "where": where(f),
             "evidence": f.evidence,
