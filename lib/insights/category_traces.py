@@ -25,7 +25,8 @@ def categories(values: pd.Series, first: Iterable[Hashable] = ()) -> list[Any]:
     seen = list(values.unique())
     present = set(seen)
     head = [v for v in first if v in present]
-    return head + [v for v in seen if v not in set(head)]
+    chosen = set(head)
+    return head + [v for v in seen if v not in chosen]
 
 
 def palette_for(keys: Sequence[Hashable], colors: Mapping[Hashable, str] | None = None) -> dict[Hashable, str]:
@@ -38,6 +39,11 @@ def hover_template(fields: Sequence[tuple[str, str]], head: str = "") -> str:
     """'label=value' lines (value a plotly placeholder such as %{x}), after an optional bold first line."""
     lines = [f"<b>{head}</b><br>"] if head else []
     return "<br>".join(lines + [f"{label}={value}" for label, value in fields]) + "<extra></extra>"
+
+
+def customdata_fields(columns: Sequence[str], titles: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """Hover fields for the columns passed as a trace's customdata, in that order (titled, else by name)."""
+    return [((titles or {}).get(c, c), f"%{{customdata[{i}]}}") for i, c in enumerate(columns)]
 
 
 def category_figure(
@@ -64,8 +70,7 @@ def category_figure(
     keys = categories(frame[by], order) if len(frame) else []
     for key, color in palette_for(keys, colors).items():
         rows = frame[frame[by] == key]
-        fields = [(by, str(key)), (title[x], "%{x}"), (title[y], "%{y}")]
-        fields += [(title[c], f"%{{customdata[{i}]}}") for i, c in enumerate(hover)]
+        fields = [(by, str(key)), (title[x], "%{x}"), (title[y], "%{y}"), *customdata_fields(hover, title)]
         fig.add_trace(
             trace(
                 x=rows[x],

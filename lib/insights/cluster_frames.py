@@ -18,7 +18,14 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from lib.insights.category_traces import SYMBOLS, categories, category_figure, hover_template, palette_for
+from lib.insights.category_traces import (
+    SYMBOLS,
+    categories,
+    category_figure,
+    customdata_fields,
+    hover_template,
+    palette_for,
+)
 from lib.insights.cluster_snapshot import ClusterSnapshot
 from lib.insights.figure_style import styled
 
@@ -314,8 +321,8 @@ def node_usage_figure(nodes: pd.DataFrame) -> go.Figure:
             ("capacity_type", str(cap)),
             (labels["cpu_pct"], "%{x}"),
             (labels["mem_pct"], "%{y}"),
+            *customdata_fields(hover),
         ]
-        fields += [(c, f"%{{customdata[{i}]}}") for i, c in enumerate(hover)]
         fig.add_trace(
             go.Scatter(
                 x=rows["cpu_pct"],
