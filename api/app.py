@@ -27,12 +27,12 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
     """The app over a given Runtime (tests) or one built from the environment and started with the server.
     The environment is read here, in the factory, so a bad value stops `uvicorn --factory` with its message
     (exit 2) before the server starts, not with a traceback from its lifespan."""
-    settings = None if rt is not None else _settings_or_exit()
+    settings = rt.settings if rt is not None else _settings_or_exit()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = rt is None
-        app.state.runtime = rt or build_runtime(settings or load_settings()).start()
+        app.state.runtime = rt or build_runtime(settings).start()
         app.state.authenticator = Authenticator(app.state.runtime.sessions, ttl_seconds=AUTH_CACHE_SECONDS)
         app.state.audit = AuditLog(app.state.runtime.sessions).start()
         try:
