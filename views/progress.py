@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from lib.adapters.models import AWAITING_CONFIRMATION, AWAITING_OWNERSHIP, QUEUED, Scan
+from lib.core.findings import NOT_COMPARED
 from lib.core.text import md_escape
 from lib.core.triage import ACCEPTED_RISK, STATES, TriageError
 from lib.insights.dag_figure import dag_figure
@@ -57,8 +58,8 @@ def results(scan: Scan) -> None:
             f"Since the previous scan of this host: {d.get('new', 0)} new, {d.get('fixed', 0)} fixed, "
             f"{d.get('unchanged', 0)} unchanged."
             + (
-                f" {d['not_compared']} not compared: their scanner did not succeed last time."
-                if d.get("not_compared")
+                f" {d[NOT_COMPARED]} not compared: their scanner did not succeed last time."
+                if d.get(NOT_COMPARED)
                 else ""
             )
         )

@@ -204,9 +204,11 @@ def build_report(
     comparable = split_triaged(comparable, marks or {}, when)[0]
     stamp = when.isoformat(timespec="seconds")
     seen = [f.with_seen(stamp, stamp) for f in findings]
-    compared = [f for f in seen if not previous_scan or set(f.steps) & both]
-    apart = [f for f in seen if previous_scan and not set(f.steps) & both]
-    d = diff(compared, comparable, apart)
+
+    def compared(f: Finding) -> bool:  # its scanner succeeded both times (everything is new on a first scan)
+        return not previous_scan or bool(set(f.steps) & both)
+
+    d = diff([f for f in seen if compared(f)], comparable, [f for f in seen if not compared(f)])
     first_seen = {f.issue_fp: f.first_seen for f in d.unchanged}
     findings = [f.with_seen(first_seen.get(f.issue_fp) or stamp, stamp) for f in findings]
     doc = findings_document(meta, steps, findings, d, previous_scan, notes, triaged)
