@@ -51,7 +51,7 @@ locals {
   argocd_namespace         = "argocd"
   gitops_path              = "k8s/overlays/prod"
   image_name               = "ghcr.io/scanboard/scanboard" # the image name k8s/ writes; replaced by the ECR URI
-  smtp_secret              = "scanboard-smtp"              # Secret the portal and notify step read SMTP_PASSWORD from
+  smtp_secret_name         = "scanboard-smtp"              # Secret the portal and notify step read SMTP_PASSWORD from
   smtp_secret_key          = "password"
 
   # The bucket's two key prefixes (lib/adapters/storage.py): reports/<scan-id>/ (report.pdf, report.html,

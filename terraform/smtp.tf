@@ -22,7 +22,7 @@ resource "kubernetes_namespace_v1" "app" {
 
 resource "kubernetes_secret_v1" "smtp" {
   metadata {
-    name      = local.smtp_secret
+    name      = local.smtp_secret_name
     namespace = kubernetes_namespace_v1.app.metadata[0].name
   }
   data = {

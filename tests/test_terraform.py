@@ -1360,7 +1360,7 @@ def test_terraform_path_sets_smtp_and_the_secret_k8s_reads(tmp_path: Path) -> No
     )
     secret = _config()["resource"][("kubernetes_secret_v1", "smtp")]
     (meta,) = secret["metadata"] if isinstance(secret["metadata"], list) else [secret["metadata"]]
-    assert meta["name"] == "${local.smtp_secret}"
+    assert meta["name"] == "${local.smtp_secret_name}"
     assert secret["data"] == {"${(local.smtp_secret_key)}": "${var.smtp_password}"}
     readers = []
     for obj in docs:
@@ -1369,7 +1369,7 @@ def test_terraform_path_sets_smtp_and_the_secret_k8s_reads(tmp_path: Path) -> No
             if ref:
                 readers.append((obj["metadata"]["name"], ref["name"], ref["key"]))
     assert {r[0] for r in readers} == {"scanboard-portal", "scanboard-api", "scanboard-scan"}
-    assert {(r[1], r[2]) for r in readers} == {(local("smtp_secret"), local("smtp_secret_key"))}
+    assert {(r[1], r[2]) for r in readers} == {(local("smtp_secret_name"), local("smtp_secret_key"))}
 
 
 def test_terraform_path_runs_the_ecr_image_in_every_scanboard_container(tmp_path: Path) -> None:
